@@ -1,0 +1,59 @@
+"""The ``huggingtweets`` command line: flags -> config -> library call.
+
+This is the only place that prints errors and exits. Command modules import nothing heavy
+at module level (torch, transformers, datasets are imported inside the commands), so
+``huggingtweets --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from huggingtweets.errors import HuggingtweetsError
+
+DEBUG_VARS = ("HUGGINGTWEETS_DEBUG", "HF_DEBUG")
+
+
+def debug_enabled() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes"} for v in DEBUG_VARS)
+
+
+class _Group(click.Group):
+    """Turns library errors into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HuggingtweetsError as err:
+            if debug_enabled():
+                raise
+            click.secho(f"Error: {err}", fg="red", err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted. Run the same command again to continue.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="huggingtweets")
+def main() -> None:
+    """Turn a person's posts into a GPT-2 bot on the Hugging Face Hub.
+
+    One command does it all (`huggingtweets run`); each stage is also a command of its own
+    that reads and writes a run folder, so stages can run, resume and be tested alone.
+    Set HUGGINGTWEETS_DEBUG=1 to see tracebacks.
+    """
+
+
+def _register() -> None:
+    from huggingtweets.cli import card, data, hub, run, train
+
+    for module in (data, train, card, hub, run):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,3 @@
+"""CLI commands (filled in by the data stage)."""
+
+COMMANDS: list = []

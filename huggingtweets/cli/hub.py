@@ -1,0 +1,3 @@
+"""CLI commands (filled in by the hub stage)."""
+
+COMMANDS: list = []

@@ -1,0 +1,1 @@
+"""Fixtures of the card stage (loaded by conftest as a plugin)."""

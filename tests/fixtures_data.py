@@ -1,0 +1,1 @@
+"""Fixtures of the data stage (loaded by conftest as a plugin)."""

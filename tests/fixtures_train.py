@@ -1,0 +1,1 @@
+"""Fixtures of the train stage (loaded by conftest as a plugin)."""
