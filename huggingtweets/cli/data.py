@@ -1,3 +1,155 @@
-"""CLI commands (filled in by the data stage)."""
+"""CLI commands of the data half: ``fetch`` and ``prepare``.
 
-COMMANDS: list = []
+Nothing heavy is imported here at module level: the library modules are imported inside the
+commands, so ``huggingtweets --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+SOURCE_FLAGS = ("--archive", "--posts-file")
+
+
+def pair_handles(args: list[str]) -> list[tuple[str, str, str | None]]:
+    """Pair each ``--handle`` with the ``--archive``/``--posts-file`` it stands beside.
+
+    A handle belongs to the nearest source before it that has none yet, else to the next one:
+    ``--posts-file a.csv --handle alice --archive x.zip --handle bob`` pairs a.csv/alice and
+    x.zip/bob. Returns ``(flag, path, handle or None)`` in command-line order.
+    """
+    sources: list[list] = []
+    waiting: list[str] = []  # handles given before their source
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        flag, _, inline = arg.partition("=")
+        if flag in (*SOURCE_FLAGS, "--handle"):
+            value = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
+            i += 1 if inline else 2
+            if flag == "--handle":
+                open_sources = [s for s in sources if s[2] is None]
+                if open_sources:
+                    open_sources[-1][2] = value
+                else:
+                    waiting.append(value)
+            else:
+                sources.append([flag, value, waiting.pop(0) if waiting else None])
+            continue
+        i += 1
+    return [tuple(s) for s in sources]
+
+
+class _FetchCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["huggingtweets.sources"] = pair_handles(list(args))
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_FetchCommand)
+@click.argument("handles", nargs=-1)
+@click.option(
+    "--archive", "archives", multiple=True, metavar="PATH", help="Your X archive: the .zip or its folder."
+)
+@click.option(
+    "--posts-file", "posts_files", multiple=True, metavar="PATH",
+    help="Posts from elsewhere: .jsonl (text field), .csv (text column) or text (one post per line).",
+)  # fmt: skip
+@click.option(
+    "--handle", "given_handles", multiple=True, metavar="H",
+    help="The account of the --posts-file (or --archive) it stands beside.",
+)  # fmt: skip
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Run folder [default: runs/<handles>].")
+@click.option(
+    "--max-posts", type=click.IntRange(min=1), help="Read at most this many posts per handle (X API)."
+)
+@click.option(
+    "--price-per-read", type=click.FloatRange(min=0), default=0.005, show_default=True,
+    help="USD per post read from the X API, for the cost estimate.",
+)  # fmt: skip
+@click.pass_context
+def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts, price_per_read):
+    """Fetch a person's posts into DIR/raw/<handle>.jsonl and DIR/users.json.
+
+    HANDLE... are read from the X API v2 (bearer token in X_BEARER_TOKEN); --archive reads an X
+    archive; --posts-file reads posts from any other network.
+
+    \b
+    huggingtweets fetch --archive twitter-archive.zip
+    huggingtweets fetch --posts-file toots.csv --handle alice
+    huggingtweets fetch jack --max-posts 200
+    """
+    from huggingtweets.errors import InputError
+    from huggingtweets.sources import fetch as fetch_sources
+
+    pairs = ctx.meta.get("huggingtweets.sources") or []
+    paired = [h for _, _, h in pairs if h]
+    if len(paired) != len(given_handles):
+        raise InputError(
+            f"--handle {' '.join(h for h in given_handles if h not in paired)} stands beside no --archive "
+            "or --posts-file",
+            hint="put each --handle right after the --archive or --posts-file it names",
+        )
+    archive_args = [(path, handle) for flag, path, handle in pairs if flag == "--archive"]
+    file_args = [(path, handle) for flag, path, handle in pairs if flag == "--posts-file"]
+    for path, handle in file_args:
+        if not handle:
+            raise InputError(
+                f"--posts-file {path} has no --handle",
+                hint=f"huggingtweets fetch --posts-file {path} --handle NAME",
+            )
+    users = fetch_sources(
+        run_dir,
+        handles=handles,
+        archives=archive_args,
+        posts_files=file_args,
+        max_posts=max_posts,
+        price_per_read=price_per_read,
+        echo=lambda line: click.echo(line, err=True),
+    )
+    if run_dir is None:
+        from huggingtweets.runfolder import default_run_dir
+
+        run_dir = str(default_run_dir(u["handle"] for u in users))
+    for user in users:
+        click.echo(f"@{user['handle']} ({user['name']}): posts from {user['source_detail']}")
+    click.echo(
+        f"Wrote {run_dir}/users.json and {run_dir}/raw/. Next: huggingtweets prepare --run-dir {run_dir}"
+    )
+
+
+@click.command()
+@click.option(
+    "--run-dir", required=True, type=click.Path(file_okay=False), help="Run folder written by fetch."
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the train/validation split.")
+@click.option("--keep-newlines", is_flag=True, help="Keep line breaks inside posts.")
+@click.option(
+    "--keep-replies/--drop-replies", default=True, show_default=True, help="Keep replies to others."
+)
+def prepare(run_dir, seed, keep_newlines, keep_replies):
+    """Clean the posts of DIR into DIR/dataset/ (train/validation) and DIR/data_report.json."""
+    from huggingtweets.prepare import prepare as prepare_run
+
+    report = prepare_run(run_dir, seed=seed, keep_newlines=keep_newlines, keep_replies=keep_replies)
+    for handle, rep in report["users"].items():
+        dropped = ", ".join(
+            f"{k.replace('_', '-')} {rep[k]}"
+            for k in ("retweets", "replies", "media_only", "short", "duplicates")
+        )
+        click.echo(
+            f"@{handle}: kept {rep['kept']} of {rep['downloaded']} posts ({rep['characters']:,} characters, "
+            f"~{rep['tokens']:,} tokens); dropped {dropped}"
+        )
+    for handle, ov in report["oversampled"].items():
+        click.echo(f"@{handle}: oversampled in train from {ov['from']} to {ov['to']} posts")
+    split = report["split"]
+    click.echo(f"Split (seed {split['seed']}): train {split['train']}, validation {split['validation']}")
+    for warning in report["warnings"]:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    click.echo(f"Wrote {run_dir}/dataset/ and {run_dir}/data_report.json")
+
+
+COMMANDS: list[click.Command] = [fetch, prepare]

@@ -1,0 +1,159 @@
+"""prepare: raw posts of a run folder -> a dataset ready to train on, and a report of what was kept.
+
+Reads ``raw/<handle>.jsonl`` and ``users.json`` (written by fetch); writes ``dataset/`` (a
+``datasets.DatasetDict`` with ``train`` and ``validation``, columns ``text`` and ``handle``) and
+``data_report.json``. Each user is split ~90/10 on its own, with a seed, so every user is in the
+validation set; then the smaller users' training posts are oversampled up to the largest user's
+count, so each epoch sees every user about equally (as the original huggingtweets did).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from huggingtweets.clean import DROP_REASONS, clean_posts, count_tokens
+from huggingtweets.errors import NotEnoughDataError, SourceError, StageError
+from huggingtweets.runfolder import atomic_dir, atomic_write_json
+
+MIN_CHARACTERS = 6_000  # below this a bot learns nothing useful: an error
+WARN_CHARACTERS = 40_000  # below this it will mostly parrot: a warning in the report
+VALIDATION_SHARE = 0.1
+TOP_LANGUAGES = 5
+
+
+def _read_raw(run_dir: Path, handle: str) -> list[dict]:
+    path = run_dir / "raw" / f"{handle}.jsonl"
+    if not path.is_file():
+        raise StageError(
+            f"run folder {run_dir} has no raw/{handle}.jsonl",
+            hint=f"run `huggingtweets fetch ... --run-dir {run_dir}` again",
+        )
+    posts = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                posts.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise SourceError(f"{path} line {lineno} is not JSON", hint="run fetch again") from None
+    return posts
+
+
+def _user_report(handle: str, source: str, cleaned) -> dict:
+    kept = cleaned.kept
+    dates = sorted(p["created_at"][:10] for p in kept if p.get("created_at"))
+    langs = Counter(p["lang"] for p in kept if p.get("lang"))
+    # most_common breaks ties by first appearance; sort by (-count, lang) so the report is stable.
+    top = sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_LANGUAGES]
+    return {
+        "downloaded": cleaned.downloaded,
+        **cleaned.drops,
+        "kept": len(kept),
+        "characters": sum(len(p["text"]) for p in kept),
+        "tokens": sum(count_tokens(p["text"]) for p in kept),
+        "first_date": dates[0] if dates else None,
+        "last_date": dates[-1] if dates else None,
+        "languages": dict(top),
+        "source": source,
+    }
+
+
+def _split(texts: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
+    texts = list(texts)
+    rng.shuffle(texts)
+    n_val = max(1, round(len(texts) * VALIDATION_SHARE)) if len(texts) >= 2 else 0
+    return texts[n_val:], texts[:n_val]
+
+
+def _oversample(texts: list[str], target: int, rng: random.Random) -> list[str]:
+    """Every post ``target // len`` times, then a seeded sample of the rest: no post twice more than another."""
+    whole, rest = divmod(target, len(texts))
+    return texts * whole + rng.sample(texts, rest)
+
+
+def prepare(
+    run_dir: Path | str, *, seed: int = 42, keep_newlines: bool = False, keep_replies: bool = True
+) -> dict:
+    """Clean, report, split and balance; returns the report written to ``data_report.json``."""
+    from huggingtweets.sources import read_users
+
+    run_dir = Path(run_dir)
+    users = read_users(run_dir)
+    reports: dict[str, dict] = {}
+    kept: dict[str, list[str]] = {}
+    for user in users:
+        handle = user["handle"]
+        cleaned = clean_posts(
+            _read_raw(run_dir, handle), keep_newlines=keep_newlines, keep_replies=keep_replies
+        )
+        reports[handle] = _user_report(handle, user.get("source"), cleaned)
+        kept[handle] = [p["text"] for p in cleaned.kept]
+        assert reports[handle]["downloaded"] == sum(reports[handle][k] for k in (*DROP_REASONS, "kept"))
+
+    warnings = []
+    for handle, rep in reports.items():
+        counts = ", ".join(f"{k} {rep[k]}" for k in ("downloaded", *DROP_REASONS, "kept"))
+        if rep["characters"] < MIN_CHARACTERS:
+            raise NotEnoughDataError(
+                f"@{handle}: only {rep['characters']:,} characters left after cleaning ({counts}); "
+                f"need at least {MIN_CHARACTERS:,}",
+                hint="add more posts: a full archive, a longer --posts-file, or more --max-posts",
+            )
+        if rep["characters"] < WARN_CHARACTERS:
+            warnings.append(
+                f"@{handle}: only {rep['characters']:,} characters kept (under {WARN_CHARACTERS:,}); "
+                "the bot will mostly repeat these posts"
+            )
+
+    train: list[tuple[str, str]] = []
+    validation: list[tuple[str, str]] = []
+    splits: dict[str, list[str]] = {}
+    for handle, texts in kept.items():
+        # A string seed is hashed with SHA-512 by random, so this is stable across processes.
+        tr, va = _split(texts, random.Random(f"{seed}:split:{handle.lower()}"))
+        splits[handle] = tr
+        validation.extend((t, handle) for t in va)
+    target = max((len(t) for t in splits.values()), default=0)
+    oversampled = {}
+    for handle, tr in splits.items():
+        if 0 < len(tr) < target:
+            oversampled[handle] = {"from": len(tr), "to": target}
+            tr = _oversample(tr, target, random.Random(f"{seed}:oversample:{handle.lower()}"))
+        train.extend((t, handle) for t in tr)
+    random.Random(f"{seed}:train").shuffle(train)
+
+    report = {
+        "users": reports,
+        "split": {"train": len(train), "validation": len(validation), "seed": seed},
+        "oversampled": oversampled,
+        "settings": {"keep_newlines": keep_newlines, "keep_replies": keep_replies},
+        "warnings": warnings,
+    }
+    _save_dataset(run_dir / "dataset", train, validation)
+    atomic_write_json(run_dir / "data_report.json", report)
+    return report
+
+
+def _save_dataset(path: Path, train: list[tuple[str, str]], validation: list[tuple[str, str]]) -> None:
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "handle": datasets.Value("string")})
+
+    def build(rows: list[tuple[str, str]]) -> datasets.Dataset:
+        columns = {"text": [t for t, _ in rows], "handle": [h for _, h in rows]}
+        return datasets.Dataset.from_dict(columns, features=features)
+
+    # Saving a few thousand short rows takes milliseconds: its progress bar would only be noise.
+    quiet = not datasets.are_progress_bars_disabled()
+    if quiet:
+        datasets.disable_progress_bars()
+    try:
+        with atomic_dir(path) as tmp:
+            datasets.DatasetDict({"train": build(train), "validation": build(validation)}).save_to_disk(
+                str(tmp)
+            )
+    finally:
+        if quiet:
+            datasets.enable_progress_bars()

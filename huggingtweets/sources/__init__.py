@@ -1,0 +1,132 @@
+"""Sources: a person's posts from an X archive, the X API or a plain file, normalized.
+
+``fetch`` reads every source first and writes the run folder only when all of them succeeded,
+so a bad input never leaves a half-written run folder behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from huggingtweets.errors import InputError
+from huggingtweets.runfolder import atomic_dir, atomic_write_json, default_run_dir
+from huggingtweets.sources.record import Post, UserInfo
+
+__all__ = ["Post", "UserInfo", "fetch", "read_users"]
+
+
+def _archive_spec(item) -> tuple[Path, str | None]:
+    if isinstance(item, (tuple, list)):
+        path, handle = item
+        return Path(path), handle
+    return Path(item), None
+
+
+def collect(
+    *,
+    handles: Iterable[str] = (),
+    archives: Iterable = (),
+    posts_files: Sequence[tuple[str | Path, str]] = (),
+    max_posts: int | None = None,
+    price_per_read: float = 0.005,
+    x_client=None,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] | None = None,
+) -> list[tuple[UserInfo, list[Post]]]:
+    """Read every source (nothing is written to the run folder)."""
+    from huggingtweets.sources.archive import read_archive
+    from huggingtweets.sources.files import read_posts_file
+
+    found: list[tuple[UserInfo, list[Post]]] = []
+    for item in archives:
+        path, handle = _archive_spec(item)
+        found.append(read_archive(path, handle))
+    for path, handle in posts_files:
+        if not handle:
+            raise InputError(f"posts file {Path(path).name} has no handle", hint="add --handle NAME after it")
+        found.append(read_posts_file(path, handle))
+    handles = [h.lstrip("@") for h in handles]
+    if handles:
+        from huggingtweets.sources import xapi
+
+        client = x_client or xapi.TweepyXClient(xapi.bearer_token_from_env())
+        for handle in handles:
+            found.append(
+                xapi.fetch_user(
+                    handle, client, max_posts=max_posts, price_per_read=price_per_read, echo=echo, sleep=sleep
+                )
+            )
+    if not found:
+        raise InputError(
+            "nothing to fetch: no handle, --archive or --posts-file given",
+            hint="e.g. huggingtweets fetch --archive twitter-archive.zip",
+        )
+    seen: dict[str, str] = {}
+    for user, _ in found:
+        key = user.handle.lower()
+        if key in seen:
+            raise InputError(
+                f"@{user.handle} comes from two sources ({seen[key]} and {user.source_detail})",
+                hint="give each account once",
+            )
+        seen[key] = user.source_detail
+    return found
+
+
+def fetch(
+    run_dir: Path | str | None,
+    *,
+    handles: Iterable[str] = (),
+    archives: Iterable = (),
+    posts_files: Sequence[tuple[str | Path, str]] = (),
+    max_posts: int | None = None,
+    price_per_read: float = 0.005,
+    x_client=None,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] | None = None,
+) -> list[dict]:
+    """Write ``run_dir/raw/<handle>.jsonl`` and ``run_dir/users.json``; return the users.
+
+    ``archives`` holds paths, or ``(path, handle)`` pairs where a handle is given to check (or to
+    name an archive that does not say whose it is). ``posts_files`` holds ``(path, handle)`` pairs.
+    ``run_dir`` None means ``runs/<handles sorted, joined by ->``.
+    """
+    found = collect(
+        handles=handles,
+        archives=archives,
+        posts_files=posts_files,
+        max_posts=max_posts,
+        price_per_read=price_per_read,
+        x_client=x_client,
+        echo=echo,
+        sleep=sleep,
+    )
+    run_dir = Path(run_dir) if run_dir else default_run_dir(u.handle for u, _ in found)
+    users = []
+    with atomic_dir(run_dir / "raw") as raw:
+        for user, posts in found:
+            (raw / f"{user.handle}.jsonl").write_text(
+                "".join(p.to_json() + "\n" for p in posts), encoding="utf-8"
+            )
+            if user.avatar_bytes:
+                name = f"{user.handle}.avatar{user.avatar_ext}"
+                (raw / name).write_bytes(user.avatar_bytes)
+                user.avatar_file = f"raw/{name}"
+            users.append(user.to_dict())
+    atomic_write_json(run_dir / "users.json", users)
+    return users
+
+
+def read_users(run_dir: Path | str) -> list[dict]:
+    """``users.json`` of a run folder (a StageError when fetch has not run)."""
+    from huggingtweets.errors import StageError
+    from huggingtweets.runfolder import read_json
+
+    path = Path(run_dir) / "users.json"
+    if not path.is_file():
+        raise StageError(
+            f"run folder {run_dir} has no users.json",
+            hint=f"run `huggingtweets fetch ... --run-dir {run_dir}` first",
+        )
+    return read_json(path)

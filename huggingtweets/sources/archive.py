@@ -1,0 +1,328 @@
+"""Read an X (Twitter) archive: the ``.zip`` X sends, or the folder it unpacks to.
+
+What the archive holds (``data/`` inside it):
+- ``manifest.js`` (``window.__THAR_CONFIG = {...}``): ``userInfo`` and, under ``dataTypes``, the
+  files of every data type. Older or trimmed archives lack it, so the file names are guessed too.
+- tweets: ``tweets.js``, ``tweets-part1.js``... (``window.YTD.tweets.partN``, 2022 on) or the
+  legacy ``tweet.js`` (``window.YTD.tweet.partN``).
+- ``account.js`` (``username``, ``accountDisplayName``), ``profile.js`` (``avatarMediaUrl``) and the
+  avatar image in ``data/profile_media/``.
+- ``note-tweet.js``: the full text of long posts, whose ``full_text`` in tweets.js is cut short.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from huggingtweets.errors import SourceError
+from huggingtweets.sources.record import Post, UserInfo, parse_date
+
+_YTD_HEAD = re.compile(r"\s*window\.YTD\.(?P<name>\w+)\.part(?P<part>\d+)\s*=\s*")
+_MANIFEST_HEAD = re.compile(r"\s*window\.__THAR_CONFIG\s*=\s*")
+_PART_NUMBER = re.compile(r"-part(\d+)\.js$")
+_DATA_FILE_NAME = re.compile(r"(?:manifest|account|tweets?(?:-part\d+)?)\.js")
+_DATA_FILE = re.compile(r"(?:^|/)data/" + _DATA_FILE_NAME.pattern + "$")
+
+
+class _Files:
+    """Read-only view of an archive's files by path relative to the archive root."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = path.name  # never an absolute path in users.json or errors shown to others
+        if path.is_dir():
+            self._zip = None
+            names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+        elif zipfile.is_zipfile(path):
+            self._zip = zipfile.ZipFile(path)
+            names = [n for n in self._zip.namelist() if not n.endswith("/")]
+        else:
+            raise SourceError(
+                f"{path} is neither a folder nor a .zip file",
+                hint="pass the .zip X sent you, or the folder it unpacks to, with --archive",
+            )
+        self._names = _map_names(names)
+
+    def names(self) -> list[str]:
+        return sorted(self._names)
+
+    def has(self, rel: str) -> bool:
+        return rel in self._names
+
+    def read_bytes(self, rel: str) -> bytes:
+        real = self._names[rel]
+        if self._zip is not None:
+            return self._zip.read(real)
+        return (self.path / real).read_bytes()
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8-sig")
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _map_names(names: list[str]) -> dict[str, str]:
+    """``data/...`` name -> real name. Zips are often made from a folder above ``data/``; and the
+    folder a user gives may be ``data/`` itself."""
+    roots = [n[: n.rindex("data/")] for n in names if _DATA_FILE.search(n)]
+    if roots:
+        root = min(roots, key=len)
+        return {n[len(root) :]: n for n in names if n.startswith(root)}
+    if any(_DATA_FILE_NAME.fullmatch(n) for n in names):
+        return {"data/" + n: n for n in names}
+    return {n: n for n in names}
+
+
+def _open(path: Path) -> _Files:
+    if not path.exists():
+        raise SourceError(f"archive {path} does not exist", hint="check the path given to --archive")
+    return _Files(path)
+
+
+def parse_ytd(text: str, where: str) -> list:
+    """``window.YTD.<name>.partN = [JSON]`` -> the JSON list; a SourceError naming ``where`` otherwise."""
+    head = _YTD_HEAD.match(text)
+    if head is None:
+        raise SourceError(
+            f"{where} does not start with `window.YTD.<name>.partN = `",
+            hint="expected an X archive data file such as data/tweets.js; re-download the archive",
+        )
+    body = text[head.end() :].strip().rstrip(";")
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as err:
+        raise SourceError(
+            f"{where} holds no valid JSON after `window.YTD.{head['name']}.part{head['part']} =` "
+            f"(line {err.lineno}: {err.msg})",
+            hint="expected `window.YTD... = [JSON]`; re-download the archive",
+        ) from None
+    if not isinstance(data, list):
+        raise SourceError(f"{where} holds a JSON {type(data).__name__}, expected a list of records")
+    return data
+
+
+def _parse_manifest(files: _Files) -> dict:
+    if not files.has("data/manifest.js"):
+        return {}
+    where = f"{files.label}:data/manifest.js"
+    text = files.read_text("data/manifest.js")
+    head = _MANIFEST_HEAD.match(text)
+    if head is None:
+        raise SourceError(f"{where} does not start with `window.__THAR_CONFIG = `")
+    try:
+        data = json.loads(text[head.end() :].strip().rstrip(";"))
+    except json.JSONDecodeError as err:
+        raise SourceError(f"{where} holds no valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise SourceError(f"{where} holds a JSON {type(data).__name__}, expected an object")
+    return data
+
+
+def _manifest_files(manifest: dict, *types: str) -> list[str]:
+    data_types = manifest.get("dataTypes") or {}
+    for data_type in types:
+        entry = data_types.get(data_type)
+        if isinstance(entry, dict) and isinstance(entry.get("files"), list):
+            return [f["fileName"] for f in entry["files"] if isinstance(f, dict) and f.get("fileName")]
+    return []
+
+
+def _part_key(name: str) -> tuple[int, str]:
+    match = _PART_NUMBER.search(name)
+    return (int(match.group(1)) if match else 0, name)
+
+
+def _tweet_files(files: _Files, manifest: dict) -> list[str]:
+    listed = [f for f in _manifest_files(manifest, "tweets", "tweet") if files.has(f)]
+    if listed:
+        return listed
+    # No manifest (or it names files the archive lacks): take every part present, current names first.
+    for stem in ("tweets", "tweet"):
+        found = [n for n in files.names() if re.fullmatch(rf"data/{stem}(-part\d+)?\.js", n)]
+        if found:
+            return sorted(found, key=_part_key)
+    return []
+
+
+def _records(files: _Files, rel: str, key: str) -> list[dict]:
+    """The ``key`` objects in one YTD file; the 2019-era tweet.js lists tweets without the wrapper."""
+    where = f"{files.label}:{rel}"
+    out = []
+    for i, item in enumerate(parse_ytd(files.read_text(rel), where)):
+        if isinstance(item, dict) and isinstance(item.get(key), dict):
+            out.append(item[key])
+        elif key == "tweet" and isinstance(item, dict) and ("full_text" in item or "text" in item):
+            out.append(item)
+        else:
+            raise SourceError(
+                f"{where}: record {i} is not an object with a {key!r} object",
+                hint=f'expected [{{"{key}": {{...}}}}, ...] as X writes it',
+            )
+    return out
+
+
+def _first_record(files: _Files, manifest: dict, data_type: str, default: str) -> dict:
+    for rel in _manifest_files(manifest, data_type) or [default]:
+        if files.has(rel):
+            records = _records(files, rel, data_type)
+            if records:
+                return records[0]
+    return {}
+
+
+def _edit_chain(tweet: dict) -> list[str] | None:
+    info = tweet.get("edit_info") or {}
+    if "edit" in info:
+        ids = ((info["edit"] or {}).get("editControlInitial") or {}).get("editTweetIds")
+    else:
+        ids = (info.get("initial") or {}).get("editTweetIds")
+    return [str(i) for i in ids] if isinstance(ids, list) and len(ids) > 1 else None
+
+
+def _drop_edited_versions(tweets: list[dict]) -> list[dict]:
+    """Of each edit chain keep only the latest version the archive holds."""
+    present = {str(t.get("id_str") or t.get("id")) for t in tweets}
+    superseded: set[str] = set()
+    for tweet in tweets:
+        chain = _edit_chain(tweet)
+        if chain:
+            latest = next((i for i in reversed(chain) if i in present), None)
+            superseded.update(i for i in chain if i != latest)
+    return [t for t in tweets if str(t.get("id_str") or t.get("id")) not in superseded]
+
+
+def _note_texts(files: _Files, manifest: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """Long-post texts by tweet id (newer archives) and by creation second (the only link in most)."""
+    by_id: dict[str, str] = {}
+    by_time: dict[str, str] = {}
+    for rel in _manifest_files(manifest, "noteTweet") or ["data/note-tweet.js"]:
+        if not files.has(rel):
+            continue
+        for note in _records(files, rel, "noteTweet"):
+            core = note.get("core") or note.get("noteTweetResults") or {}
+            text = core.get("text")
+            if not isinstance(text, str):
+                continue
+            if note.get("tweetId"):
+                by_id[str(note["tweetId"])] = text
+            created = parse_date(note.get("createdAt"))
+            if created:
+                by_time[created] = text
+    return by_id, by_time
+
+
+def _long_text(tweet: dict, text: str, created: str | None, notes: tuple[dict, dict]) -> str:
+    by_id, by_time = notes
+    tweet_id = str(tweet.get("id_str") or tweet.get("id"))
+    if tweet_id in by_id:
+        return by_id[tweet_id]
+    note = by_time.get(created or "")
+    # The timestamp match is confirmed by the text: the cut post is the note's beginning.
+    stem = re.sub(r"\s*(https?://\S+\s*)*$", "", text).rstrip("…").rstrip()
+    if note and note.startswith(stem[: max(1, len(stem) - 1)]):
+        return note
+    return text
+
+
+def _to_post(tweet: dict, handle: str, notes: tuple[dict, dict]) -> Post:
+    text = tweet.get("full_text") if isinstance(tweet.get("full_text"), str) else tweet.get("text") or ""
+    created = parse_date(tweet.get("created_at"))
+    text = _long_text(tweet, text, created, notes)
+    reply_to = tweet.get("in_reply_to_screen_name") or None
+    is_reply = bool(reply_to or tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id"))
+    urls = [
+        u["expanded_url"]
+        for u in (tweet.get("entities") or {}).get("urls") or []
+        if isinstance(u, dict) and u.get("expanded_url")
+    ]
+    retweeted = tweet.get("retweeted") in (True, "true")
+    return Post(
+        id=str(tweet.get("id_str") or tweet.get("id") or ""),
+        created_at=created,
+        text=text,
+        # Real archives set "retweeted" false on retweets: the "RT @" prefix is what tells.
+        is_retweet=text.startswith("RT @") or retweeted,
+        is_reply=is_reply,
+        reply_to=reply_to,
+        is_self_thread=bool(is_reply and reply_to and reply_to.lower() == handle.lower()),
+        lang=tweet.get("lang") or None,
+        urls=urls,
+        source="archive",
+    )
+
+
+def _avatar(files: _Files, manifest: dict, url: str | None) -> tuple[bytes | None, str]:
+    if not url:
+        return None, ".jpg"
+    base = PurePosixPath(url).name
+    media_dir = ((manifest.get("dataTypes") or {}).get("profile") or {}).get("mediaDirectory")
+    media_dir = (media_dir or "data/profile_media").rstrip("/") + "/"
+    for name in files.names():
+        # X names the file "<account id>-<basename of avatarMediaUrl>".
+        if name.startswith(media_dir) and (name.endswith("-" + base) or PurePosixPath(name).name == base):
+            return files.read_bytes(name), PurePosixPath(name).suffix or ".jpg"
+    return None, ".jpg"
+
+
+def read_archive(path: Path | str, handle: str | None = None) -> tuple[UserInfo, list[Post]]:
+    """Read one archive. ``handle`` is checked against the archive's own when it names one."""
+    path = Path(path)
+    files = _open(path)
+    try:
+        manifest = _parse_manifest(files)
+        tweet_files = _tweet_files(files, manifest)
+        if not tweet_files:
+            raise SourceError(
+                f"archive {files.label} holds no tweets data (no data/tweets.js, data/tweets-partN.js "
+                "or data/tweet.js)",
+                hint="download the full archive from X (Settings > Your account > Download an archive)",
+            )
+        account = _first_record(files, manifest, "account", "data/account.js")
+        user_info = manifest.get("userInfo") or {}
+        own = account.get("username") or user_info.get("userName")
+        if own and handle and own.lower() != handle.lstrip("@").lower():
+            raise SourceError(
+                f"archive {files.label} belongs to @{own}, not @{handle.lstrip('@')}",
+                hint="drop --handle or give the archive's own handle",
+            )
+        final = own or (handle.lstrip("@") if handle else None)
+        if not final:
+            raise SourceError(
+                f"archive {files.label} has no account.js or manifest.js naming its account",
+                hint="give the account with --handle after --archive",
+            )
+        name = account.get("accountDisplayName") or user_info.get("displayName") or final
+
+        notes = _note_texts(files, manifest)
+        tweets: list[dict] = []
+        for rel in tweet_files:
+            tweets.extend(_records(files, rel, "tweet"))
+        posts = [_to_post(t, final, notes) for t in _drop_edited_versions(tweets)]
+        if not posts:
+            raise SourceError(
+                f"archive {files.label} holds zero posts in {', '.join(tweet_files)}",
+                hint="expected an archive of an account that has posted",
+            )
+
+        profile = _first_record(files, manifest, "profile", "data/profile.js")
+        avatar_url = profile.get("avatarMediaUrl") or None
+        avatar_bytes, avatar_ext = _avatar(files, manifest, avatar_url)
+        user = UserInfo(
+            handle=final,
+            name=name,
+            source="archive",
+            source_detail=files.label,
+            avatar_url=avatar_url,
+            avatar_bytes=avatar_bytes,
+            avatar_ext=avatar_ext,
+        )
+        return user, posts
+    except (UnicodeDecodeError, zipfile.BadZipFile, OSError) as err:
+        raise SourceError(f"archive {files.label} cannot be read ({err})") from None
+    finally:
+        files.close()

@@ -1,0 +1,77 @@
+"""The one normalized record every source produces (see notes/INTERFACES.md).
+
+A source returns a ``UserInfo`` and a list of ``Post``; ``fetch`` writes them as
+``raw/<handle>.jsonl`` (one ``Post.to_dict()`` per line) and ``users.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+SOURCES = ("archive", "x-api", "file")
+
+
+@dataclass
+class Post:
+    id: str
+    created_at: str | None  # "YYYY-MM-DDTHH:MM:SSZ" (UTC) or None when the source has no date
+    text: str  # raw text as the source gave it; cleaning happens in prepare
+    is_retweet: bool = False
+    is_reply: bool = False
+    reply_to: str | None = None  # handle the post answers, when it is a reply
+    is_self_thread: bool = False  # a reply to the author's own post: part of a thread, not a conversation
+    lang: str | None = None
+    urls: list[str] = field(default_factory=list)  # expanded URLs
+    source: str = "archive"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+@dataclass
+class UserInfo:
+    handle: str  # as the source spells it (lookups are case-insensitive)
+    name: str
+    source: str
+    source_detail: str  # archive file name / "X API v2" / posts file name; never an absolute path
+    avatar_url: str | None = None
+    avatar_file: str | None = None  # path relative to the run folder, set by fetch
+    # Avatar bytes found in an archive; fetch writes them next to the raw posts.
+    avatar_bytes: bytes | None = field(default=None, repr=False)
+    avatar_ext: str = ".jpg"
+
+    def to_dict(self) -> dict:
+        return {
+            "handle": self.handle,
+            "name": self.name,
+            "avatar_url": self.avatar_url,
+            "avatar_file": self.avatar_file,
+            "source": self.source,
+            "source_detail": self.source_detail,
+        }
+
+
+def iso_utc(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_date(value: object) -> str | None:
+    """Any date a source gives (X's "Wed Oct 19 20:07:25 +0000 2022", ISO 8601) -> ISO UTC or None."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    try:
+        return iso_utc(datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y"))
+    except ValueError:
+        pass
+    try:
+        return iso_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None

@@ -1,0 +1,307 @@
+"""Posts from the X API v2, through tweepy, behind one seam we own (``XClient``).
+
+``TweepyXClient`` is the only code that talks to tweepy; tests give it a ``requests`` session that
+replays recorded answers. ``fetch_user`` holds the logic: the user lookup, the estimated cost, a
+raw cache per handle (a later fetch asks only for newer posts with ``since_id``; an interrupted one
+resumes from its pagination token), rate-limit waits and one-line errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from huggingtweets.errors import XApiError
+from huggingtweets.runfolder import atomic_write_json, read_json
+from huggingtweets.sources.record import Post, UserInfo, parse_date
+
+TOKEN_VARS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
+API_MAX_POSTS = 3200  # the timeline endpoint serves at most the 3,200 most recent posts
+PAGE_SIZE = 100  # the endpoint's largest page
+MIN_PAGE = 5  # and its smallest
+DEFAULT_PRICE_PER_READ = 0.005  # USD per post read (pay-per-use pricing); a setting, not a constant
+MAX_RATE_LIMIT_WAITS = 10
+TWEET_FIELDS = [
+    "created_at", "lang", "entities", "referenced_tweets", "in_reply_to_user_id",
+    "note_tweet", "edit_history_tweet_ids", "conversation_id",
+]  # fmt: skip
+USER_FIELDS = ["name", "username", "profile_image_url", "protected", "public_metrics"]
+
+
+class RateLimited(Exception):
+    """The API answered 429; ``reset_at`` is the epoch second when the window reopens (or None)."""
+
+    def __init__(self, reset_at: float | None) -> None:
+        super().__init__(f"rate limited until {reset_at}")
+        self.reset_at = reset_at
+
+
+class XClient(Protocol):
+    """The seam: two reads, each returning the API's JSON body as a dict."""
+
+    def get_user(self, username: str) -> dict: ...
+
+    def get_users_tweets(
+        self, user_id: str, *, max_results: int, since_id: str | None, pagination_token: str | None
+    ) -> dict: ...
+
+
+def bearer_token_from_env() -> str:
+    for var in TOKEN_VARS:
+        token = os.environ.get(var, "").strip()
+        if token:
+            return token
+    raise XApiError(
+        "no X API bearer token found in X_BEARER_TOKEN or TWITTER_BEARER_TOKEN",
+        hint="export X_BEARER_TOKEN=<your app's bearer token>, or use --archive with your X archive",
+    )
+
+
+class TweepyXClient:
+    """``XClient`` on ``tweepy.Client``; turns tweepy's exceptions into ours. Never logs the token."""
+
+    def __init__(self, bearer_token: str, *, session: Any = None) -> None:
+        import tweepy
+
+        self._tweepy = tweepy
+        self._client = tweepy.Client(bearer_token=bearer_token, return_type=dict, wait_on_rate_limit=False)
+        if session is not None:
+            self._client.session = session
+
+    def _call(self, what: str, fn: Callable, *args, **kwargs) -> dict:
+        tw = self._tweepy
+        try:
+            return fn(*args, **kwargs)
+        except tw.TooManyRequests as err:
+            raise RateLimited(err.reset_time) from None
+        except tw.Unauthorized:
+            raise XApiError(
+                f"X API refused the bearer token (401 Unauthorized) while reading {what}",
+                hint="set X_BEARER_TOKEN to a valid bearer token from developer.x.com",
+            ) from None
+        except tw.Forbidden as err:
+            raise XApiError(
+                f"X API answered 403 Forbidden for {what}: this app's access tier cannot read timelines "
+                f"({_detail(err)})",
+                hint="upgrade the app's access at developer.x.com, or use --archive with your X archive",
+            ) from None
+        except tw.NotFound:
+            raise XApiError(f"X API has no {what} (404 Not Found)", hint="check the handle") from None
+        except tw.HTTPException as err:
+            raise XApiError(
+                f"X API failed while reading {what} ({_detail(err)})", hint="try again later"
+            ) from None
+        except tw.TweepyException as err:
+            raise XApiError(f"cannot reach the X API while reading {what} ({type(err).__name__})") from None
+        except OSError as err:  # requests' connection errors are OSErrors
+            raise XApiError(f"cannot reach the X API while reading {what} ({type(err).__name__})") from None
+
+    def get_user(self, username: str) -> dict:
+        return self._call(f"@{username}", self._client.get_user, username=username, user_fields=USER_FIELDS)
+
+    def get_users_tweets(
+        self, user_id: str, *, max_results: int, since_id: str | None, pagination_token: str | None
+    ) -> dict:
+        params: dict[str, Any] = {
+            "max_results": max_results,
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": ["in_reply_to_user_id"],
+            "user_fields": ["username"],
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if pagination_token:
+            params["pagination_token"] = pagination_token
+        return self._call(f"the posts of user id {user_id}", self._client.get_users_tweets, user_id, **params)
+
+
+def _detail(err: Exception) -> str:
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", "?")
+    messages = [m for m in getattr(err, "api_messages", []) or [] if m][:1]
+    # X's details run to several sentences; the first one says what happened.
+    first = messages[0].split(". ")[0].rstrip(".")[:200] if messages else ""
+    return f"HTTP {status}" + (f": {first}" if first else "")
+
+
+def cache_root() -> Path:
+    home = os.environ.get("HUGGINGTWEETS_HOME")
+    if home:
+        return Path(home) / "x-api"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "huggingtweets" / "x-api"
+
+
+def _check_user(handle: str, body: dict) -> dict:
+    user = body.get("data")
+    if isinstance(user, dict) and user.get("id"):
+        if user.get("protected"):
+            raise XApiError(
+                f"@{handle} is a protected account: its posts are visible only to approved followers",
+                hint="ask the account owner for their X archive and use --archive",
+            )
+        return user
+    errors = body.get("errors") or [{}]
+    detail = str(errors[0].get("detail") or errors[0].get("title") or "no user in the answer")
+    if "suspend" in detail.lower():
+        raise XApiError(f"@{handle} is suspended on X ({detail})", hint="pick another account")
+    if "authoriz" in detail.lower() or "protected" in detail.lower():
+        raise XApiError(f"@{handle} is a protected account ({detail})", hint="use the owner's X archive")
+    raise XApiError(f"@{handle} is not an X user ({detail})", hint="check the spelling of the handle")
+
+
+def avatar_400(url: str | None) -> str | None:
+    """The 400x400 variant of ``profile_image_url`` (the API gives the 48x48 ``_normal`` one)."""
+    if not url:
+        return None
+    return url.replace("_normal.", "_400x400.")
+
+
+def _to_posts(tweets: list[dict], users: dict[str, str], user_id: str) -> list[Post]:
+    # A post edited later is served with the newest version only, but a cache filled before the
+    # edit still has the old one: keep the last id of each edit history.
+    superseded = {i for t in tweets for i in (t.get("edit_history_tweet_ids") or [])[:-1]}
+    posts = []
+    for t in tweets:
+        if t["id"] in superseded:
+            continue
+        text = (t.get("note_tweet") or {}).get("text") or t.get("text") or ""
+        kinds = {r.get("type") for r in t.get("referenced_tweets") or []}
+        reply_user = t.get("in_reply_to_user_id")
+        is_reply = bool(reply_user) or "replied_to" in kinds
+        posts.append(
+            Post(
+                id=str(t["id"]),
+                created_at=parse_date(t.get("created_at")),
+                text=text,
+                is_retweet=text.startswith("RT @") or "retweeted" in kinds,
+                is_reply=is_reply,
+                reply_to=users.get(str(reply_user)) if reply_user else None,
+                is_self_thread=bool(is_reply and reply_user and str(reply_user) == str(user_id)),
+                lang=t.get("lang"),
+                urls=[
+                    u["expanded_url"]
+                    for u in (t.get("entities") or {}).get("urls") or []
+                    if u.get("expanded_url")
+                ],
+                source="x-api",
+            )
+        )
+    return posts
+
+
+def fetch_user(
+    handle: str,
+    client: XClient,
+    *,
+    max_posts: int | None = None,
+    price_per_read: float = DEFAULT_PRICE_PER_READ,
+    cache_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+    progress: bool = True,
+) -> tuple[UserInfo, list[Post]]:
+    """Fetch (or top up from the cache) the recent posts of one handle."""
+    sleep = sleep or time.sleep  # looked up at call time, so a test can replace it
+    clock = clock or time.time
+    handle = handle.lstrip("@")
+    limit = min(API_MAX_POSTS, max_posts) if max_posts else API_MAX_POSTS
+    waits = 0
+
+    def call(fn: Callable, *args, **kwargs) -> dict:
+        nonlocal waits
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except RateLimited as err:
+                waits += 1
+                if waits > MAX_RATE_LIMIT_WAITS:
+                    raise XApiError(
+                        f"X API kept rate-limiting @{handle}", hint="run fetch again later"
+                    ) from None
+                delay = max(1.0, (err.reset_at or clock() + 60) - clock())
+                until = datetime.fromtimestamp(clock() + delay, tz=timezone.utc).strftime("%H:%M:%S UTC")
+                echo(f"X API rate limit reached; waiting {delay:.0f} s (until {until}) before going on.")
+                sleep(delay)
+
+    user = _check_user(handle, call(client.get_user, handle))
+    handle = user.get("username") or handle
+    path = (cache_dir or cache_root()) / f"{handle.lower()}.json"
+    state = (
+        read_json(path) if path.is_file() else {"tweets": [], "users": {}, "newest_id": None, "pending": None}
+    )
+    state["user"] = user
+
+    pending = state["pending"] or {"since_id": state["newest_id"], "token": None, "tweets": []}
+    todo = limit - len(pending["tweets"])
+    # The user's post count says how many reads to expect: all of them the first time, the ones
+    # posted since the last fetch afterwards.
+    count = (user.get("public_metrics") or {}).get("tweet_count")
+    if count is None:
+        expected = todo
+    else:
+        before = state.get("tweet_count") if state["newest_id"] else 0
+        expected = max(0, min(todo, int(count) - int(before or 0)))
+    echo(
+        f"@{handle}: up to {expected:,} post reads x USD {price_per_read:g} = about USD "
+        f"{expected * price_per_read:,.2f} (set --max-posts / --price-per-read to change)"
+    )
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=expected, unit="post", desc=f"@{handle}", file=sys.stderr, disable=not progress, leave=False
+    )
+    try:
+        while todo > 0:
+            body = call(
+                client.get_users_tweets,
+                user["id"],
+                max_results=max(MIN_PAGE, min(PAGE_SIZE, todo)),
+                since_id=pending["since_id"],
+                pagination_token=pending["token"],
+            )
+            if body.get("errors") and not body.get("data"):
+                _check_user(handle, {"errors": body["errors"]})
+            page = (body.get("data") or [])[:todo]
+            pending["tweets"].extend(page)
+            state["users"].update(
+                {u["id"]: u["username"] for u in (body.get("includes") or {}).get("users", [])}
+            )
+            todo -= len(page)
+            bar.update(len(page))
+            pending["token"] = (body.get("meta") or {}).get("next_token")
+            state["pending"] = pending
+            if not pending["token"] or not page:
+                break
+            atomic_write_json(path, state)  # after every page, so an interruption resumes here
+    finally:
+        bar.close()
+    known = {t["id"] for t in pending["tweets"]}
+    state["tweets"] = pending["tweets"] + [t for t in state["tweets"] if t["id"] not in known]
+    state["tweets"].sort(key=lambda t: int(t["id"]), reverse=True)
+    state["newest_id"] = state["tweets"][0]["id"] if state["tweets"] else None
+    state["pending"] = None
+    if count is not None:
+        state["tweet_count"] = int(count)
+    atomic_write_json(path, state)
+
+    tweets = state["tweets"][:limit] if max_posts else state["tweets"]
+    posts = _to_posts(tweets, state["users"], user["id"])
+    if not posts:
+        raise XApiError(
+            f"@{handle} has no posts the X API can read", hint="expected an account that has posted"
+        )
+    info = UserInfo(
+        handle=handle,
+        name=user.get("name") or handle,
+        source="x-api",
+        source_detail="X API v2",
+        avatar_url=avatar_400(user.get("profile_image_url")),
+    )
+    return info, posts

@@ -1,0 +1,149 @@
+"""X API v2 through our tweepy seam, replayed from cassettes (no network)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fixtures_data import TEST_TOKEN
+
+from huggingtweets.errors import XApiError
+from huggingtweets.sources import xapi
+from huggingtweets.sources.xapi import bearer_token_from_env, fetch_user
+
+HANDLE = "wren_at_gullstone"
+
+
+def queries(client):
+    return [(urlsplit(r.url).path, parse_qs(urlsplit(r.url).query)) for r in client.adapter.requests]
+
+
+def run(client, tmp_path, handle=HANDLE, **kwargs):
+    lines: list[str] = []
+    sleeps: list[float] = []
+    kwargs.setdefault("clock", lambda: 1_700_000_000.0)
+    user, posts = fetch_user(
+        handle,
+        client,
+        cache_dir=tmp_path / "cache",
+        echo=lines.append,
+        sleep=sleeps.append,
+        progress=False,
+        **kwargs,
+    )
+    return user, posts, lines, sleeps
+
+
+def test_pages_rate_limit_and_normalized_posts(replay, xapi_fixtures, tmp_path):
+    client = replay(xapi_fixtures / "pages_with_rate_limit.yaml")
+    user, posts, lines, sleeps = run(client, tmp_path)
+    assert (user.handle, user.name, user.source, user.source_detail) == (
+        HANDLE,
+        "Wren Callister",
+        "x-api",
+        "X API v2",
+    )
+    assert user.avatar_url == "https://pbs.twimg.com/profile_images/123/lamp_400x400.jpg"
+    assert [p.id for p in posts] == ["1007", "1006", "1005", "1004", "1003", "1002", "1001"]
+    by = {p.id: p for p in posts}
+    assert by["1006"].is_retweet
+    assert (by["1005"].is_reply, by["1005"].reply_to, by["1005"].is_self_thread) == (
+        True,
+        "harbourmaster_ida",
+        False,
+    )
+    assert by["1004"].is_self_thread
+    assert by["1003"].text.startswith("A note that is much longer")  # note_tweet replaces the cut text
+    assert by["1002"].urls == ["https://bakery.example/rye"]
+    assert by["1001"].created_at == "2022-10-02T08:00:00Z"
+    # The 429 waited until the window reset (x-rate-limit-reset 1700000900, clock 1700000000).
+    assert sleeps == [900.0]
+    assert any("rate limit" in line and "900 s" in line for line in lines)
+    # The estimate comes before any post is read.
+    assert lines[0].startswith(f"@{HANDLE}: up to 7 post reads x USD 0.005")
+    paths = [path for path, _ in queries(client)]
+    assert paths == ["/2/users/by/username/wren_at_gullstone"] + ["/2/users/900/tweets"] * 4
+    tweet_queries = [q for _, q in queries(client)[1:]]
+    assert [q.get("pagination_token") for q in tweet_queries] == [None, ["PAGE2"], ["PAGE2"], ["PAGE3"]]
+    assert all(q["max_results"] == ["100"] for q in tweet_queries)
+    assert all(r.headers["Authorization"] == f"Bearer {TEST_TOKEN}" for r in client.adapter.requests)
+    assert not client.adapter.pending
+
+
+def test_second_fetch_asks_only_for_newer_posts(replay, xapi_fixtures, tmp_path):
+    run(replay(xapi_fixtures / "pages_with_rate_limit.yaml"), tmp_path)
+    client = replay(xapi_fixtures / "since_id.yaml")
+    _, posts, lines, _ = run(client, tmp_path)
+    _, query = queries(client)[1]
+    assert query["since_id"] == ["1007"] and "pagination_token" not in query
+    assert lines[0].startswith(f"@{HANDLE}: up to 2 post reads")
+    ids = [p.id for p in posts]
+    # 1009 is the edit of 1007: only the last version of an edit history is kept.
+    assert ids == ["1009", "1008", "1006", "1005", "1004", "1003", "1002", "1001"]
+
+
+def test_interrupted_fetch_resumes_from_pagination_token(replay, xapi_fixtures, tmp_path):
+    with pytest.raises(XApiError, match=r"X API failed while reading the posts of user id 900 \(HTTP 503"):
+        run(replay(xapi_fixtures / "interrupted.yaml"), tmp_path)
+    cache = json.loads((tmp_path / "cache" / f"{HANDLE}.json").read_text())
+    assert cache["pending"]["token"] == "PAGE2" and len(cache["pending"]["tweets"]) == 3
+    client = replay(xapi_fixtures / "resume.yaml")
+    _, posts, _, _ = run(client, tmp_path)
+    assert [q.get("pagination_token") for _, q in queries(client)[1:]] == [["PAGE2"], ["PAGE3"]]
+    assert len(posts) == 7
+    cache = json.loads((tmp_path / "cache" / f"{HANDLE}.json").read_text())
+    assert cache["pending"] is None and cache["newest_id"] == "1007"
+
+
+def test_max_posts_with_shared_recordings(replay, shared_dir, tmp_path):
+    recorded = shared_dir / "data" / "x-api-recorded"
+    client = replay(recorded / "test_client_get_user.yaml", recorded / "test_client_get_users_tweets.yaml")
+    user, posts, lines, _ = run(client, tmp_path, handle="Twitter", max_posts=2, price_per_read=0.01)
+    assert (user.handle, user.name, user.avatar_url) == ("Twitter", "Twitter", None)
+    assert [p.id for p in posts] == ["1577730467436138524", "1565318587736285184"]
+    assert posts[0].text.startswith("whoa, it works")
+    assert lines[0].startswith("@Twitter: up to 2 post reads x USD 0.01 = about USD 0.02")
+    # The API's smallest page is 5; the next_token is not followed once max_posts is reached.
+    assert queries(client)[1][1]["max_results"] == ["5"]
+    assert len(client.adapter.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("cassette", "handle", "message"),
+    [
+        ("unauthorized.yaml", HANDLE, r"X API refused the bearer token \(401 Unauthorized\)"),
+        ("forbidden_tier.yaml", HANDLE, r"403 Forbidden .* access tier cannot read timelines"),
+        ("missing_user.yaml", "no_such_keeper", r"@no_such_keeper is not an X user"),
+        ("suspended_user.yaml", "banned_keeper", r"@banned_keeper is suspended on X"),
+        ("protected_user.yaml", "private_keeper", r"@private_keeper is a protected account"),
+    ],
+)
+def test_clear_one_line_errors(replay, xapi_fixtures, tmp_path, cassette, handle, message):
+    with pytest.raises(XApiError, match=message) as info:
+        run(replay(xapi_fixtures / cassette), tmp_path, handle=handle)
+    text = str(info.value)
+    assert "\n" not in text and TEST_TOKEN not in text
+
+
+def test_bearer_token_from_env(monkeypatch):
+    with pytest.raises(XApiError, match="X_BEARER_TOKEN") as info:
+        bearer_token_from_env()
+    assert "\n" not in str(info.value)
+    monkeypatch.setenv("TWITTER_BEARER_TOKEN", "old-name")
+    assert bearer_token_from_env() == "old-name"
+    monkeypatch.setenv("X_BEARER_TOKEN", "new-name")
+    assert bearer_token_from_env() == "new-name"
+
+
+def test_rate_limit_gives_up_after_many_waits(replay, xapi_fixtures, tmp_path):
+    from fixtures_data import load_cassette
+
+    interactions = load_cassette(xapi_fixtures / "pages_with_rate_limit.yaml")
+    assert interactions[2]["response"]["status"]["code"] == 429
+    client = replay(xapi_fixtures / "unauthorized.yaml")  # any client; its adapter is refilled below
+    client.adapter.pending = [interactions[0]] + [interactions[2]] * (xapi.MAX_RATE_LIMIT_WAITS + 1)
+    for rec in client.adapter.pending[1:]:
+        rec["request"]["uri"] = "https://api.twitter.com/2/users/900/tweets"
+    with pytest.raises(XApiError, match="kept rate-limiting"):
+        run(client, tmp_path)
