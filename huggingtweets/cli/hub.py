@@ -1,3 +1,84 @@
-"""CLI commands (filled in by the hub stage)."""
+"""``huggingtweets hub``: run the local Hugging Face Hub server."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import click
+
+
+@click.group("hub")
+def hub() -> None:
+    """A local Hugging Face Hub for offline tests, demos and CI."""
+
+
+@hub.command("serve")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default="hub-data",
+    show_default=True,
+    help="Folder holding the repos (blobs and commit history); survives restarts.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. Loopback by default: the server has no TLS.",
+)
+@click.option("--port", type=int, default=0, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    metavar="TOKEN:USER[:ORG,...]",
+    help="A token, the user it belongs to and the orgs that user may write to. Repeatable.",
+)
+@click.option(
+    "--lfs-threshold",
+    type=int,
+    default=None,
+    metavar="BYTES",
+    help="Answer 'lfs' for files of at least BYTES (streamed, low memory). Clients must then set "
+    "HF_HUB_DISABLE_XET=1. Default: every file 'regular', which any client can do.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING"]),
+    default="INFO",
+    show_default=True,
+    help="Request log level (stderr). Tokens are never logged.",
+)
+def serve(
+    data_dir: str, host: str, port: int, tokens: tuple[str, ...], lfs_threshold: int | None, log_level: str
+) -> None:
+    """Serve a local Hub; prints its URL on stdout, then logs requests on stderr.
+
+    Point the real clients at it with HF_ENDPOINT=<url> (and HF_HUB_DISABLE_XET=1) set before
+    huggingface_hub or transformers is imported. Stop with Ctrl-C.
+    """
+    import logging
+    import signal
+
+    from huggingtweets.hub.server import HubServer
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    server = HubServer(data_dir, tokens=list(tokens), host=host, port=port, lfs_threshold=lfs_threshold)
+
+    def ready(url: str) -> None:
+        click.echo(url)
+        # A parent process reads the URL from our stdout pipe: do not let it sit in a buffer.
+        click.get_text_stream("stdout").flush()
+
+    # SIGTERM (a parent process, a container stop) shuts down like Ctrl-C: connections end, the
+    # data folder's lock is released.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        server.serve_forever(on_ready=ready)
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+COMMANDS = [hub]

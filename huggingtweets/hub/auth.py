@@ -1,0 +1,79 @@
+"""Tokens, users and organisations of the local Hub, and who may read or write a repo."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+
+from huggingtweets.errors import InputError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a token belongs to: a user and the organisations it may write to."""
+
+    user: str
+    orgs: tuple[str, ...] = ()
+
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.user, *self.orgs)
+
+    def may_write(self, namespace: str) -> bool:
+        return namespace in self.namespaces()
+
+
+def parse_token_spec(spec: str) -> tuple[str, Principal]:
+    """``TOKEN:USER[:ORG,ORG...]`` -> (token, Principal). The token never appears in the error."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not _NAME.match(parts[1]):
+        raise InputError(
+            "a --token value does not look like TOKEN:USER[:ORG,...] (user and org names use letters, "
+            "digits, '.', '_' and '-')",
+            hint="huggingtweets hub serve --token hf_xxx:alice:myorg",
+        )
+    orgs = tuple(o for o in (parts[2].split(",") if len(parts) == 3 else []) if o)
+    for org in orgs:
+        if not _NAME.match(org):
+            raise InputError(f"organisation name {org!r} in a --token value is not a valid Hub name")
+    return parts[0], Principal(parts[1], orgs)
+
+
+class TokenTable:
+    """Maps bearer tokens to principals; comparisons are constant-time."""
+
+    def __init__(self, specs: list[str] | tuple[str, ...] = ()) -> None:
+        self._tokens: list[tuple[bytes, Principal]] = []
+        for spec in specs:
+            token, principal = parse_token_spec(spec)
+            self._tokens.append((token.encode(), principal))
+
+    def lookup(self, authorization: str | None) -> tuple[Principal | None, bool]:
+        """(principal, presented): ``presented`` is True when a token was sent at all."""
+        if not authorization:
+            return None, False
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None, True
+        candidate = value.strip().encode()
+        found = None
+        for token, principal in self._tokens:
+            if hmac.compare_digest(token, candidate):
+                found = principal
+        return found, True
+
+    def users(self) -> set[str]:
+        return {p.user for _, p in self._tokens}
+
+    def orgs(self) -> set[str]:
+        return {o for _, p in self._tokens for o in p.orgs}
+
+
+def may_read(principal: Principal | None, namespace: str, private: bool) -> bool:
+    return not private or (principal is not None and principal.may_write(namespace))
+
+
+def valid_name(name: str) -> bool:
+    return bool(_NAME.match(name)) and ".." not in name and not name.endswith(".git")
