@@ -67,6 +67,8 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "huggingtweets-hub"
+    # Small JSON replies otherwise wait ~40 ms for the client's delayed ACK (Nagle).
+    disable_nagle_algorithm = True
     hub: HubServer  # set on the subclass made per server
 
     # A client that connects and then stalls must not hold a thread forever.
