@@ -1,0 +1,142 @@
+"""Posts from a trained model, exactly as a downstream user gets them, plus a memorization check.
+
+``generate`` calls ``pipeline('text-generation', model=DIR)(prompt, num_return_sequences=n)`` with
+no other argument: what it returns is what anyone loading the model from the Hub sees.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from huggingtweets.errors import InputError, StageError
+from huggingtweets.runfolder import atomic_write_json, read_json
+
+DEFAULT_PROMPTS = ("My dream is", "I think that", "Today I", "The best thing about", "Honestly,")
+MEMORIZATION_THRESHOLD_WORDS = 8  # a sample copying this many words in a row counts as memorized
+_WORD = re.compile(r"[\w'’@#]+")
+
+
+def _model_dir(path: Path | str) -> Path:
+    path = Path(path)
+    if (path / "model" / "config.json").is_file():  # a run folder was given
+        return path / "model"
+    if (path / "config.json").is_file():
+        return path
+    raise StageError(
+        f"No trained model in {path.name}/ (no config.json): expected a run folder with model/ or a model folder",
+        hint="run `huggingtweets train --run-dir DIR` first",
+    )
+
+
+def _pipeline(model_dir: Path | str):
+    from transformers import pipeline
+
+    return pipeline("text-generation", model=str(_model_dir(model_dir)))
+
+
+def _sample(pipe, prompt: str, n: int, seed: int | None) -> list[str]:
+    if seed is not None:
+        from transformers import set_seed
+
+        set_seed(seed)
+    # No generation arguments on purpose: generation_config.json and config.prefix drive it.
+    return [out["generated_text"] for out in pipe(prompt, num_return_sequences=n)]
+
+
+def generate(model_dir: Path | str, prompt: str, *, n: int = 5, seed: int | None = None) -> list[str]:
+    """``n`` posts starting with ``prompt``, from a model folder or a run folder."""
+    if n < 1:
+        raise InputError(f"-n {n} is invalid: expected a number of samples >= 1")
+    return _sample(_pipeline(model_dir), prompt, n, seed)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words (hashtags and mentions included), punctuation and URLs' slashes dropped."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+class CopyChecker:
+    """Longest run of consecutive words a text shares with any one training post.
+
+    "Is there a shared run of length L" is monotone in L, so a binary search over L with a set of
+    the corpus's L-grams (built once per L, never across post boundaries) answers it fast.
+    """
+
+    def __init__(self, posts: Iterable[str]):
+        self._posts = [w for w in {tuple(words(p)) for p in posts} if w]
+        self._longest = max((len(p) for p in self._posts), default=0)
+        self._grams: dict[int, set[tuple[str, ...]]] = {}
+
+    def _has_run(self, sample: Sequence[str], length: int) -> bool:
+        grams = self._grams.get(length)
+        if grams is None:
+            grams = {p[i : i + length] for p in self._posts for i in range(len(p) - length + 1)}
+            self._grams[length] = grams
+        return any(tuple(sample[i : i + length]) in grams for i in range(len(sample) - length + 1))
+
+    def longest_copied_words(self, text: str) -> int:
+        sample = words(text)
+        lo, hi = 0, min(len(sample), self._longest)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._has_run(sample, mid):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+def write_predictions(
+    run_dir: Path | str,
+    *,
+    prompts: Sequence[str] | None = None,
+    n_per_prompt: int = 2,
+    n_samples: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Sample posts for the card into ``DIR/predictions.json`` with a memorization check per sample.
+
+    ``n_samples`` (optional) is the total wanted: spread over the prompts, overriding ``n_per_prompt``.
+    The memorization rate also goes into ``DIR/training_summary.json`` when it exists.
+    """
+    run_dir = Path(run_dir)
+    prompts = list(prompts or DEFAULT_PROMPTS)
+    if n_samples is not None:
+        n_per_prompt = max(1, math.ceil(n_samples / len(prompts)))
+    from datasets import load_from_disk
+
+    dataset_dir = run_dir / "dataset"
+    if not dataset_dir.is_dir():
+        raise StageError(
+            "No dataset/ in the run folder: expected the output of the prepare stage",
+            hint="run `huggingtweets prepare --run-dir DIR` first",
+        )
+    checker = CopyChecker(load_from_disk(str(dataset_dir))["train"]["text"])
+
+    pipe = _pipeline(run_dir)
+    samples = []
+    for i, prompt in enumerate(prompts):
+        for text in _sample(pipe, prompt, n_per_prompt, seed + i):
+            samples.append(
+                {"prompt": prompt, "text": text, "longest_copied_words": checker.longest_copied_words(text)}
+            )
+    if n_samples is not None:
+        samples = samples[:n_samples]
+    copied = sum(s["longest_copied_words"] >= MEMORIZATION_THRESHOLD_WORDS for s in samples)
+    result = {
+        "samples": samples,
+        "memorization_rate": round(copied / len(samples), 4) if samples else 0.0,
+        "memorization_threshold_words": MEMORIZATION_THRESHOLD_WORDS,
+    }
+    atomic_write_json(run_dir / "predictions.json", result)
+    summary_path = run_dir / "training_summary.json"
+    if summary_path.is_file():
+        summary = read_json(summary_path)
+        summary["memorization_rate"] = result["memorization_rate"]
+        summary["memorization_threshold_words"] = MEMORIZATION_THRESHOLD_WORDS
+        atomic_write_json(summary_path, summary)
+    return result

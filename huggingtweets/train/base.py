@@ -1,0 +1,141 @@
+"""Resolving ``--base-model gpt2|tiny|HUB_ID|PATH`` to a local model folder.
+
+Everything downstream loads from a local folder, so the only place that touches the network is
+here, and the only error a missing network produces is the one below, which names the offline ways
+out (``--base-model tiny`` or a local path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from huggingtweets.errors import TrainingError
+
+# A Hub id: "name" or "owner/name", letters, digits, "-", "_", ".", at most 96 characters each.
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+
+# Long enough for a long post in GPT-2 tokens (280 characters is ~70-100 tokens, more with emoji),
+# short enough that a runaway sample ends quickly on a CPU.
+POST_MAX_NEW_TOKENS = 100
+
+OFFLINE_HINT = "use `--base-model tiny` (fully offline) or `--base-model PATH` to a local model folder"
+
+# Files a causal LM folder needs; weights in other formats (.bin, .h5, flax) are not fetched.
+_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "merges.txt", "vocab*"]
+
+
+def post_generation_config(eos_token_id: int, pad_token_id: int):
+    """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
+
+    transformers 5 reads generation defaults only from generation_config.json (not from
+    ``config.task_specific_params`` as the original relied on), and the text-generation pipeline's
+    own defaults (temperature 0.7, 256 new tokens) apply only to what this file leaves unset.
+    """
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=True,  # posts should vary; greedy decoding repeats the most common post
+        top_p=0.95,
+        temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
+        max_new_tokens=POST_MAX_NEW_TOKENS,
+        eos_token_id=eos_token_id,  # <|endoftext|> ends a post
+        pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
+        bos_token_id=eos_token_id,
+    )
+
+
+def is_local_model_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def _endpoint_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """One TCP connect instead of the Hub client's ~25 s of retries when there is no network."""
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_base_model(
+    spec: str,
+    *,
+    tiny_dir: Path,
+    tiny_texts: Callable[[], Iterable[str]],
+    seed: int = 0,
+) -> tuple[Path, str]:
+    """Return ``(local folder, name for the summary)`` for a ``--base-model`` value.
+
+    ``tiny`` builds (or reuses) an offline tiny GPT-2 in ``tiny_dir`` from ``tiny_texts()``.
+    """
+    spec = (spec or "").strip()
+    if not spec:
+        raise TrainingError("--base-model is empty: expected gpt2, tiny, a Hub id or a local path")
+    if spec == "tiny":
+        from huggingtweets.train.tiny import build_tiny_base
+
+        if not is_local_model_dir(tiny_dir):
+            build_tiny_base(tiny_texts(), tiny_dir, seed=seed)
+        return tiny_dir, "tiny"
+
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not is_local_model_dir(path):
+            raise TrainingError(
+                f"--base-model {spec} is a path but holds no config.json: expected a model folder "
+                "saved with save_pretrained",
+                hint=OFFLINE_HINT,
+            )
+        # Only the folder's name goes in the summary: no absolute paths of this machine.
+        return path, path.name
+    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
+        raise TrainingError(f"--base-model {spec}: no such folder", hint=OFFLINE_HINT)
+    if not _HUB_ID.match(spec):
+        raise TrainingError(
+            f"--base-model {spec!r} is not a known base model: expected gpt2, tiny, a Hub id "
+            "(owner/name) or a local model folder",
+            hint=OFFLINE_HINT,
+        )
+    return _fetch_from_hub(spec), spec
+
+
+def _fetch_from_hub(repo_id: str) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    # A copy already in the cache works offline.
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_ALLOW_PATTERNS, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        pass
+    endpoint = constants.ENDPOINT
+    if constants.HF_HUB_OFFLINE or not _endpoint_reachable(endpoint):
+        raise TrainingError(
+            f"Cannot fetch base model {repo_id!r}: the Hub ({endpoint}) cannot be reached (no network) "
+            "and the model is not in the local cache",
+            hint=OFFLINE_HINT,
+        )
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_ALLOW_PATTERNS))
+    except (RepositoryNotFoundError, GatedRepoError) as err:
+        raise TrainingError(
+            f"--base-model {repo_id!r} was not found on the Hub (or needs access): expected a public "
+            "causal LM such as gpt2",
+            hint=OFFLINE_HINT,
+        ) from err
+    except (HfHubHTTPError, OSError) as err:
+        raise TrainingError(
+            f"Cannot fetch base model {repo_id!r} from the Hub: {type(err).__name__}", hint=OFFLINE_HINT
+        ) from err

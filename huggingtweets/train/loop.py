@@ -1,0 +1,351 @@
+"""The training loop: one function, top to bottom, in accelerate's idiom.
+
+build (accelerator, data, model) -> prepare -> loop (accumulate, clip, step, checkpoint) ->
+evaluate each epoch -> save (main process only) -> summary. The same code runs on one CPU, one
+GPU, or under ``accelerate launch --num_processes N`` (DDP, or FSDP through accelerate's config).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from huggingtweets.errors import TrainingError
+from huggingtweets.runfolder import atomic_dir, atomic_write_json
+from huggingtweets.train.config import TrainConfig
+from huggingtweets.train.runtime import (
+    TrainClock,
+    TrainState,
+    checkpoint_folders,
+    distributed_on_cpu,
+    environment_summary,
+    evaluate,
+    make_optimizer,
+    resolve_mixed_precision,
+    share_cpu_threads,
+    tracker_for,
+)
+
+TINY_BASE_DIRNAME = "base-tiny"  # where `--base-model tiny` is built, inside the run folder
+
+
+def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
+    """Fine-tune ``config.base_model`` on ``run_dir/dataset``; write model/, checkpoints/, the summary.
+
+    Returns the training summary (also written to ``run_dir/training_summary.json``). With
+    ``stop_after_steps`` it returns early after checkpointing, as an interrupted run would leave it.
+    """
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
+
+    from huggingtweets.train.base import resolve_base_model
+    from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
+    from huggingtweets.train.saving import save_model
+
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+
+    # --- accelerator: precision, accumulation, trackers, checkpoint naming --------------------
+    accelerator = Accelerator(
+        cpu=distributed_on_cpu(),
+        mixed_precision=resolve_mixed_precision(config.mixed_precision),
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with=tracker_for(config.report_to),
+        project_config=ProjectConfiguration(
+            project_dir=str(run_dir),
+            logging_dir=str(run_dir / "logs"),
+            automatic_checkpoint_naming=True,  # DIR/checkpoints/checkpoint_<n>
+            total_limit=config.keep_checkpoints,
+        ),
+        # The data order of epoch e depends only on (seed, e): a resumed run sees the same batches.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
+        dynamo_backend="inductor" if config.compile else None,
+    )
+    is_main = accelerator.is_main_process
+    # GPT-2 ties lm_head to the input embedding; accelerate warns on every checkpoint that it saved
+    # the shared tensor once, which is exactly right.
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
+    share_cpu_threads(accelerator)
+    if config.cpu_threads and accelerator.device.type == "cpu":
+        torch.set_num_threads(config.cpu_threads)
+    if not is_main:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+    set_seed(config.seed)
+
+    # --- data and base model -------------------------------------------------------------------
+    dataset = load_run_dataset(run_dir)
+    tiny_dir = run_dir / TINY_BASE_DIRNAME
+    with accelerator.main_process_first():
+        if is_main and not config.resume:
+            # A fresh run starts over: old checkpoints (and a tiny base built from older posts) go.
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+            if config.base_model == "tiny":
+                shutil.rmtree(tiny_dir, ignore_errors=True)
+        if config.resume and not checkpoint_folders(run_dir):
+            raise TrainingError(
+                f"--resume was given but {run_dir.name}/checkpoints/ holds no checkpoint",
+                hint="run `huggingtweets train` without --resume to start over",
+            )
+        base_dir, base_name = resolve_base_model(
+            config.base_model,
+            tiny_dir=tiny_dir,
+            tiny_texts=lambda: dataset["train"]["text"],
+            seed=config.seed,
+        )
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    overrides: dict[str, Any] = {}
+    model_type = _model_type(base_dir)
+    if model_type == "gpt2":
+        # Same function as gelu_new, fused kernel; attention dropout 0 keeps CPU SDPA on its fast path.
+        overrides["activation_function"] = "gelu_pytorch_tanh"
+        if config.attention_dropout is not None:
+            overrides["attn_pdrop"] = config.attention_dropout
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32, **overrides)
+    except (OSError, ValueError) as err:
+        raise TrainingError(
+            f"Base model {base_name!r} cannot be loaded as a causal LM: {type(err).__name__}",
+            hint="use `--base-model tiny` or a GPT-2-like model",
+        ) from err
+    if getattr(model, "loss_type", None) is None:
+        model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
+    context = getattr(model.config, "n_positions", None) or getattr(
+        model.config, "max_position_embeddings", 1024
+    )
+    block_size = min(config.block_size, context)
+    packed = tokenize_and_pack(
+        dataset,
+        tokenizer,
+        block_size=block_size,
+        cache_dir=run_dir / ".cache" / "tokens",
+        tokenizer_dir=base_dir,
+        accelerator=accelerator,
+    )
+    if len(packed["train"]) == 0:
+        raise TrainingError(
+            "The training split has no tokens: expected posts with text",
+            hint="run `huggingtweets prepare --run-dir DIR` again",
+        )
+    # Loaders get their own generator: each new iterator draws a seed from it, and drawing from the
+    # global RNG instead would shift the dropout masks of a resumed run against an uninterrupted one.
+    loader_rng = torch.Generator().manual_seed(config.seed)
+    train_loader = DataLoader(
+        packed["train"], batch_size=config.batch_size, shuffle=True, generator=loader_rng
+    )
+    eval_loader = DataLoader(packed["validation"], batch_size=config.batch_size, generator=loader_rng)
+
+    # --- optimizer and schedule -------------------------------------------------------------
+    learning_rate = config.peak_learning_rate(base_is_tiny=config.base_model == "tiny")
+    optimizer = make_optimizer(model, config, learning_rate)
+    model, optimizer, train_loader, eval_loader = accelerator.prepare(
+        model, optimizer, train_loader, eval_loader
+    )
+    steps_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)  # optimizer steps
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    # The prepared scheduler steps once per process per optimizer step, so its horizon is scaled.
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer,
+        num_warmup_steps=round(config.warmup_ratio * total_steps) * accelerator.num_processes,
+        num_training_steps=total_steps * accelerator.num_processes,
+    )
+    scheduler = accelerator.prepare(scheduler)
+    state = TrainState()
+    accelerator.register_for_checkpointing(state)
+
+    if config.resume:
+        accelerator.load_state()  # newest DIR/checkpoints/checkpoint_<n>: weights, optimizer, RNG, state
+        accelerator.project_configuration.iteration = max(checkpoint_folders(run_dir)) + 1
+    else:
+        state.initial_validation_loss = evaluate(model, eval_loader, accelerator)
+
+    hyperparameters = {
+        **config.hyperparameters(),
+        "base_model": base_name,
+        "block_size": block_size,
+        "learning_rate": learning_rate,
+        "total_steps": total_steps,
+        "num_processes": accelerator.num_processes,
+        "effective_batch_size": config.batch_size
+        * config.gradient_accumulation_steps
+        * accelerator.num_processes,
+    }
+    accelerator.init_trackers(
+        "huggingtweets", config={k: ("none" if v is None else v) for k, v in hyperparameters.items()}
+    )
+
+    # --- the loop ---------------------------------------------------------------------------
+    bar = tqdm(
+        total=total_steps,
+        initial=state.global_step,
+        disable=not (is_main and config.progress),
+        desc="Training",
+        unit="step",
+        dynamic_ncols=True,
+    )
+    session_tokens, clock = 0, TrainClock()  # the clock leaves out evaluation and checkpoint time
+    stop_at = min(total_steps, config.stop_after_steps or total_steps)
+    while state.global_step < stop_at:
+        model.train()
+        train_loader.set_epoch(state.epoch)
+        # Mid-epoch resume: skip the micro-batches this epoch already consumed before the checkpoint.
+        batches = (
+            accelerator.skip_first_batches(train_loader, state.micro_step_in_epoch)
+            if state.micro_step_in_epoch
+            else train_loader
+        )
+        for batch in batches:
+            with accelerator.accumulate(model):
+                loss = model(input_ids=batch["input_ids"], labels=batch["labels"], use_cache=False).loss
+                if config.debug_nan_at_step and state.global_step + 1 == config.debug_nan_at_step:
+                    loss = loss * float("nan")
+                # Checked before backward, on all processes at once, so a NaN never reaches the
+                # weights and every process stops together; the last checkpoint stays good.
+                bad = torch.tensor(0.0 if torch.isfinite(loss).item() else 1.0, device=accelerator.device)
+                if accelerator.num_processes > 1:
+                    bad = accelerator.reduce(bad, reduction="sum")
+                if bad.item():
+                    last = checkpoint_folders(run_dir)
+                    raise TrainingError(
+                        f"Loss became {loss.item()} at step {state.global_step + 1}: training stopped"
+                        + (
+                            f"; the last good checkpoint is checkpoints/checkpoint_{max(last)}"
+                            if last
+                            else ""
+                        ),
+                        hint="lower --learning-rate, then `huggingtweets train --resume` or start over",
+                    )
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+
+            n_tokens = int((batch["labels"] != -100).sum()) * accelerator.num_processes
+            state.micro_step_in_epoch += 1
+            state.tokens_seen += n_tokens
+            session_tokens += n_tokens
+            state.epoch_loss_sum += loss.item()
+            state.epoch_loss_count += 1
+            if not accelerator.sync_gradients:
+                continue
+            state.global_step += 1
+            tokens_per_second = session_tokens / clock.training_seconds()
+            bar.update(1)
+            bar.set_postfix(
+                loss=f"{loss.item():.3f}", tok_s=f"{tokens_per_second:,.0f}", epoch=state.epoch + 1
+            )
+            accelerator.log(
+                {
+                    "train/loss": loss.item(),
+                    "train/lr": scheduler.get_last_lr()[0],
+                    "train/tokens_per_second": tokens_per_second,
+                },
+                step=state.global_step,
+            )
+            if state.global_step >= stop_at:
+                break
+            if config.checkpoint_every and state.global_step % config.checkpoint_every == 0:
+                with clock.paused():
+                    accelerator.save_state()
+        else:
+            # A full pass: evaluate, record, checkpoint at the epoch's end.
+            with clock.paused():
+                state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                accelerator.save_state()
+            accelerator.log(
+                {
+                    "eval/loss": state.last_validation_loss,
+                    "train/epoch_loss": state.last_train_loss,
+                    "eval/perplexity": _ppl(state.last_validation_loss),
+                },
+                step=state.global_step,
+            )
+            continue
+        # Stopped mid-epoch (max_steps or stop_after_steps).
+        with clock.paused():
+            if state.global_step >= total_steps:
+                state.finish_epoch(evaluate(model, eval_loader, accelerator))
+            accelerator.save_state()
+        break
+    bar.close()
+    train_seconds = clock.training_seconds()
+
+    if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
+        accelerator.end_training()
+        return {
+            "stopped_after_steps": state.global_step,
+            "total_steps": total_steps,
+            "train_loss": state.running_train_loss(),
+        }
+
+    # --- save: everyone syncs, only the main process writes --------------------------------
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
+    # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
+    # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
+    state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
+    summary: dict[str, Any] = {}
+    if is_main:
+        with atomic_dir(run_dir / "model") as tmp:
+            save_model(unwrapped, tokenizer, tmp, state_dict=state_dict, dtype=config.save_dtype)
+        summary = {
+            "base_model": base_name,
+            "hyperparameters": hyperparameters,
+            "steps": state.global_step,
+            "epochs_completed": state.epoch,
+            "tokens_seen": state.tokens_seen,
+            "train_tokens_per_epoch": packed["tokens"]["train"],
+            "validation_tokens": packed["tokens"]["validation"],
+            "train_loss": state.last_train_loss,
+            "validation_loss": {
+                "initial": state.initial_validation_loss,
+                "best": state.best_validation_loss,
+                "last": state.last_validation_loss,
+            },
+            "perplexity": {
+                "initial": _ppl(state.initial_validation_loss),
+                "best": _ppl(state.best_validation_loss),
+                "last": _ppl(state.last_validation_loss),
+            },
+            "history": state.history,
+            "tokens_per_second": round(session_tokens / max(train_seconds, 1e-9), 1),
+            "wall_time_s": round(time.perf_counter() - started, 2),
+            "resumed": bool(config.resume),
+            **environment_summary(accelerator),
+        }
+        atomic_write_json(run_dir / "training_summary.json", summary)
+    accelerator.end_training()
+    if is_main and config.predictions:
+        from huggingtweets.generate import write_predictions
+
+        predictions = write_predictions(run_dir, n_samples=config.predictions, seed=config.seed)
+        summary["memorization_rate"] = predictions["memorization_rate"]
+    return summary
+
+
+def _ppl(loss: float | None) -> float | None:
+    return None if loss is None else round(math.exp(min(loss, 50.0)), 4)
+
+
+def _model_type(model_dir: Path) -> str | None:
+    from huggingtweets.runfolder import read_json
+
+    try:
+        return read_json(Path(model_dir) / "config.json").get("model_type")
+    except (OSError, ValueError):
+        return None

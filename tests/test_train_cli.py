@@ -1,0 +1,151 @@
+"""`huggingtweets train` / `generate` commands, the config file, and a 2-process run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT, run_cli
+from datasets import Dataset, DatasetDict
+from fixtures_train import build_fixture_dataset
+
+from huggingtweets.errors import InputError
+from huggingtweets.runfolder import read_json
+from huggingtweets.train.config import TrainConfig
+
+
+def _one_line_error(result) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def test_config_file_then_flags_win(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("epochs: 7\nlearning-rate: 0.002\nbatch_size: 4\n")
+    config = TrainConfig.load(path, epochs=3, seed=None)
+    assert (config.epochs, config.learning_rate, config.batch_size, config.seed) == (3, 0.002, 4, 42)
+    json_path = tmp_path / "train.json"
+    json_path.write_text(json.dumps({"base_model": "tiny", "warmup_ratio": 0.1}))
+    assert TrainConfig.load(json_path).warmup_ratio == 0.1
+
+
+def test_config_unknown_keys_and_bad_values_fail(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("epocs: 7\n")
+    with pytest.raises(InputError, match="Unknown training setting.*epocs"):
+        TrainConfig.load(path)
+    with pytest.raises(InputError, match="--epochs -1 is invalid"):
+        TrainConfig(epochs=-1)
+    with pytest.raises(InputError, match="--mixed-precision"):
+        TrainConfig(mixed_precision="fp8")
+    path.write_text("- a list\n")
+    with pytest.raises(InputError, match="expected a mapping"):
+        TrainConfig.load(path)
+    # Defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, no warm-up (cosine in the loop).
+    default = TrainConfig()
+    assert (default.epochs, default.warmup_ratio, default.base_model) == (4, 0.0, "gpt2")
+    assert default.peak_learning_rate(base_is_tiny=False) == 1.372e-4
+    assert default.peak_learning_rate(base_is_tiny=True) == 1e-3  # measured for the from-scratch tiny model
+    assert TrainConfig(learning_rate=2e-5).peak_learning_rate(base_is_tiny=True) == 2e-5
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--epochs", "-1"], "--epochs -1 is invalid"),
+        (["--base-model", "not a model!"], "is not a known base model"),
+        (["--base-model", "gpt2"], "cannot be reached"),
+    ],
+)
+def test_bad_flags_give_one_line_errors(tmp_path, args, expected):
+    build_fixture_dataset(tmp_path)
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}  # never download gpt2 from a test
+    line = _one_line_error(run_cli("train", "--run-dir", str(tmp_path), *args, env=env))
+    assert expected in line
+    if "gpt2" in args:
+        assert "--base-model tiny" in line
+
+
+def test_empty_dataset_is_a_one_line_error(tmp_path):
+    empty = Dataset.from_dict({"text": [], "handle": []})
+    DatasetDict({"train": empty, "validation": empty}).save_to_disk(str(tmp_path / "dataset"))
+    line = _one_line_error(run_cli("train", "--run-dir", str(tmp_path), "--base-model", "tiny"))
+    assert "training split is empty" in line
+
+
+def test_missing_dataset_names_the_prepare_command(tmp_path):
+    line = _one_line_error(run_cli("train", "--run-dir", str(tmp_path)))
+    assert "huggingtweets prepare" in line
+
+
+def test_generate_command_prints_posts(trained_run_dir):
+    result = run_cli("generate", "--run-dir", str(trained_run_dir), "I think that", "-n", "3", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith("I think that") for line in lines)
+
+
+@pytest.mark.slow
+def test_two_process_run_writes_one_model(tmp_path, tiny_base_dir):
+    accelerate = shutil.which("accelerate", path=str(REPO_ROOT / ".venv" / "bin")) or shutil.which(
+        "accelerate"
+    )
+    if accelerate is None:
+        pytest.skip("accelerate launcher not found")
+    build_fixture_dataset(tmp_path)
+    result = subprocess.run(
+        [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            "0",
+            "-m",
+            "huggingtweets",
+            "train",
+            "--run-dir",
+            str(tmp_path),
+            "--base-model",
+            str(tiny_base_dir),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "3e-3",
+            "--block-size",
+            "64",
+            "--mixed-precision",
+            "no",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = read_json(tmp_path / "training_summary.json")
+    assert summary["num_processes"] == 2 and summary["distributed_type"] == "MULTI_CPU"
+    assert summary["validation_loss"]["last"] < summary["validation_loss"]["initial"]
+    # Only the main process printed its result and wrote the model.
+    assert result.stdout.count("Model saved to") == 1
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
+    assert not list(tmp_path.glob(".model.*"))  # no half-written second copy
+    assert sys.executable  # the launcher used this venv's interpreter via its own shebang

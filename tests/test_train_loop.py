@@ -1,0 +1,164 @@
+"""The trainer on a fixture run folder: it learns, saves a pipeline-ready model, resumes, guards NaN."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pytest
+from fixtures_train import build_fixture_dataset, fixture_train_config
+
+from huggingtweets.errors import TrainingError
+from huggingtweets.runfolder import read_json
+
+
+def _tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_training_learns_and_changes_the_weights(trained_run_dir, tiny_base_dir):
+    summary = read_json(trained_run_dir / "training_summary.json")
+    val = summary["validation_loss"]
+    assert all(math.isfinite(v) for v in (val["initial"], val["best"], val["last"], summary["train_loss"]))
+    # Learned visibly: well below the untrained model, on held-out posts.
+    assert val["last"] < val["initial"] - 1.0
+    assert val["best"] <= val["last"] + 1e-9
+    assert summary["perplexity"]["last"] == pytest.approx(math.exp(val["last"]), rel=1e-3)
+    assert summary["steps"] == summary["hyperparameters"]["total_steps"] > 0
+    assert summary["tokens_seen"] == summary["train_tokens_per_epoch"] * summary["hyperparameters"]["epochs"]
+    assert [h["epoch"] for h in summary["history"]] == list(
+        range(1, summary["hyperparameters"]["epochs"] + 1)
+    )
+    assert summary["num_processes"] == 1 and summary["versions"]["torch"]
+
+    before, after = (
+        _tensors(tiny_base_dir / "model.safetensors"),
+        _tensors(trained_run_dir / "model/model.safetensors"),
+    )
+    assert before.keys() == after.keys()  # the tied lm_head is saved once, as in the base
+    assert {str(t.dtype) for t in after.values() if t.is_floating_point()} == {"torch.bfloat16"}
+    changed = [name for name in before if not (before[name].to(after[name].dtype) == after[name]).all()]
+    assert len(changed) == len(before)  # every tensor moved (biases and norms included)
+
+
+def test_summary_holds_no_absolute_paths_or_secrets(trained_run_dir):
+    text = (trained_run_dir / "training_summary.json").read_text()
+    summary = json.loads(text)
+    assert str(trained_run_dir.parent) not in text and str(trained_run_dir.home()) not in text
+    assert summary["base_model"] == "tiny" and summary["hyperparameters"]["base_model"] == "tiny"
+    assert "hf_" not in text and "token" not in json.dumps(summary["hyperparameters"])
+
+
+def test_saved_model_works_in_pipeline_with_no_arguments(trained_run_dir, capfd):
+    from transformers import AutoTokenizer, pipeline, set_seed
+
+    model_dir = trained_run_dir / "model"
+    assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json"} <= {
+        p.name for p in model_dir.iterdir()
+    }
+    gen = read_json(model_dir / "generation_config.json")
+    assert gen["do_sample"] is True and gen["top_p"] == 0.95 and gen["temperature"] == 1.0
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    assert gen["eos_token_id"] == gen["pad_token_id"] == tokenizer.eos_token_id
+    assert read_json(model_dir / "config.json")["prefix"] == "<|endoftext|>"
+
+    capfd.readouterr()
+    set_seed(0)
+    generator = pipeline("text-generation", model=str(model_dir))
+    texts = [out["generated_text"] for out in generator("My dream is", num_return_sequences=5)]
+    assert len(texts) == 5
+    assert str(generator.model.dtype) == "torch.bfloat16"  # loaded as saved (config.json "dtype")
+    for text in texts:
+        assert text.startswith("My dream is")
+        assert "<|endoftext|>" not in text and "\n" not in text[len("My dream is") : len("My dream is") + 1]
+    # No warning about pad tokens or attention masks: generation_config.json covers them.
+    err = capfd.readouterr().err
+    assert "pad_token_id" not in err and "attention_mask" not in err
+
+    # The same call as tensors: the pipeline prepended <|endoftext|> and the posts end at EOS.
+    set_seed(0)
+    outs = generator("My dream is", num_return_sequences=5, return_tensors=True)
+    eos = tokenizer.eos_token_id
+    prompt_ids = tokenizer("<|endoftext|>My dream is")["input_ids"]
+    for out in outs:
+        ids = list(out["generated_token_ids"])
+        assert ids[: len(prompt_ids)] == prompt_ids
+        assert len(ids) < len(prompt_ids) + gen["max_new_tokens"] and ids[-1] == eos  # stopped: end of a post
+
+
+def test_predictions_file(trained_run_dir):
+    predictions = read_json(trained_run_dir / "predictions.json")
+    assert len(predictions["samples"]) == 10
+    assert predictions["memorization_threshold_words"] == 8
+    for sample in predictions["samples"]:
+        assert sample["text"].startswith(sample["prompt"])
+        assert isinstance(sample["longest_copied_words"], int) and sample["longest_copied_words"] >= 0
+    copied = sum(s["longest_copied_words"] >= 8 for s in predictions["samples"]) / 10
+    assert predictions["memorization_rate"] == pytest.approx(copied)
+    assert (
+        read_json(trained_run_dir / "training_summary.json")["memorization_rate"]
+        == predictions["memorization_rate"]
+    )
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, tiny_base_dir):
+    from huggingtweets.train import train
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    build_fixture_dataset(whole)
+    shutil.copytree(whole / "dataset", parts / "dataset")
+    # Residual dropout stays on (0.1), so matching also proves the RNG state is restored.
+    config = fixture_train_config(tiny_base_dir, epochs=2)
+    expected = train(whole, config)
+
+    stopped = train(parts, fixture_train_config(tiny_base_dir, epochs=2, stop_after_steps=5))
+    assert stopped["stopped_after_steps"] == 5
+    assert not (parts / "model").exists() and (parts / "checkpoints").is_dir()
+    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2, resume=True))
+
+    assert resumed["resumed"] is True and resumed["steps"] == expected["steps"]
+    assert resumed["tokens_seen"] == expected["tokens_seen"]
+    assert resumed["train_loss"] == pytest.approx(expected["train_loss"], abs=1e-5)
+    assert resumed["validation_loss"]["last"] == pytest.approx(expected["validation_loss"]["last"], abs=1e-5)
+    a, b = _tensors(whole / "model/model.safetensors"), _tensors(parts / "model/model.safetensors")
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_base_dir):
+    from huggingtweets.train import train
+
+    build_fixture_dataset(tmp_path)
+    config = fixture_train_config(tiny_base_dir, epochs=1, checkpoint_every=2, debug_nan_at_step=5)
+    with pytest.raises(TrainingError, match=r"nan at step 5.*checkpoints/checkpoint_1") as info:
+        train(tmp_path, config)
+    assert "--learning-rate" in str(info.value)
+    assert not (tmp_path / "model").exists()
+    checkpoint = tmp_path / "checkpoints" / "checkpoint_1"
+    weights = _tensors(checkpoint / "model.safetensors")
+    assert all(bool(t.isfinite().all()) for t in weights.values())
+    # The kept checkpoint resumes to a finished, finite run.
+    summary = train(tmp_path, fixture_train_config(tiny_base_dir, epochs=1, resume=True))
+    assert math.isfinite(summary["validation_loss"]["last"])
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, tiny_base_dir):
+    from huggingtweets.train import train
+
+    build_fixture_dataset(tmp_path)
+    with pytest.raises(TrainingError, match="no checkpoint"):
+        train(tmp_path, fixture_train_config(tiny_base_dir, resume=True))
+
+
+def test_missing_tracker_package_is_named(tmp_path, tiny_base_dir):
+    import importlib.util
+
+    from huggingtweets.train import train
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    build_fixture_dataset(tmp_path)
+    with pytest.raises(TrainingError, match="pip install wandb"):
+        train(tmp_path, fixture_train_config(tiny_base_dir, report_to="wandb"))
