@@ -1,3 +1,177 @@
-"""CLI commands (filled in by the card stage)."""
+"""CLI commands of the card stage: ``card``, ``publish``, ``delete`` and ``cards regenerate``.
 
-COMMANDS: list = []
+Thin: flags -> library call -> a few lines of output. Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+RUN_DIR = click.option(
+    "--run-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The run folder (trained model in DIR/model/).",
+)  # fmt: skip
+TEMPLATE = click.option(
+    "--template", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A jinja2 card template to use instead of the bundled templates/modelcard.md.j2.",
+)  # fmt: skip
+ENDPOINT = click.option(
+    "--endpoint",
+    metavar="URL",
+    envvar="HF_ENDPOINT",
+    help="Hub URL [default: HF_ENDPOINT or huggingface.co].",
+)
+
+
+def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
+    from huggingtweets.publish import default_repo_id
+    from huggingtweets.runfolder import read_json
+
+    if repo_id:
+        return repo_id
+    existing = run_dir / "model" / "huggingtweets.json"
+    if existing.is_file():
+        return read_json(existing)["repo_id"]
+    # Offline default, the original tool's org; `publish` re-renders with the final repo id.
+    return default_repo_id(run_dir, "huggingtweets")
+
+
+@click.command("card")
+@RUN_DIR
+@TEMPLATE
+@click.option("--repo-id", metavar="ORG/NAME", help="Repo id the card refers to [default: as last rendered, "
+              "else huggingtweets/<handles>]; publish re-renders it for the repo it pushes to.")  # fmt: skip
+def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
+    """Write the model card: DIR/model/README.md, huggingtweets.json, avatars/ and predictions.png.
+
+    \b
+    huggingtweets card --run-dir runs/jack
+    huggingtweets card --run-dir runs/jack --template my-card.md.j2
+    """
+    from huggingtweets.card import write_card
+
+    path = write_card(run_dir, repo_id=_card_repo_id(run_dir, repo_id), template=template)
+    click.echo(f"Wrote {path}")
+
+
+@click.command("publish")
+@RUN_DIR
+@click.option(
+    "--repo-id",
+    metavar="ORG/NAME",
+    help="Target repo [default: <you or --org>/<handles sorted, joined by ->].",
+)
+@click.option("--org", metavar="ORG", help="Publish under this org instead of your user.")
+@click.option("--private/--public", "private", default=None,
+              help="Visibility [default: private for a new repo; an existing repo keeps its own].")  # fmt: skip
+@ENDPOINT
+@TEMPLATE
+def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
+    """Push DIR/model/ (weights, tokenizer, card, avatars, preview) to the Hub in one commit.
+
+    The token comes from HF_TOKEN or `hf auth login`; it is never printed. Publishing the same
+    folder again makes no commit.
+
+    \b
+    huggingtweets publish --run-dir runs/jack
+    huggingtweets publish --run-dir runs/jack --org my-bots --public
+    """
+    from huggingtweets.publish import publish as do_publish
+
+    result = do_publish(
+        run_dir, repo_id=repo_id, org=org, private=private, endpoint=endpoint, template=template
+    )
+    visibility = "private" if result.private else "public"
+    if result.changed:
+        verb = "Created" if result.created else "Updated"
+        click.echo(f"{verb} {result.repo_id} ({visibility}): {result.url} (commit {result.commit_oid})")
+    else:
+        click.echo(f"No changes: {result.repo_id} is up to date ({visibility}): {result.url}")
+    if result.private:
+        click.echo(
+            "This bot imitates a real person, so it is private. With their consent, make it public with: "
+            f"huggingtweets publish --run-dir {run_dir} --repo-id {result.repo_id} --public"
+        )
+
+
+@click.command("delete")
+@click.argument("repo_id", metavar="REPO_ID")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@ENDPOINT
+def delete(repo_id: str, yes: bool, endpoint: str | None) -> None:
+    """Delete a bot's repo from the Hub (asks first unless --yes).
+
+    \b
+    huggingtweets delete huggingtweets/jack
+    """
+    from huggingtweets.publish import delete as do_delete
+
+    if not yes:
+        click.confirm(f"Delete {repo_id} and all its files from the Hub? This cannot be undone", abort=True)
+    do_delete(repo_id, endpoint=endpoint)
+    click.echo(f"Deleted {repo_id}")
+
+
+@click.group("cards")
+def cards() -> None:
+    """Maintain the cards of bots already on the Hub."""
+
+
+@cards.command("regenerate")
+@click.option("--author", required=True, metavar="ORG", help="The user or org whose bots to re-render.")
+@click.option("--filter", "tag", default="huggingtweets", show_default=True, metavar="TAG",
+              help="Only repos with this tag.")  # fmt: skip
+@TEMPLATE
+@click.option("--dry-run", is_flag=True, help="Print a unified diff per repo; commit nothing.")
+@click.option("--create-pr", is_flag=True, help="Open a pull request per repo instead of committing to main.")
+@click.option("--max-commits-per-hour", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Commit budget for this run (the Hub allows about 128 per hour per repo).")  # fmt: skip
+@click.option("--max-calls-per-5min", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="HTTP request budget (the Hub allows about 1,000 API calls per 5 minutes).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Repos processed at once (hides network latency; the budgets above still apply).")  # fmt: skip
+@ENDPOINT
+def regenerate(
+    author, tag, template, dry_run, create_pr, max_commits_per_hour, max_calls_per_5min, workers, endpoint
+) -> None:
+    """Re-render every bot card of ORG and commit the ones that changed (README.md only).
+
+    Repos without huggingtweets.json (published by the original tool) are rebuilt from their
+    README. Interrupted, run it again: unchanged cards are skipped. Exits 1 if any repo failed.
+
+    \b
+    huggingtweets cards regenerate --author huggingtweets --dry-run
+    huggingtweets cards regenerate --author huggingtweets --create-pr
+    """
+    from huggingtweets.regenerate import WOULD_UPDATE, summary_table
+    from huggingtweets.regenerate import regenerate as do_regenerate
+
+    report = do_regenerate(
+        author,
+        tag=tag or None,
+        template=template,
+        dry_run=dry_run,
+        create_pr=create_pr,
+        max_commits_per_hour=max_commits_per_hour,
+        max_calls_per_5min=max_calls_per_5min,
+        workers=workers,
+        endpoint=endpoint,
+    )
+    if dry_run:
+        for outcome in report.outcomes:
+            if outcome.status == WOULD_UPDATE:
+                click.echo(outcome.diff, nl=False)
+    click.echo(summary_table(report))
+    click.echo(
+        f"{len(report.outcomes)} repos in {report.seconds:.1f} s, {report.api_calls} API calls"
+        f"{', dry run: nothing committed' if dry_run else ''}",
+        err=True,
+    )
+    if report.failed:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [card, publish, delete, cards]
