@@ -10,9 +10,31 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# name -> module that defines it; filled as stages land.
+# name -> module that defines it: the documented Python API, imported on first use.
+# Functions named like their own module (prepare, train, generate, publish, regenerate) are not
+# listed: once that module is imported, Python binds the *module* to the package attribute, so
+# `from huggingtweets import prepare` would give the module or the function depending on import
+# order. Import those from their modules: `from huggingtweets.prepare import prepare`.
 _LAZY: dict[str, str] = {
     "HuggingtweetsError": "huggingtweets.errors",
+    # one call for everything, as `huggingtweets run`
+    "RunConfig": "huggingtweets.config",
+    "build_config": "huggingtweets.config",
+    "load_config_file": "huggingtweets.config",
+    "run": "huggingtweets.runner",
+    "RunResult": "huggingtweets.runner",
+    "run_demo": "huggingtweets.demo",
+    # the stages, in order
+    "fetch": "huggingtweets.sources",
+    "TrainConfig": "huggingtweets.train",
+    "write_predictions": "huggingtweets.generate",
+    "build_metadata": "huggingtweets.card",
+    "render_card": "huggingtweets.card",
+    "write_card": "huggingtweets.card",
+    "PublishResult": "huggingtweets.publish",
+    "delete": "huggingtweets.publish",
+    # the local Hub server
+    "HubServer": "huggingtweets.hub.server",
 }
 
 

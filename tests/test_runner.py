@@ -1,0 +1,320 @@
+"""The run orchestration with fake stages at its one seam: skip, re-run, resume, fail, summarize."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from huggingtweets.config import RunConfig
+from huggingtweets.errors import HubError, TrainingError
+from huggingtweets.runner import STAGES, read_record, run, stage_status
+
+
+class FakeStages:
+    """Stage functions that write the files the real ones write, and remember how they were called."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.resume_flags: list[bool] = []
+        self.fail: dict[str, BaseException] = {}
+
+    def mapping(self) -> dict:
+        stages = {name: (lambda ctx, name=name: self._stage(name, ctx)) for name in STAGES}
+        stages["preflight"] = lambda ctx: None  # the real one asks the Hub whether the token may publish
+        return stages
+
+    def _stage(self, name: str, ctx) -> dict:
+        self.calls.append(name)
+        d: Path = ctx.run_dir
+        if name == "train":
+            self.resume_flags.append(ctx.resume)
+            (d / "checkpoints" / "step-1").mkdir(parents=True, exist_ok=True)
+        if name in self.fail:
+            raise self.fail.pop(name)
+        write = {
+            "fetch": {"users.json": [{"handle": "alice"}], "raw/alice.jsonl": ""},
+            "prepare": {
+                "dataset/dataset_dict.json": {},
+                "data_report.json": {"users": {"alice": {"downloaded": 10, "kept": 7}}},
+            },
+            "train": {
+                "model/config.json": {},
+                "training_summary.json": {
+                    "perplexity": {"best": 12.5, "last": 13.0},
+                    "validation_loss": {"best": 2.5, "last": 2.6},
+                },
+            },
+            "generate": {
+                "predictions.json": {
+                    "memorization_rate": 0.1,
+                    "samples": [
+                        {"prompt": "p", "text": f"post {i}", "longest_copied_words": 1} for i in range(5)
+                    ],
+                }
+            },
+            "card": {"model/README.md": "card", "model/huggingtweets.json": {}},
+            "publish": {},
+        }[name]
+        for rel, content in write.items():
+            path = d / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content if isinstance(content, str) else json.dumps(content))
+        if name == "publish":
+            return {
+                "repo_id": ctx.repo_id,
+                "url": f"http://hub/{ctx.repo_id}",
+                "commit": "abc",
+                "private": True,
+            }
+        return {}
+
+
+@pytest.fixture
+def fake():
+    return FakeStages()
+
+
+@pytest.fixture
+def base(tmp_path) -> RunConfig:
+    return RunConfig(
+        handles=("alice",),
+        base_model="tiny",
+        repo_id="huggingtweets/alice",
+        run_dir=str(tmp_path / "run"),
+        endpoint="http://hub",
+    )
+
+
+def go(config: RunConfig, fake: FakeStages, **kw):
+    fake.calls.clear()
+    return run(config, token="hf_fake", stages=fake.mapping(), progress=False, **kw)
+
+
+def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
+    result = go(base, fake)
+    assert fake.calls == list(STAGES)
+    assert result.ran == list(STAGES) and result.skipped == []
+    summary = json.loads((Path(base.run_dir) / "run_summary.json").read_text())
+    assert summary["users"] == {"alice": {"downloaded": 10, "kept": 7}}
+    assert summary["perplexity"] == {"best": 12.5, "last": 13.0}
+    assert summary["memorization_rate"] == 0.1
+    assert summary["url"] == "http://hub/huggingtweets/alice"
+    assert summary["samples"] == ["post 0", "post 1", "post 2"]
+    assert stage_status(base.run_dir) == dict.fromkeys(STAGES, "done")
+
+    again = go(base, fake)
+    assert fake.calls == []
+    assert again.skipped == list(STAGES)
+    assert again.summary["url"] == "http://hub/huggingtweets/alice"  # remembered from the record
+
+
+@pytest.mark.parametrize(
+    ("change", "first_rerun"),
+    [
+        ({"keep_newlines": True}, "prepare"),
+        ({"seed": 7}, "prepare"),
+        ({"epochs": 1}, "train"),
+        ({"train": (("batch_size", 4),)}, "train"),
+        ({"base_model": "gpt2"}, "train"),
+        ({"repo_id": "huggingtweets/other"}, "card"),
+        ({"private": False}, "publish"),
+        ({"endpoint": "http://elsewhere"}, "publish"),
+        ({"endpoint": "https://hub.example"}, "card"),  # an https Hub is linked from the card
+        ({"handles": ("bob",)}, "fetch"),
+    ],
+)
+def test_a_changed_setting_reruns_only_its_stage_and_the_later_ones(base, fake, change, first_rerun):
+    go(base, fake)
+    go(dataclasses.replace(base, **change), fake)
+    assert fake.calls == list(STAGES[STAGES.index(first_rerun) :])
+
+
+def test_changed_template_reruns_card_and_publish(base, fake, tmp_path):
+    template = tmp_path / "card.md.j2"
+    template.write_text("one")
+    config = dataclasses.replace(base, template=str(template))
+    go(config, fake)
+    go(config, fake)
+    assert fake.calls == []
+    template.write_text("two")  # same path, new content: the fingerprint holds the content hash
+    go(config, fake)
+    assert fake.calls == ["card", "publish"]
+
+
+def test_missing_output_reruns_that_stage_and_the_later_ones(base, fake):
+    go(base, fake)
+    (Path(base.run_dir) / "predictions.json").unlink()
+    go(base, fake)
+    assert fake.calls == ["generate", "card", "publish"]
+
+
+def test_a_failed_stage_publishes_nothing_and_the_rerun_continues(base, fake):
+    fake.fail["card"] = TrainingError("boom")
+    with pytest.raises(TrainingError):
+        go(base, fake)
+    assert "publish" not in fake.calls
+    assert read_record(Path(base.run_dir), "card")["status"] == "failed"
+    assert read_record(Path(base.run_dir), "publish") is None
+    assert not (Path(base.run_dir) / "run_summary.json").exists()
+    go(base, fake)
+    assert fake.calls == ["card", "publish"]
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(base, fake):
+    fake.fail["train"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        go(base, fake)
+    assert read_record(Path(base.run_dir), "train")["status"] == "running"
+    result = go(base, fake)
+    assert fake.calls == ["train", "generate", "card", "publish"]
+    assert fake.resume_flags == [False, True]
+    assert result.resumed
+
+
+def test_checkpoints_of_other_settings_are_not_resumed(base, fake):
+    fake.fail["train"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        go(base, fake)
+    stale = Path(base.run_dir) / "checkpoints" / "step-1" / "marker"
+    stale.write_text("old settings")
+    go(dataclasses.replace(base, epochs=2), fake)
+    assert fake.resume_flags == [False, False]
+    assert not stale.exists()
+
+
+def test_rerun_from_forces_that_stage_and_the_later_ones(base, fake):
+    go(base, fake)
+    go(base, fake, rerun_from="generate")
+    assert fake.calls == ["generate", "card", "publish"]
+
+
+def test_no_publish_stops_after_the_card(base, fake):
+    result = go(dataclasses.replace(base, publish=False), fake)
+    assert fake.calls == list(STAGES[:-1])
+    assert result.summary["url"] is None and result.summary["card"].endswith("README.md")
+
+
+def test_publishing_without_a_token_fails_before_any_work(base, fake, monkeypatch):
+    monkeypatch.setattr("huggingtweets.runner.hub_token", lambda: None)
+    stages = fake.mapping()
+    del stages["preflight"]  # the real check
+    with pytest.raises(HubError, match="no Hugging Face token"):
+        run(base, stages=stages, progress=False)
+    assert fake.calls == []
+
+
+def test_a_token_that_may_not_write_there_fails_before_any_work(base, fake, hub):
+    """bob is no member of the huggingtweets org: the local Hub says so before anything is trained."""
+    stages = fake.mapping()
+    del stages["preflight"]
+    config = dataclasses.replace(base, endpoint=hub.url)
+    with pytest.raises(HubError, match="cannot write to huggingtweets/"):
+        run(config, token=hub.other_token, stages=stages, progress=False)
+    assert fake.calls == []
+    with pytest.raises(HubError, match="cannot write to huggingtweets/"):
+        run(dataclasses.replace(config, repo_id=None, org="huggingtweets"), token=hub.other_token,
+            stages=stages, progress=False)
+    run(config, token=hub.token, stages=stages, progress=False)  # alice may
+    assert fake.calls == list(STAGES)
+
+
+def test_default_repo_id_is_namespace_and_sorted_handles(base, fake):
+    config = dataclasses.replace(base, repo_id=None, org="bots", publish=False)
+    go(config, fake)
+    assert read_record(Path(base.run_dir), "card")["settings"]["repo_id"] == "bots/alice"
+
+
+def test_messages_say_why_a_stage_runs(base, fake):
+    go(base, fake)
+    lines: list[str] = []
+    run(
+        dataclasses.replace(base, epochs=3),
+        token="t",
+        stages=fake.mapping(),
+        progress=False,
+        echo=lines.append,
+    )
+    assert "fetch: already done, skipped" in lines
+    assert any(line.startswith("train: settings changed (epochs None -> 3)") for line in lines)
+    assert "generate: an earlier stage re-ran, running again" in lines
+
+
+def test_train_config_maps_run_settings_and_rejects_unknown_train_keys(base):
+    from huggingtweets.errors import InputError
+    from huggingtweets.runner import train_config
+
+    config = dataclasses.replace(base, epochs=2, learning_rate=1e-3, seed=7,
+                                 train=(("batch_size", 4), ("max_steps", 9)))
+    tc = train_config(config, resume=True, progress=False)
+    assert (tc.base_model, tc.epochs, tc.learning_rate, tc.seed, tc.batch_size, tc.max_steps) == \
+        ("tiny", 2, 1e-3, 7, 4, 9)
+    assert tc.resume is True and tc.progress is False
+    assert tc.predictions == 0  # the generate stage writes predictions.json, once
+    for key in ("batch_sise", "resume", "base_model"):
+        with pytest.raises(InputError, match=f"train.{key}"):
+            train_config(dataclasses.replace(base, train=((key, 1),)))
+
+
+def test_session_knobs_do_not_change_the_training_fingerprint(base, fake):
+    """stop_after_steps, checkpoint_every, report_to... steer a session, not the weights."""
+    go(dataclasses.replace(base, train=(("checkpoint_every", 1), ("stop_after_steps", 3))), fake)
+    go(base, fake)
+    assert fake.calls == []
+    go(dataclasses.replace(base, train=(("max_steps", 3),)), fake)
+    assert fake.calls == list(STAGES[STAGES.index("train"):])
+
+
+def test_file_identity_follows_content_not_paths_or_times(tmp_path):
+    import os
+    import shutil
+    import zipfile
+
+    from huggingtweets.runner import file_identity
+
+    posts = tmp_path / "posts.txt"
+    posts.write_text("one\ntwo\n")
+    first = file_identity(posts)
+    os.utime(posts, (0, 0))
+    assert file_identity(posts) == first
+    posts.write_text("one\nthree\n")
+    assert file_identity(posts) != first
+
+    zipped = tmp_path / "archive.zip"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("data/tweets.js", "window.YTD.tweets.part0 = []")
+    copy = tmp_path / "copy" / "archive.zip"
+    copy.parent.mkdir()
+    shutil.copy(zipped, copy)
+    assert file_identity(copy) == file_identity(zipped)
+    with zipfile.ZipFile(copy, "w") as z:
+        z.writestr("data/tweets.js", "window.YTD.tweets.part0 = [{}]")
+    assert file_identity(copy) != file_identity(zipped)
+
+    folder = tmp_path / "unpacked"
+    (folder / "data" / "tweets_media").mkdir(parents=True)
+    (folder / "data" / "tweets.js").write_text("window.YTD.tweets.part0 = []")
+    before = file_identity(folder)
+    (folder / "data" / "tweets_media" / "big.jpg").write_bytes(b"\xff" * 1000)  # media is not read
+    assert file_identity(folder) == before
+    (folder / "data" / "tweets.js").write_text("window.YTD.tweets.part0 = [{}]")
+    assert file_identity(folder) != before
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_one_runs(base, fake):
+    from huggingtweets.errors import InputError
+
+    seen = {}
+
+    def nested(ctx):
+        with pytest.raises(InputError, match="another `huggingtweets run` is using") as err:
+            run(base, token="t", stages=fake.mapping(), progress=False)
+        seen["error"] = str(err.value)
+        return {}
+
+    stages = fake.mapping()
+    stages["prepare"] = nested
+    run(dataclasses.replace(base, publish=False), token="t", stages=stages, progress=False)
+    assert "another" in seen["error"]
