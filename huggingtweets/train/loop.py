@@ -16,11 +16,17 @@ from typing import Any
 
 from huggingtweets.errors import TrainingError
 from huggingtweets.runfolder import atomic_dir, atomic_write_json
+from huggingtweets.train.checkpoints import (
+    checkpoint_folders,
+    checkpoint_path,
+    remove_broken_checkpoints,
+    reset_accelerate_state,
+    save_checkpoint,
+)
 from huggingtweets.train.config import TrainConfig
 from huggingtweets.train.runtime import (
     TrainClock,
     TrainState,
-    checkpoint_folders,
     distributed_on_cpu,
     environment_summary,
     evaluate,
@@ -39,6 +45,16 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
     Returns the training summary (also written to ``run_dir/training_summary.json``). With
     ``stop_after_steps`` it returns early after checkpointing, as an interrupted run would leave it.
     """
+    try:
+        return _train(Path(run_dir), config)
+    finally:
+        # On every way out, errors included, once training is over: the next train() in this
+        # process (runner, demo, a notebook) may ask for another mixed precision, which accelerate's
+        # process-wide state would otherwise refuse. A launcher's process group is left alone.
+        reset_accelerate_state()
+
+
+def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
@@ -50,7 +66,6 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
     from huggingtweets.train.saving import save_model
 
-    run_dir = Path(run_dir)
     started = time.perf_counter()
 
     # --- accelerator: precision, accumulation, trackers, checkpoint naming --------------------
@@ -62,8 +77,8 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
         project_config=ProjectConfiguration(
             project_dir=str(run_dir),
             logging_dir=str(run_dir / "logs"),
-            automatic_checkpoint_naming=True,  # DIR/checkpoints/checkpoint_<n>
-            total_limit=config.keep_checkpoints,
+            # DIR/checkpoints/checkpoint_<n>, named, written atomically and pruned by save_checkpoint.
+            automatic_checkpoint_naming=False,
         ),
         # The data order of epoch e depends only on (seed, e): a resumed run sees the same batches.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
@@ -93,9 +108,12 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
             if config.base_model == "tiny":
                 shutil.rmtree(tiny_dir, ignore_errors=True)
+        if is_main and config.resume:
+            remove_broken_checkpoints(run_dir)  # what a kill mid-checkpoint left behind
         if config.resume and not checkpoint_folders(run_dir):
             raise TrainingError(
-                f"--resume was given but {run_dir.name}/checkpoints/ holds no checkpoint",
+                f"--resume was given but {run_dir.name}/checkpoints/ holds no checkpoint"
+                " (none written completely)",
                 hint="run `huggingtweets train` without --resume to start over",
             )
         base_dir, base_name = resolve_base_model(
@@ -167,8 +185,9 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
     accelerator.register_for_checkpointing(state)
 
     if config.resume:
-        accelerator.load_state()  # newest DIR/checkpoints/checkpoint_<n>: weights, optimizer, RNG, state
-        accelerator.project_configuration.iteration = max(checkpoint_folders(run_dir)) + 1
+        newest = max(checkpoint_folders(run_dir))  # the newest complete one: weights, optimizer, RNG, state
+        accelerator.load_state(str(checkpoint_path(run_dir, newest)))
+        accelerator.project_configuration.iteration = newest + 1
     else:
         state.initial_validation_loss = evaluate(model, eval_loader, accelerator)
 
@@ -261,12 +280,12 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
                 break
             if config.checkpoint_every and state.global_step % config.checkpoint_every == 0:
                 with clock.paused():
-                    accelerator.save_state()
+                    save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         else:
             # A full pass: evaluate, record, checkpoint at the epoch's end.
             with clock.paused():
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
-                accelerator.save_state()
+                save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
             accelerator.log(
                 {
                     "eval/loss": state.last_validation_loss,
@@ -280,7 +299,7 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
         with clock.paused():
             if state.global_step >= total_steps:
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
-            accelerator.save_state()
+            save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         break
     bar.close()
     train_seconds = clock.training_seconds()

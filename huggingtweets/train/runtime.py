@@ -189,16 +189,6 @@ class TrainState:
             setattr(self, key, value)
 
 
-def checkpoint_folders(run_dir: Path) -> list[int]:
-    """Numbers n of the DIR/checkpoints/checkpoint_<n> folders."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    return sorted(
-        int(m.group(1)) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint_(\d+)", p.name))
-    )
-
-
 def environment_summary(accelerator) -> dict[str, Any]:
     """Device, precision, process count and library versions (no paths, no host names)."""
     from importlib.metadata import PackageNotFoundError, version

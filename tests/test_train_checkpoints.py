@@ -1,0 +1,134 @@
+"""Atomic checkpoints (a kill mid-write never breaks --resume) and several trainings in one process."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fixtures_train import build_fixture_dataset, fixture_train_config
+
+from huggingtweets.errors import TrainingError
+from huggingtweets.train.checkpoints import (
+    checkpoint_folders,
+    is_complete_checkpoint,
+    remove_broken_checkpoints,
+)
+
+
+def _tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _fake_checkpoint(
+    folder, *, files=("model.safetensors", "random_states_0.pkl", "custom_checkpoint_0.pkl")
+):
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_bytes(b"x" * 8)
+    return folder
+
+
+def test_only_complete_checkpoints_count_and_leftovers_are_removed(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    _fake_checkpoint(checkpoints / "checkpoint_0")
+    _fake_checkpoint(checkpoints / "checkpoint_1")
+    _fake_checkpoint(checkpoints / ".tmp-checkpoint_2")  # complete files, but never renamed: not committed
+    _fake_checkpoint(checkpoints / "checkpoint_3", files=("model.safetensors", "random_states_0.pkl"))
+    _fake_checkpoint(checkpoints / "checkpoint_4", files=("random_states_0.pkl", "custom_checkpoint_0.pkl"))
+    empty = _fake_checkpoint(checkpoints / "checkpoint_5")
+    (empty / "custom_checkpoint_0.pkl").write_bytes(b"")  # truncated by a kill
+    (checkpoints / "notes.txt").write_text("not a checkpoint")
+
+    assert checkpoint_folders(tmp_path) == [0, 1]
+    assert checkpoint_folders(tmp_path, complete_only=False) == [0, 1, 3, 4, 5]
+    assert not is_complete_checkpoint(checkpoints / "missing")
+    removed = remove_broken_checkpoints(tmp_path)
+    assert removed == [".tmp-checkpoint_2", "checkpoint_3", "checkpoint_4", "checkpoint_5"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint_0", "checkpoint_1", "notes.txt"]
+    assert remove_broken_checkpoints(tmp_path / "nowhere") == []
+
+
+class SimulatedKill(RuntimeError):
+    pass
+
+
+def test_kill_during_checkpoint_write_resumes_from_last_complete(tmp_path, tiny_base_dir, monkeypatch):
+    import accelerate.accelerator
+
+    from huggingtweets.train import train
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    build_fixture_dataset(whole)
+    shutil.copytree(whole / "dataset", parts / "dataset")
+    config = fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2, keep_checkpoints=2)
+    expected = train(whole, config)
+    finished = whole / "checkpoints"
+    assert all(is_complete_checkpoint(p) for p in finished.iterdir())
+    assert len(checkpoint_folders(whole)) == 2 and not list(finished.glob(".tmp-*"))
+
+    # The third checkpoint dies after the weights, optimizer and RNG are written, before the
+    # TrainState: what a kill mid-write leaves (the process gets no chance to clean up).
+    original, calls = accelerate.accelerator.save_custom_state, []
+
+    def dying_save_custom_state(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise SimulatedKill("killed while writing a checkpoint")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(accelerate.accelerator, "save_custom_state", dying_save_custom_state)
+    with pytest.raises(SimulatedKill):
+        train(parts, config)
+    monkeypatch.undo()
+    checkpoints = parts / "checkpoints"
+    partial = checkpoints / ".tmp-checkpoint_2"
+    assert (partial / "model.safetensors").is_file() and not (partial / "custom_checkpoint_0.pkl").exists()
+    assert checkpoint_folders(parts) == [0, 1]
+    # Plus a newer folder cut off mid-write the old, non-atomic way (weights truncated, state missing):
+    # loading it would fail, so resume must skip it.
+    broken = checkpoints / "checkpoint_7"
+    shutil.copytree(checkpoints / "checkpoint_1", broken)
+    (broken / "custom_checkpoint_0.pkl").unlink()
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2, resume=True))
+    assert resumed["steps"] == expected["steps"] and resumed["tokens_seen"] == expected["tokens_seen"]
+    assert resumed["validation_loss"]["last"] == pytest.approx(expected["validation_loss"]["last"], abs=1e-5)
+    a, b = _tensors(whole / "model/model.safetensors"), _tensors(parts / "model/model.safetensors")
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+    # The leftovers are gone; the checkpoints kept are the same steps as the uninterrupted run's.
+    assert sorted(p.name for p in checkpoints.iterdir()) == sorted(p.name for p in finished.iterdir())
+    assert all(is_complete_checkpoint(p) for p in checkpoints.iterdir())
+
+
+def test_resume_with_only_broken_checkpoints_is_an_error(tmp_path, tiny_base_dir):
+    from huggingtweets.train import train
+
+    build_fixture_dataset(tmp_path)
+    _fake_checkpoint(tmp_path / "checkpoints" / ".tmp-checkpoint_0")
+    with pytest.raises(TrainingError, match=r"holds no checkpoint \(none written completely\)"):
+        train(tmp_path, fixture_train_config(tiny_base_dir, resume=True))
+    assert not (tmp_path / "checkpoints" / ".tmp-checkpoint_0").exists()
+
+
+def test_trainings_with_different_precisions_in_one_process(tmp_path, tiny_base_dir):
+    """The runner, the demo and notebooks train in-process: accelerate's shared state must not stick."""
+    from huggingtweets.train import train
+
+    build_fixture_dataset(tmp_path)
+    quick = dict(epochs=1, max_steps=2)
+    first = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="no", **quick))
+    second = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="bf16", **quick))
+    assert (first["mixed_precision"], second["mixed_precision"]) == ("no", "bf16")
+    assert first["steps"] == second["steps"] == 2
+    # An error path resets the state too: a failed bf16 run, then an fp32 one.
+    with pytest.raises(TrainingError, match="nan at step 1"):
+        train(
+            tmp_path,
+            fixture_train_config(tiny_base_dir, mixed_precision="bf16", debug_nan_at_step=1, **quick),
+        )
+    third = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="no", **quick))
+    assert third["mixed_precision"] == "no" and third["steps"] == 2
