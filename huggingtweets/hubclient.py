@@ -10,6 +10,7 @@ Tests put the local Hub server (or a fault-injecting proxy in front of it) behin
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -20,6 +21,13 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from huggingtweets.errors import HubError
+
+
+class _QuietNoOpCommit(logging.Filter):
+    """An unchanged re-publish is a normal outcome here (reported as "unchanged"), not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No files have been modified since last commit" not in record.getMessage()
 
 PUBLIC_HUB = "https://huggingface.co"
 LOGIN_HINT = "run: hf auth login (or set HF_TOKEN) with a token that has write access"
@@ -351,17 +359,23 @@ class HubClient:
         self._need_token("commit")
         if self.pacer is not None:
             self.pacer.before_commit()
-        return self.call(
-            "commit to",
-            self.api.create_commit,
-            repo_id,
-            operations,
-            commit_message=message,
-            commit_description=description,
-            parent_commit=parent_commit,
-            create_pr=create_pr,
-            repo_id=repo_id,
-        )
+        hf_logger = logging.getLogger("huggingface_hub.hf_api")
+        quiet = _QuietNoOpCommit()
+        hf_logger.addFilter(quiet)
+        try:
+            return self.call(
+                "commit to",
+                self.api.create_commit,
+                repo_id,
+                operations,
+                commit_message=message,
+                commit_description=description,
+                parent_commit=parent_commit,
+                create_pr=create_pr,
+                repo_id=repo_id,
+            )
+        finally:
+            hf_logger.removeFilter(quiet)
 
     def pr_refs(self, repo_id: str) -> list[str]:
         """Git refs of the repo's pull requests (``refs/pr/N``)."""

@@ -73,13 +73,16 @@ def test_publish_one_commit_then_load_with_pipeline(hub, tiny_run_dir):
     assert len(texts) == 2 and all(t.startswith("My dream is") for t in texts)
 
 
-def test_republish_unchanged_makes_no_commit(hub, card_run_dir):
+def test_republish_unchanged_makes_no_commit(hub, card_run_dir, capfd):
     (card_run_dir / "model" / "model.safetensors").write_bytes(b"fake weights for a publish-only test")
     first = publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token)
     api = _api(hub)
     before = [c.commit_id for c in api.list_repo_commits(REPO)]
+    capfd.readouterr()
     again = publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token)
     assert (again.changed, again.created, again.commit_oid) == (False, False, None)
+    # "unchanged" is a normal outcome: huggingface_hub's empty-commit warning is not shown.
+    assert "No files have been modified" not in capfd.readouterr().err
     assert [c.commit_id for c in api.list_repo_commits(REPO)] == before
     assert before[0] == first.commit_oid
 
