@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,20 +26,40 @@ def default_run_dir(handles: Iterable[str], root: Path | str = RUNS_ROOT) -> Pat
     return Path(root) / "-".join(names)
 
 
-def _current_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
+# Exclusive create: never follow or reuse an existing path. The mode passed to os.open/os.mkdir
+# goes through the process umask in the kernel, so temp files get the mode a plain open() or
+# mkdir() would give, without reading the umask (os.umask sets it, and a thread creating a file
+# in between would get mode 0777/0666 unmasked).
+_OPEN_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _temp_beside(path: Path, create: Any) -> Path:
+    """A fresh ``.<name>.<random>.tmp`` beside ``path``, made by ``create(tmp)`` (which must fail if
+    the name exists)."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            create(tmp)
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fds: list[int] = []
+    tmp = _temp_beside(path, lambda t: fds.append(os.open(t, _OPEN_FLAGS, 0o666)))
     try:
-        # mkstemp makes 0600; give the file the mode a plain open() would have.
-        os.fchmod(fd, 0o666 & ~_current_umask())
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fds[0], "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -77,9 +97,8 @@ def atomic_dir(final: Path | str) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
-    # mkdtemp makes 0700; a run folder should get the usual permissions (umask applies).
-    os.chmod(tmp, 0o777 & ~_current_umask())
+    # Not mkdtemp (0700): a run folder gets the usual permissions, the kernel applying the umask.
+    tmp = _temp_beside(final, lambda t: os.mkdir(t, 0o777))
     try:
         yield tmp
     except BaseException:

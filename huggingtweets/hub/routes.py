@@ -76,6 +76,11 @@ def paginate(req: Request, items: list, *, limit: int | None = None) -> Response
 
 
 def split_repo(parts: list[str]) -> tuple[str, list[str]]:
+    """``[ns, name, *rest]`` -> ("ns/name", rest); 404 unless both are valid Hub names.
+
+    Every route that names a repo goes through here: the parts are unquoted already, so this is
+    what keeps "..", "/" (from "%2F") and empty names away from the data folder's paths.
+    """
     if len(parts) < 2 or not valid_name(parts[0]) or not valid_name(parts[1]):
         raise HttpError(404, "Repository Not Found: expected <namespace>/<name> in the URL", "RepoNotFound")
     return f"{parts[0]}/{parts[1]}", parts[2:]
@@ -85,6 +90,9 @@ def route(req: Request) -> Response:
     from huggingtweets.hub import api, transfer
 
     seg, method = req.segments, req.method
+    if not seg:
+        # ``GET * HTTP/1.1`` and other targets that are not a path.
+        raise HttpError(400, "the request target must be a path starting with '/'")
     if seg == [""]:
         return Response(200, {"message": "huggingtweets local Hub", "api": f"{req.base_url}/api"})
     if seg[0] == "api" and len(seg) >= 2:
@@ -120,7 +128,10 @@ def route(req: Request) -> Response:
             repo_type, parts = TYPES[seg[0]], seg[1:]
         if len(parts) >= 2 and parts[1].endswith(".git") and parts[2:] == ["info", "lfs", "objects", "batch"]:
             if method == "POST":
-                return transfer.lfs_batch(req, repo_type, f"{parts[0]}/{parts[1][:-4]}")
+                # Segments are already unquoted ("%2F" -> "/"): the name checks of split_repo keep
+                # "..", "/" and the like out of the repo id, hence out of the storage paths.
+                repo_id, _ = split_repo([parts[0], parts[1][:-4]])
+                return transfer.lfs_batch(req, repo_type, repo_id)
         elif len(parts) >= 4 and parts[2] == "resolve" and method in {"GET", "HEAD"}:
             repo_id, rest = split_repo(parts)
             revision, path = take_revision(rest[1:])

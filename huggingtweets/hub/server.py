@@ -98,7 +98,61 @@ class _Handler(BaseHTTPRequestHandler):
         # Not urlsplit: a path starting with "//" would be taken for a host name.
         raw_path, _, raw_query = self.path.partition("?")
         raw_path = raw_path.partition("#")[0]
-        segments = [unquote(s) for s in raw_path.split("/")[1:]]
+        if raw_path[:8].lower().startswith(("http://", "https://")):
+            # absolute-form target (RFC 9112 3.2.2): only the path part routes
+            raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
+        req: Request | None = None
+        principal = None
+        try:
+            req, presented = self._request(raw_path, raw_query)
+            principal = req.principal
+            if req._broken:
+                raise HttpError(
+                    400, f"invalid Content-Length header {self.headers.get('Content-Length')[:40]!r}"
+                )
+            if presented and principal is None:
+                raise HttpError(401, "Invalid credentials in Authorization header")
+            from huggingtweets.hub.routes import route
+
+            resp = route(req)
+        except HttpError as err:
+            resp = _error(err.status, err.message, err.code, err.headers)
+        except StorageError as err:
+            resp = _error(err.status, str(err), err.code)
+        except (ConnectionError, TimeoutError) as err:
+            log.info("%s %s: client gone (%s)", self.command, raw_path[:200], err)
+            self.close_connection = True
+            return
+        except Exception:
+            # The traceback goes to the server's log only; the client gets one JSON line.
+            log.exception("%s %s failed", self.command, raw_path[:200])
+            resp = _error(500, "internal error in the local Hub (see its log)")
+        if req is None or not req.drain():
+            self.close_connection = True
+        try:
+            self._send(resp)
+        except OSError:
+            self.close_connection = True
+        except Exception:
+            log.exception("%s %s: reply failed", self.command, raw_path[:200])
+            self.close_connection = True
+        who = principal.user if principal else "-"
+        # Tokens are never logged: only the user they map to.
+        log.info(
+            "%s %s %d %s %.0fms",
+            self.command,
+            raw_path[:200],
+            resp.status,
+            who,
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _request(self, raw_path: str, raw_query: str) -> tuple[Request, bool]:
+        """The parsed request and whether a token was presented at all."""
+        # Each segment is unquoted after the split, so one may hold "/" ("%2F"): every route
+        # checks names and paths itself (routes.split_repo, transfer.check_path).
+        # A target that is not a path ("*") gives no segments: the router answers 400.
+        segments = [unquote(s) for s in raw_path.split("/")[1:]] if raw_path.startswith("/") else []
         length = self.headers.get("Content-Length")
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         principal, presented = self.hub.tokens.lookup(self.headers.get("Authorization"))
@@ -114,45 +168,26 @@ class _Handler(BaseHTTPRequestHandler):
             _chunked=chunked,
             _broken=length is not None and not length.isdigit() and not chunked,
         )
-        try:
-            if req._broken:
-                raise HttpError(400, f"invalid Content-Length header {length[:40]!r}")
-            if presented and principal is None:
-                raise HttpError(401, "Invalid credentials in Authorization header")
-            from huggingtweets.hub.routes import route
-
-            resp = route(req)
-        except HttpError as err:
-            resp = _error(err.status, err.message, err.code, err.headers)
-        except StorageError as err:
-            resp = _error(err.status, str(err), err.code)
-        except (ConnectionError, BrokenPipeError, TimeoutError) as err:
-            log.info("%s %s: client gone (%s)", self.command, raw_path, err)
-            self.close_connection = True
-            return
-        except Exception:
-            log.exception("%s %s failed", self.command, raw_path)
-            resp = _error(500, "internal error in the local Hub (see its log)")
-        if not req.drain():
-            self.close_connection = True
-        try:
-            self._send(resp)
-        except (ConnectionError, BrokenPipeError):
-            self.close_connection = True
-        who = principal.user if principal else "-"
-        # Tokens are never logged: only the user they map to.
-        log.info(
-            "%s %s %d %s %.0fms",
-            self.command,
-            raw_path,
-            resp.status,
-            who,
-            (time.monotonic() - started) * 1000,
-        )
+        return req, presented
 
     def _send(self, resp: Response) -> None:
-        headers = dict(resp.headers)
+        fh = None
         if resp.file is not None:
+            # Opened before any header goes out: a lost blob can still be answered as a JSON 500.
+            try:
+                fh = open(resp.file, "rb")
+            except OSError as err:
+                log.error("cannot read %s: %s", resp.file, err)
+                resp = _error(500, "the local Hub cannot read a stored file (see its log)")
+        try:
+            self._send_open(resp, fh)
+        finally:
+            if fh is not None:
+                fh.close()
+
+    def _send_open(self, resp: Response, fh: Any) -> None:
+        headers = dict(resp.headers)
+        if fh is not None:
             length = resp.end - resp.start
         else:
             if resp.body is None:
@@ -172,18 +207,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        if resp.file is None:
+        if fh is None:
             self.wfile.write(payload)
             return
-        with open(resp.file, "rb") as fh:
-            fh.seek(resp.start)
-            left = length
-            while left > 0:
-                data = fh.read(min(left, CHUNK))
-                if not data:
-                    break
-                self.wfile.write(data)
-                left -= len(data)
+        fh.seek(resp.start)
+        left = length
+        while left > 0:
+            data = fh.read(min(left, CHUNK))
+            if not data:
+                # The file shrank under us: the promised length cannot be kept, end the connection.
+                self.close_connection = True
+                break
+            self.wfile.write(data)
+            left -= len(data)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _dispatch
 

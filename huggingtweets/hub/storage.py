@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from huggingtweets.hub.auth import valid_name
 from huggingtweets.runfolder import atomic_write_bytes
 
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
@@ -42,6 +43,7 @@ GITATTRIBUTES = (
     "*.zip filter=lfs diff=lfs merge=lfs -text\n"
 )
 CHUNK = 1024 * 1024
+REPO_TYPES = ("model", "dataset", "space")
 
 
 class StorageError(Exception):
@@ -157,6 +159,10 @@ class Storage:
 
     # ------------------------------------------------------------------ repos
     def _repo_path(self, repo_type: str, repo_id: str) -> Path:
+        # Routes check names already; this keeps any future caller from reaching outside the folder.
+        parts = repo_id.split("/")
+        if repo_type not in REPO_TYPES or len(parts) != 2 or not all(valid_name(p) for p in parts):
+            raise StorageError(404, f"Repository Not Found for {repo_id[:200]!r}", "RepoNotFound")
         return self.root / "repos" / f"{repo_type}s" / f"{repo_id}.json"
 
     @contextlib.contextmanager

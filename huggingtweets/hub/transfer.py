@@ -196,14 +196,19 @@ def _signature(req: Request, repo_type: str, repo_id: str, oid: str, size: int) 
 
 
 def lfs_batch(req: Request, repo_type: str, repo_id: str) -> Response:
+    """Upload actions for the objects the store lacks; uploading needs write rights on the repo.
+
+    The signed hrefs let the client PUT without its token, so they are the write permission
+    itself: only a caller who may push to the repo gets them. Reading (``download``) needs read
+    rights, and a private repo stays 404 to whoever may not read it.
+    """
     load_repo(req, repo_type, repo_id)
-    if req.principal is None:
-        raise HttpError(401, "You must be authenticated to upload LFS objects.")
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
         raise HttpError(400, 'LFS batch expects {"operation": "upload", "objects": [{"oid", "size"}]}')
     if body.get("operation", "upload") != "upload":
         raise HttpError(400, "this LFS endpoint only serves uploads; download files through /resolve/")
+    require_write(req, repo_id.split("/")[0])
     objects = body["objects"]
     out = []
     for obj in objects:
@@ -235,6 +240,9 @@ def lfs_batch(req: Request, repo_type: str, repo_id: str) -> Response:
 
 
 def lfs_put(req: Request, repo_type: str, repo_id: str, oid: str) -> Response:
+    # Checked first: the oid (unquoted from the URL) names the blob's path in the store.
+    if not _SHA256.match(oid):
+        raise HttpError(400, f"LFS object id {oid[:80]!r} is not a sha256 hex digest")
     try:
         size = int(req.param("size") or "")
     except ValueError:
@@ -245,8 +253,6 @@ def lfs_put(req: Request, repo_type: str, repo_id: str, oid: str) -> Response:
     length = req.headers.get("Content-Length")
     if length is not None and length.isdigit() and int(length) != size:
         raise HttpError(400, f"upload of {length} bytes, expected {size}")
-    if not _SHA256.match(oid):
-        raise HttpError(400, f"LFS object id {oid!r} is not a sha256 hex digest")
     storage = req.hub.storage
     if storage.has_blob(oid, size):
         for _ in req.body_chunks():
@@ -287,6 +293,8 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 def resolve(req: Request, repo_type: str, repo_id: str, revision: str, path: str) -> Response:
     repo = load_repo(req, repo_type, repo_id)
+    # The path comes from unquoted URL segments ("%2F" is a "/" here): the same rules as a commit's.
+    check_path(path)
     head = resolve_or_404(req, repo, revision)
     storage = req.hub.storage
     entry = storage.get_commit(head)["tree"].get(path)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from huggingtweets.hub.messages import HttpError, Response
 from huggingtweets.hub.routes import load_repo, paginate, resolve_or_404
 from huggingtweets.hub.storage import lfs_pointer
+from huggingtweets.hub.transfer import check_path
 
 if TYPE_CHECKING:
     from huggingtweets.hub.messages import Request
@@ -75,6 +76,8 @@ def tree(req: Request, repo_type: str, repo_id: str, revision: str, path: str) -
     head = resolve_or_404(req, repo, revision)
     files = req.hub.storage.get_commit(head)["tree"]
     path = path.strip("/")
+    if path:
+        check_path(path)  # unquoted URL segments: "%2F.." must not slip past as a name
     prefix = path + "/" if path else ""
     under = [p for p in files if p.startswith(prefix)]
     if path and not under:
