@@ -132,3 +132,29 @@ def test_trainings_with_different_precisions_in_one_process(tmp_path, tiny_base_
         )
     third = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="no", **quick))
     assert third["mixed_precision"] == "no" and third["steps"] == 2
+
+
+def test_epoch_end_step_is_checkpointed_once(tmp_path, tiny_base_dir, trained_run_dir, monkeypatch):
+    """With checkpoint_every == steps per epoch, each epoch's last step is saved once, not twice."""
+    from huggingtweets.runfolder import read_json
+    from huggingtweets.train import loop, train
+
+    trained = read_json(trained_run_dir / "training_summary.json")["hyperparameters"]
+    steps_per_epoch = trained["total_steps"] // trained["epochs"]  # same corpus, base and batch size
+    saved_at = []
+    real_save = loop.save_checkpoint
+
+    def counting_save(accelerator, run_dir, **kwargs):
+        state = next(o for o in accelerator._custom_objects if hasattr(o, "global_step"))
+        saved_at.append(state.global_step)
+        return real_save(accelerator, run_dir, **kwargs)
+
+    monkeypatch.setattr(loop, "save_checkpoint", counting_save)
+    build_fixture_dataset(tmp_path)
+    config = fixture_train_config(
+        tiny_base_dir, epochs=2, checkpoint_every=steps_per_epoch, keep_checkpoints=10
+    )
+    summary = train(tmp_path, config)
+    assert summary["steps"] == 2 * steps_per_epoch
+    assert saved_at == [steps_per_epoch, 2 * steps_per_epoch]
+    assert len(checkpoint_folders(tmp_path)) == 2

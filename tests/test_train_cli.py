@@ -54,6 +54,48 @@ def test_config_unknown_keys_and_bad_values_fail(tmp_path):
     assert TrainConfig(learning_rate=2e-5).peak_learning_rate(base_is_tiny=True) == 2e-5
 
 
+def test_config_file_yaml_values_take_each_settings_type(tmp_path):
+    path = tmp_path / "train.yaml"
+    # YAML 1.1 reads `no` as False and `1e-3` (no dot) as text; both mean what the user wrote.
+    path.write_text("mixed_precision: no\nreport_to: no\nlearning_rate: 1e-3\nepochs: '3'\ncompile: yes\n")
+    config = TrainConfig.load(path)
+    assert (config.mixed_precision, config.report_to) == ("no", "none")
+    assert config.learning_rate == 1e-3 and isinstance(config.learning_rate, float)
+    assert config.epochs == 3 and isinstance(config.epochs, int) and config.compile is True
+    path.write_text("attention_dropout:\nweight_decay: 0\n")  # empty = None, valid for an optional one
+    config = TrainConfig.load(path)
+    assert config.attention_dropout is None and config.weight_decay == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("max_grad_norm:\n", "`max_grad_norm:` in train.yaml: expected a number"),
+        ("learning_rate: fast\n", "`learning_rate: fast` in train.yaml: expected a number"),
+        ("epochs: 2.5\n", "`epochs: 2.5` in train.yaml: expected a whole number"),
+        ("epochs: true\n", "`epochs: true` in train.yaml: expected a whole number"),
+        ("mixed_precision: yes\n", "`mixed_precision: true` in train.yaml: expected one of auto | no"),
+        ("save_dtype: fp8\n", "`save_dtype: fp8` in train.yaml: expected one of float32 | bfloat16"),
+        ("base_model: [gpt2]\n", "`base_model: ['gpt2']` in train.yaml: expected text"),
+    ],
+)
+def test_config_file_bad_values_name_the_file_and_key(tmp_path, text, expected):
+    path = tmp_path / "train.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        TrainConfig.load(path)
+    message = str(info.value)
+    assert message.startswith(expected) and "\n" not in message
+
+
+def test_config_file_bad_value_is_one_cli_line(tmp_path):
+    build_fixture_dataset(tmp_path)
+    (tmp_path / "train.yaml").write_text("max_grad_norm:\n")
+    result = run_cli("train", "--run-dir", str(tmp_path), "--config", str(tmp_path / "train.yaml"))
+    line = _one_line_error(result)
+    assert "`max_grad_norm:` in train.yaml: expected a number" in line
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,8 +25,12 @@ POST_MAX_NEW_TOKENS = 100
 
 OFFLINE_HINT = "use `--base-model tiny` (fully offline) or `--base-model PATH` to a local model folder"
 
-# Files a causal LM folder needs; weights in other formats (.bin, .h5, flax) are not fetched.
+# Files a causal LM folder needs. PyTorch .bin weights are fetched only where a repo has no safetensors
+# (older fine-tunes, the original huggingtweets bots); .h5, flax and the like never.
 _ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "merges.txt", "vocab*"]
+_BIN_PATTERNS = ["pytorch_model*.bin"]
+WEIGHTS_WANTED = "*.safetensors or pytorch_model*.bin"
+_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
 
 
 def post_generation_config(eos_token_id: int, pad_token_id: int):
@@ -51,6 +55,17 @@ def post_generation_config(eos_token_id: int, pad_token_id: int):
 
 def is_local_model_dir(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file()
+
+
+def has_weights(folder: Path) -> bool:
+    """True when ``folder`` holds weights transformers loads: safetensors or PyTorch .bin (sharded or not)."""
+    return any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+
+
+def proxy_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """True when HTTPS_PROXY, HTTP_PROXY or ALL_PROXY (any case) is set: the Hub is reached through it."""
+    environ = os.environ if environ is None else environ
+    return any(value.strip() for name, value in environ.items() if name.lower() in _PROXY_VARS)
 
 
 def _endpoint_reachable(endpoint: str, timeout: float = 3.0) -> bool:
@@ -93,6 +108,12 @@ def resolve_base_model(
                 "saved with save_pretrained",
                 hint=OFFLINE_HINT,
             )
+        if not has_weights(path):
+            raise TrainingError(
+                f"No model weights ({WEIGHTS_WANTED}) in {spec}: expected a model folder saved with "
+                "save_pretrained",
+                hint=OFFLINE_HINT,
+            )
         # Only the folder's name goes in the summary: no absolute paths of this machine.
         return path, path.name
     if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
@@ -106,8 +127,27 @@ def resolve_base_model(
     return _fetch_from_hub(spec), spec
 
 
+def _unreachable(repo_id: str, endpoint: str) -> TrainingError:
+    return TrainingError(
+        f"Cannot fetch base model {repo_id!r}: the Hub ({endpoint}) cannot be reached (no network) "
+        "and the model is not in the local cache",
+        hint=OFFLINE_HINT,
+    )
+
+
+def _snapshot(repo_id: str, **kwargs) -> Path:
+    """The repo's snapshot with its safetensors, or its PyTorch .bin weights where it has no safetensors."""
+    from huggingface_hub import snapshot_download
+
+    folder = Path(snapshot_download(repo_id, allow_patterns=_ALLOW_PATTERNS, **kwargs))
+    if not has_weights(folder):
+        # A second listing only for repos without safetensors: the common case costs nothing extra.
+        folder = Path(snapshot_download(repo_id, allow_patterns=_ALLOW_PATTERNS + _BIN_PATTERNS, **kwargs))
+    return folder
+
+
 def _fetch_from_hub(repo_id: str) -> Path:
-    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -115,27 +155,53 @@ def _fetch_from_hub(repo_id: str) -> Path:
         RepositoryNotFoundError,
     )
 
-    # A copy already in the cache works offline.
+    # A copy already in the cache works offline (one cached without its weights is fetched again).
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_ALLOW_PATTERNS, local_files_only=True))
+        cached = _snapshot(repo_id, local_files_only=True)
+        if has_weights(cached):
+            return cached
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
     endpoint = constants.ENDPOINT
-    if constants.HF_HUB_OFFLINE or not _endpoint_reachable(endpoint):
-        raise TrainingError(
-            f"Cannot fetch base model {repo_id!r}: the Hub ({endpoint}) cannot be reached (no network) "
-            "and the model is not in the local cache",
-            hint=OFFLINE_HINT,
-        )
+    if constants.HF_HUB_OFFLINE:
+        raise _unreachable(repo_id, endpoint)
+    # Through a proxy a direct TCP connect says nothing: the download itself decides.
+    if not proxy_configured() and not _endpoint_reachable(endpoint):
+        raise _unreachable(repo_id, endpoint)
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_ALLOW_PATTERNS))
+        folder = _snapshot(repo_id)
     except (RepositoryNotFoundError, GatedRepoError) as err:
         raise TrainingError(
             f"--base-model {repo_id!r} was not found on the Hub (or needs access): expected a public "
             "causal LM such as gpt2",
             hint=OFFLINE_HINT,
         ) from err
+    except LocalEntryNotFoundError as err:  # what the Hub client raises when it cannot connect
+        raise _unreachable(repo_id, endpoint) from err
     except (HfHubHTTPError, OSError) as err:
+        if _is_connection_error(err):
+            raise _unreachable(repo_id, endpoint) from err
         raise TrainingError(
             f"Cannot fetch base model {repo_id!r} from the Hub: {type(err).__name__}", hint=OFFLINE_HINT
         ) from err
+    if not has_weights(folder):
+        raise TrainingError(
+            f"No model weights ({WEIGHTS_WANTED}) in {repo_id} on the Hub: expected a causal LM repo",
+            hint=OFFLINE_HINT,
+        )
+    return folder
+
+
+def _is_connection_error(err: BaseException) -> bool:
+    """True for a failed connection (refused, proxy, DNS, timeout) anywhere in ``err``'s chain."""
+    seen: BaseException | None = err
+    while seen is not None:
+        name = type(seen).__name__
+        if isinstance(seen, (ConnectionError, TimeoutError, socket.gaierror)) or name in (
+            "ConnectError",
+            "ConnectTimeout",
+            "ProxyError",
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -117,7 +117,7 @@ class TrainConfig:
         """Defaults, then the file at ``path`` (YAML or JSON), then ``flags`` (None values are ignored)."""
         values: dict[str, Any] = {}
         if path is not None:
-            values.update(read_config_file(path))
+            values.update(coerce_file_values(read_config_file(path), Path(path).name))
         values.update({k: v for k, v in flags.items() if v is not None})
         unknown = sorted(set(values) - set(cls.field_names()))
         if unknown:
@@ -157,3 +157,85 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
             f"Config file {path.name} holds a {type(data).__name__}: expected a mapping of settings"
         )
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+# Settings with a fixed set of text values: checked here too, so a bad one names the file and key.
+CHOICES = {"mixed_precision": MIXED_PRECISION, "report_to": TRACKERS, "save_dtype": SAVE_DTYPES}
+_TRUE_WORDS = {"true", "yes", "on", "1"}
+_FALSE_WORDS = {"false", "no", "off", "0"}
+
+
+def coerce_file_values(values: dict[str, Any], file_name: str) -> dict[str, Any]:
+    """File values converted to each setting's declared type; unknown keys are passed on untouched.
+
+    YAML reads ``mixed_precision: no`` as False and ``learning_rate: 1e-3`` (no dot) as text, and an
+    empty ``max_grad_norm:`` as None; flags arrive typed by click, so only file values need this.
+    """
+    types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for key, value in values.items():
+        if key not in types:
+            out[key] = value
+            continue
+        try:
+            out[key] = _coerce(key, value, types[key])
+        except ValueError as err:
+            shown = (
+                "" if value is None else " " + (str(value).lower() if isinstance(value, bool) else str(value))
+            )
+            raise InputError(f"`{key}:{shown}` in {file_name}: expected {err}") from None
+    return out
+
+
+def _coerce(key: str, value: Any, annotation: str) -> Any:
+    """``value`` as the type named by ``annotation``; ValueError(what was expected) otherwise."""
+    optional = "None" in annotation
+    kind = annotation.replace("| None", "").replace("None |", "").strip()
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(_expected(key, kind))
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+            return value.strip().lower() in _TRUE_WORDS
+        raise ValueError(_expected(key, kind))
+    if kind in ("int", "float"):
+        if isinstance(value, bool):  # True is an int in Python, never a count or a rate here
+            raise ValueError(_expected(key, kind))
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise ValueError(_expected(key, kind)) from None
+        if not isinstance(number, (int, float)):
+            raise ValueError(_expected(key, kind))
+        if kind == "float":
+            return float(number)
+        if isinstance(number, float) and not number.is_integer():
+            raise ValueError(_expected(key, kind))
+        return int(number)
+    # Text settings.
+    choices = CHOICES.get(key)
+    if isinstance(value, bool) and choices:
+        # YAML 1.1 reads no/off/false as False; "no" (or "none") is what the user meant where valid.
+        words = ("yes",) if value else ("no", "none")
+        value = next((w for w in words if w in choices), value)
+    if not isinstance(value, str):
+        raise ValueError(_expected(key, kind))
+    if choices and value not in choices:
+        raise ValueError(_expected(key, kind))
+    return value
+
+
+def _expected(key: str, kind: str) -> str:
+    if key in CHOICES:
+        return "one of " + " | ".join(CHOICES[key])
+    return {
+        "int": "a whole number",
+        "float": "a number such as 1e-3 or 0.5",
+        "bool": "true or false",
+        "str": "text",
+    }.get(kind, kind)

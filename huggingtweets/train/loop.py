@@ -231,15 +231,21 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
                 loss = model(input_ids=batch["input_ids"], labels=batch["labels"], use_cache=False).loss
                 if config.debug_nan_at_step and state.global_step + 1 == config.debug_nan_at_step:
                     loss = loss * float("nan")
+                # The one GPU->CPU sync of a micro-step, for the loss (guard, epoch mean, bar, log) and
+                # the token count together, before backward so the device is never left waiting.
+                loss_value, batch_tokens = torch.stack(
+                    [loss.detach().float(), (batch["labels"] != -100).sum().float()]
+                ).tolist()
                 # Checked before backward, on all processes at once, so a NaN never reaches the
                 # weights and every process stops together; the last checkpoint stays good.
-                bad = torch.tensor(0.0 if torch.isfinite(loss).item() else 1.0, device=accelerator.device)
+                bad = not math.isfinite(loss_value)
                 if accelerator.num_processes > 1:
-                    bad = accelerator.reduce(bad, reduction="sum")
-                if bad.item():
+                    flag = torch.tensor(float(bad), device=accelerator.device)
+                    bad = bool(accelerator.reduce(flag, reduction="sum").item())
+                if bad:
                     last = checkpoint_folders(run_dir)
                     raise TrainingError(
-                        f"Loss became {loss.item()} at step {state.global_step + 1}: training stopped"
+                        f"Loss became {loss_value} at step {state.global_step + 1}: training stopped"
                         + (
                             f"; the last good checkpoint is checkpoints/checkpoint_{max(last)}"
                             if last
@@ -254,11 +260,11 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
 
-            n_tokens = int((batch["labels"] != -100).sum()) * accelerator.num_processes
+            n_tokens = int(batch_tokens) * accelerator.num_processes
             state.micro_step_in_epoch += 1
             state.tokens_seen += n_tokens
             session_tokens += n_tokens
-            state.epoch_loss_sum += loss.item()
+            state.epoch_loss_sum += loss_value
             state.epoch_loss_count += 1
             if not accelerator.sync_gradients:
                 continue
@@ -266,11 +272,11 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             tokens_per_second = session_tokens / clock.training_seconds()
             bar.update(1)
             bar.set_postfix(
-                loss=f"{loss.item():.3f}", tok_s=f"{tokens_per_second:,.0f}", epoch=state.epoch + 1
+                loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_second:,.0f}", epoch=state.epoch + 1
             )
             accelerator.log(
                 {
-                    "train/loss": loss.item(),
+                    "train/loss": loss_value,
                     "train/lr": scheduler.get_last_lr()[0],
                     "train/tokens_per_second": tokens_per_second,
                 },
@@ -278,7 +284,13 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             )
             if state.global_step >= stop_at:
                 break
-            if config.checkpoint_every and state.global_step % config.checkpoint_every == 0:
+            # The epoch's last step is saved by the epoch-end checkpoint below: not twice at one step.
+            epoch_ends_here = state.micro_step_in_epoch >= len(train_loader)
+            if (
+                config.checkpoint_every
+                and state.global_step % config.checkpoint_every == 0
+                and not epoch_ends_here
+            ):
                 with clock.paused():
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         else:
