@@ -30,12 +30,20 @@ _URL = re.compile(r"(?:\bhttps?:|\bwww\.|\bpic\.twitter\.com/)\S+", re.IGNORECAS
 _LEADING_MENTIONS = re.compile(r"^(?:\s*[@＠]\w+)+\s*")
 _EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Phone numbers: a "+country" or "(area)" prefix allows spaces between groups; without one the
-# groups must be joined by "-" or "." (so "in 2019 2020 2021" or a date is never taken for one).
+# groups must be joined by "-" or "." (so "in 2019 2020 2021" is never taken for one). A match
+# neither starts nor ends inside a longer run of dotted/dashed digits.
 _PHONE = re.compile(
-    r"(?<![\w+])(?:"
+    r"(?<![\w+])(?<!\d[.-])(?:"
     r"(?:\+\d{1,3}|\(\d{1,4}\))[ .-]?(?:\d{1,4}[ .-]?){2,5}\d{2,4}"
     r"|\d{2,5}[.-]\d{2,4}[.-]\d{3,4}(?:[.-]\d{2,4})?"
-    r")(?![\w])"
+    r")(?![\w])(?![.-]\d)"
+)
+# Numbers that look like the unprefixed form but are not phones: dates (24.12.2022, 19-10-1985),
+# thousands separators (10.000.000) and IPv4 addresses (192.168.100.200).
+_NOT_PHONE = re.compile(
+    r"\d{1,2}([.-])\d{1,2}\1\d{4}"
+    r"|\d{1,3}(?:\.\d{3})+"
+    r"|\d{1,3}(?:\.\d{1,3}){3}"
 )
 _SPACES = re.compile(r"[^\S\n]+")
 # What "tokens" in the report counts: the pieces GPT-2's byte-level BPE pre-tokenizer splits text
@@ -45,8 +53,9 @@ _PRETOKEN = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w
 
 
 def _is_phone(match: re.Match) -> bool:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return 7 <= digits <= 15
+    found = match.group(0)
+    digits = sum(c.isdigit() for c in found)
+    return 7 <= digits <= 15 and not _NOT_PHONE.fullmatch(found)
 
 
 def scrub_private(text: str) -> str:

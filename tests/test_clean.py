@@ -133,3 +133,36 @@ def test_clean_posts_counts_every_drop():
 def test_kept_posts_keep_their_metadata():
     result = clean_posts([post("One two three four", created_at="2022-01-01T00:00:00Z", lang="fr")])
     assert result.kept[0]["created_at"] == "2022-01-01T00:00:00Z" and result.kept[0]["lang"] == "fr"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We met on 24.12.2022 by the harbour",
+        "She was born 19-10-1985 in the lighthouse",
+        "From 19.10.1985-20.10.1985 the lamp was dark",
+        "The town counted 10.000.000 visitors and 1.234.567.890 gulls",
+        "Prices start at 10.000.000,50 EUR today",
+        "The router sits at 192.168.100.200 on the network",
+    ],
+)
+def test_dates_thousands_and_addresses_are_not_phones(text):
+    assert clean_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+44 20 7946 0958",
+        "(555) 123-4567",
+        "555-123-4567",
+        "555.123.4567",
+        "+1 555 123 4567",
+        "01632-960-418",
+    ],
+)
+def test_real_phone_numbers_are_replaced(phone):
+    assert (
+        clean_text(f"Ring the keeper on {phone}, any time.")
+        == f"Ring the keeper on {PHONE_PLACEHOLDER}, any time."
+    )

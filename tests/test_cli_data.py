@@ -249,3 +249,76 @@ def test_prepare_not_enough_data_exit_1(tmp_path, data_fixtures):
     assert result.exit_code == 1
     assert "@TinyKeeper: only" in error_line(result) and "need at least 6,000" in result.stderr
     assert not (run_dir / "dataset").exists()
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize(
+    ("args", "bad"),
+    [
+        (["--posts-file", "p.txt", "--handle", "alice/blog"], "alice/blog"),
+        (["--posts-file", "p.txt", "--handle", "../../x"], "../../x"),
+        (["--posts-file", "p.txt", "--handle", ".hidden"], ".hidden"),
+        (["--posts-file", "p.txt", "--handle", "@"], "@"),
+        (["--archive", "ARCHIVE", "--handle", "a\\b"], "a\\b"),
+        (["../x"], "../x"),  # an X API handle: refused before the token is even looked for
+    ],
+)
+def test_bad_handle_is_one_line_and_writes_nothing(args, bad, tmp_path, monkeypatch, data_fixtures):
+    work = tmp_path / "deep" / "er"
+    work.mkdir(parents=True)
+    (work / "p.txt").write_text("A post long enough to count as one post.\n")
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    args = [str(data_fixtures / "tiny-2022") if a == "ARCHIVE" else a for a in args]
+    before = _files_under(tmp_path)
+    for run_dir in (["--run-dir", "run"], []):  # given, and the default runs/<handle>
+        result = invoke("fetch", *args, *run_dir)
+        assert result.exit_code == 1, result.output
+        line = error_line(result)
+        assert f"{bad!r} is not a valid handle" in line and "letters, digits" in line
+        assert _files_under(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "handle", ["alice", "@alice", "a_b", "bob.bsky.social", "mastodon-user", "_x", "A" * 64]
+)
+def test_good_handles_pass(handle):
+    from huggingtweets.sources import check_handle
+
+    assert check_handle(handle) == handle.removeprefix("@")
+
+
+@pytest.mark.parametrize("handle", ["", "A" * 65, "-dash", "a b", "a:b", "..", "bob\n"])
+def test_bad_handles_fail(handle):
+    from huggingtweets.errors import InputError
+    from huggingtweets.sources import check_handle
+
+    with pytest.raises(InputError, match="is not a valid handle") as info:
+        check_handle(handle)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["wren_at_gullstone", "WREN_at_Gullstone"],
+        ["wren_at_gullstone", "--posts-file", "p.txt", "--handle", "@Wren_At_Gullstone"],
+        ["TinyKeeper", "--archive", "ARCHIVE"],  # the archive names its own account
+        ["tinykeeper", "--archive", "ARCHIVE", "--handle", "TINYKEEPER"],
+    ],
+)
+def test_handle_given_twice_is_refused_before_any_api_read(args, tmp_path, monkeypatch, data_fixtures):
+    (tmp_path / "p.txt").write_text("A post long enough to count as one post.\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-secret-token")
+    client = replay_client(REPO_ROOT / "tests" / "fixtures" / "xapi" / "pages_with_rate_limit.yaml")
+    monkeypatch.setattr("huggingtweets.sources.xapi.TweepyXClient", lambda token: client)
+    args = [str(data_fixtures / "tiny-2022") if a == "ARCHIVE" else a for a in args]
+    result = invoke("fetch", *args, "--run-dir", "run")
+    assert result.exit_code == 1, result.output
+    assert "comes from two sources" in error_line(result)
+    assert client.adapter.requests == []  # nothing was paid for
+    assert not (tmp_path / "run").exists()

@@ -68,3 +68,35 @@ def test_missing_and_empty_files(tmp_path):
     empty.write_text("\n\n")
     with pytest.raises(SourceError, match=r"posts file empty.txt holds zero posts"):
         read_posts_file(empty, "x")
+
+
+def test_csv_keeps_quoted_multi_line_fields(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        'id,text\n1,"First line of the post,\nsecond line of the same post."\n2,"Has a\u2028line separator"\n'
+        "3,A plain one-line post follows.\n",
+        encoding="utf-8",
+    )
+    _, posts = read_posts_file(path, "multi")
+    assert [(p.id, p.text) for p in posts] == [
+        ("1", "First line of the post,\nsecond line of the same post."),
+        ("2", "Has a\u2028line separator"),
+        ("3", "A plain one-line post follows."),
+    ]
+
+
+def test_jsonl_and_text_split_on_newlines_only(tmp_path):
+    import json
+
+    odd = "para one\u2028para two\u2029end\x85next\x0cform"
+    path = tmp_path / "odd.jsonl"
+    # ensure_ascii=False writes U+2028 and U+0085 raw, as many exporters do.
+    path.write_bytes(
+        (json.dumps({"text": odd}, ensure_ascii=False) + "\r\n" + '{"text": "second"}\n').encode()
+    )
+    _, posts = read_posts_file(path, "odd")
+    assert [p.text for p in posts] == [odd, "second"]
+    text_file = tmp_path / "odd.txt"
+    text_file.write_bytes(f"{odd}\r\nsecond line\n".encode())
+    _, posts = read_posts_file(text_file, "odd")
+    assert [p.text for p in posts] == [odd, "second line"]

@@ -13,6 +13,11 @@ from huggingtweets.sources import xapi
 from huggingtweets.sources.xapi import bearer_token_from_env, fetch_user
 
 HANDLE = "wren_at_gullstone"
+FIELDS = {
+    "tweet.fields": [",".join(xapi.TWEET_FIELDS)],
+    "expansions": ["in_reply_to_user_id"],
+    "user.fields": ["username"],
+}
 
 
 def queries(client):
@@ -147,3 +152,138 @@ def test_rate_limit_gives_up_after_many_waits(replay, xapi_fixtures, tmp_path):
         rec["request"]["uri"] = "https://api.twitter.com/2/users/900/tweets"
     with pytest.raises(XApiError, match="kept rate-limiting"):
         run(client, tmp_path)
+
+
+def test_bearer_token_never_reaches_the_logs(replay, xapi_fixtures, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    run(replay(xapi_fixtures / "pages_with_rate_limit.yaml"), tmp_path)
+    with pytest.raises(XApiError):
+        run(replay(xapi_fixtures / "unauthorized.yaml"), tmp_path / "other")
+    requests = [
+        r for r in caplog.records if r.name == "tweepy.client" and "Making API request" in r.getMessage()
+    ]
+    assert len(requests) == 6 and all("Bearer [redacted]" in r.getMessage() for r in requests)
+    assert all(TEST_TOKEN not in r.getMessage() for r in caplog.records)
+    assert TEST_TOKEN not in caplog.text
+
+
+def cache_of(tmp_path):
+    return json.loads((tmp_path / "cache" / f"{HANDLE}.json").read_text())
+
+
+def test_fetch_after_a_limited_one_reads_the_older_posts(replay, xapi_fixtures, tmp_path):
+    _, posts, lines, _ = run(replay(xapi_fixtures / "limited_first.yaml"), tmp_path, max_posts=5)
+    assert [p.id for p in posts] == ["1012", "1011", "1010", "1009", "1008"]
+    assert lines[0].startswith(f"@{HANDLE}: up to 5 post reads")
+    cache = cache_of(tmp_path)
+    assert (cache["complete"], cache["oldest_id"]) == (False, "1008")
+    assert cache["holes"] == [{"since_id": None, "until_id": "1008"}]
+
+    client = replay(xapi_fixtures / "older_posts.yaml")
+    _, posts, lines, _ = run(client, tmp_path)
+    # The newer posts first, then the older ones below the cache, paginated.
+    assert [q for _, q in queries(client)[1:]] == [
+        {"since_id": ["1012"], "max_results": ["100"], **FIELDS},
+        {"until_id": ["1008"], "max_results": ["100"], **FIELDS},
+        {"until_id": ["1008"], "pagination_token": ["OLD2"], "max_results": ["100"], **FIELDS},
+    ]
+    # The estimate counts both: 1 new post and the 7 older ones the cache lacks.
+    assert lines[0].startswith(f"@{HANDLE}: up to 8 post reads x USD 0.005 = about USD 0.04")
+    assert [p.id for p in posts] == [str(i) for i in range(1013, 1000, -1)]
+    cache = cache_of(tmp_path)
+    assert (cache["complete"], cache["holes"], cache["oldest_id"], cache["newest_id"]) == (
+        True,
+        [],
+        "1001",
+        "1013",
+    )
+    assert not client.adapter.pending
+
+
+def test_limited_fetch_twice_reads_no_older_posts(replay, xapi_fixtures, tmp_path):
+    run(replay(xapi_fixtures / "limited_first.yaml"), tmp_path, max_posts=5)
+    client = replay(xapi_fixtures / "older_posts.yaml")
+    _, posts, lines, _ = run(client, tmp_path, max_posts=5)
+    # Five posts were asked for: the new one and the four newest cached; nothing older is paid for.
+    assert [q.get("until_id") for _, q in queries(client)[1:]] == [None]
+    assert lines[0].startswith(f"@{HANDLE}: up to 1 post reads")
+    assert [p.id for p in posts] == ["1013", "1012", "1011", "1010", "1009"]
+    assert cache_of(tmp_path)["holes"] == [{"since_id": None, "until_id": "1008"}]
+
+
+def test_interrupted_read_of_older_posts_resumes(replay, xapi_fixtures, tmp_path):
+    run(replay(xapi_fixtures / "limited_first.yaml"), tmp_path, max_posts=5)
+    with pytest.raises(XApiError, match=r"HTTP 503"):
+        run(replay(xapi_fixtures / "older_interrupted.yaml"), tmp_path)
+    cache = cache_of(tmp_path)
+    assert cache["newest_id"] == "1013"  # the newer posts were read and kept
+    assert cache["pending"]["until_id"] == "1008" and cache["pending"]["token"] == "OLD2"
+    assert len(cache["pending"]["tweets"]) == 4
+    client = replay(xapi_fixtures / "older_resume.yaml")
+    _, posts, _, _ = run(client, tmp_path)
+    assert [
+        (q.get("pagination_token"), q.get("until_id"), q.get("since_id")) for _, q in queries(client)[1:]
+    ] == [
+        (["OLD2"], ["1008"], None),
+        (None, None, ["1013"]),
+    ]
+    assert [p.id for p in posts] == [str(i) for i in range(1013, 1000, -1)]
+    assert cache_of(tmp_path)["complete"] is True
+
+
+def test_top_up_cut_by_the_limit_leaves_a_gap_read_later(replay, xapi_fixtures, tmp_path):
+    run(replay(xapi_fixtures / "pages_with_rate_limit.yaml"), tmp_path)
+    assert cache_of(tmp_path)["complete"] is True
+    client = replay(xapi_fixtures / "topup_over_limit.yaml")
+    _, posts, lines, _ = run(client, tmp_path, max_posts=5)
+    assert lines[0].startswith(f"@{HANDLE}: up to 5 post reads")
+    assert [p.id for p in posts] == ["1015", "1014", "1013", "1012", "1011"]
+    assert cache_of(tmp_path)["holes"] == [{"since_id": "1007", "until_id": "1011"}]
+
+    client = replay(xapi_fixtures / "topup_gap.yaml")
+    _, posts, lines, _ = run(client, tmp_path)
+    assert [(q.get("since_id"), q.get("until_id")) for _, q in queries(client)[1:]] == [
+        (["1015"], None),
+        (["1007"], ["1011"]),  # only the gap: the posts cached before it are not read again
+    ]
+    assert lines[0].startswith(f"@{HANDLE}: up to 3 post reads")
+    assert [p.id for p in posts] == [str(i) for i in range(1015, 1000, -1)]
+    assert cache_of(tmp_path)["complete"] is True and not client.adapter.pending
+
+
+def test_cache_from_before_holes_were_tracked_checks_below_its_oldest_post(replay, xapi_fixtures, tmp_path):
+    run(replay(xapi_fixtures / "limited_first.yaml"), tmp_path, max_posts=5)
+    path = tmp_path / "cache" / f"{HANDLE}.json"
+    old = {k: v for k, v in cache_of(tmp_path).items() if k not in ("holes", "complete", "oldest_id")}
+    path.write_text(json.dumps(old))
+    client = replay(xapi_fixtures / "older_posts.yaml")
+    _, posts, _, _ = run(client, tmp_path)
+    assert [q.get("until_id") for _, q in queries(client)[1:]] == [None, ["1008"], ["1008"]]
+    assert len(posts) == 13
+
+
+def test_cache_is_complete_once_the_api_cap_is_cached(monkeypatch):
+    from huggingtweets.sources import xcache
+
+    monkeypatch.setattr(xcache, "API_MAX_POSTS", 5)
+    state = xcache.empty_state()
+    region = xcache.new_read(None, None)
+    region["tweets"] = [{"id": str(i)} for i in range(1005, 1000, -1)]
+    xcache.finish_read(state, region, exhausted=False)  # a next_token was left, but nothing is below the cap
+    assert (state["complete"], state["holes"], state["oldest_id"]) == (True, [], "1001")
+    state = xcache.empty_state()
+    region = xcache.new_read(None, None)
+    region["tweets"] = [{"id": "1005"}, {"id": "1004"}]
+    xcache.finish_read(state, region, exhausted=False)
+    assert (state["complete"], state["holes"]) == (False, [{"since_id": None, "until_id": "1004"}])
+
+
+def test_posts_cut_from_the_last_page_are_a_hole_not_the_end(replay, xapi_fixtures, tmp_path):
+    run(replay(xapi_fixtures / "pages_with_rate_limit.yaml"), tmp_path)
+    # since_id.yaml answers 1009 and 1008 on one page without a next_token; only one is wanted.
+    _, posts, _, _ = run(replay(xapi_fixtures / "since_id.yaml"), tmp_path, max_posts=1)
+    assert [p.id for p in posts] == ["1009"]
+    cache = cache_of(tmp_path)
+    assert (cache["complete"], cache["holes"]) == (False, [{"since_id": "1007", "until_id": "1009"}])

@@ -6,6 +6,7 @@ so a bad input never leaves a half-written run folder behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -13,7 +14,24 @@ from huggingtweets.errors import InputError
 from huggingtweets.runfolder import atomic_dir, atomic_write_json, default_run_dir
 from huggingtweets.sources.record import Post, UserInfo
 
-__all__ = ["Post", "UserInfo", "fetch", "read_users"]
+__all__ = ["Post", "UserInfo", "check_handle", "collect", "fetch", "read_users"]
+
+
+# A handle names files (raw/<handle>.jsonl) and the default run folder, so it must be one plain
+# path component. X handles are [A-Za-z0-9_]{1,15}; other networks also use dots and dashes.
+_HANDLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def check_handle(handle: str, *, what: str = "handle") -> str:
+    """``handle`` without its leading @, or an InputError when it cannot name a file."""
+    bare = handle[1:] if handle.startswith("@") else handle
+    if not _HANDLE.fullmatch(bare):
+        raise InputError(
+            f"{what} {handle!r} is not a valid handle: expected 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter, digit or '_'",
+            hint="e.g. --handle alice_b",
+        )
+    return bare
 
 
 def _archive_spec(item) -> tuple[Path, str | None]:
@@ -21,6 +39,28 @@ def _archive_spec(item) -> tuple[Path, str | None]:
         path, handle = item
         return Path(path), handle
     return Path(item), None
+
+
+def _check_found(found: list[tuple[UserInfo, list[Post]]], api_handles: list[str]) -> None:
+    """Every account read so far names a file safely, and no account comes from two sources."""
+    seen: dict[str, str] = {}
+    for user, _ in found:
+        # An archive without --handle, and the API, name the account themselves.
+        check_handle(user.handle, what=f"the account of {user.source_detail}")
+        key = user.handle.lower()
+        if key in seen:
+            raise InputError(
+                f"@{user.handle} comes from two sources ({seen[key]} and {user.source_detail})",
+                hint="give each account once",
+            )
+        seen[key] = user.source_detail
+    for handle in api_handles:
+        key = handle.lower()
+        if key in seen:
+            raise InputError(
+                f"@{handle} comes from two sources ({seen[key]} and the X API)", hint="give each account once"
+            )
+        seen[key] = "the X API"
 
 
 def collect(
@@ -34,24 +74,34 @@ def collect(
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] | None = None,
 ) -> list[tuple[UserInfo, list[Post]]]:
-    """Read every source (nothing is written to the run folder)."""
+    """Read every source (nothing is written to the run folder).
+
+    Every handle is checked, and each account may come from one source only, before the first
+    (paid) X API read.
+    """
     from huggingtweets.sources.archive import read_archive
     from huggingtweets.sources.files import read_posts_file
 
-    found: list[tuple[UserInfo, list[Post]]] = []
-    for item in archives:
-        path, handle = _archive_spec(item)
-        found.append(read_archive(path, handle))
+    archive_specs = [_archive_spec(item) for item in archives]
+    archive_specs = [(path, check_handle(h, what="--handle") if h else None) for path, h in archive_specs]
+    file_specs = []
     for path, handle in posts_files:
         if not handle:
             raise InputError(f"posts file {Path(path).name} has no handle", hint="add --handle NAME after it")
+        file_specs.append((path, check_handle(handle, what="--handle")))
+    api_handles = [check_handle(h) for h in handles]
+
+    found: list[tuple[UserInfo, list[Post]]] = []
+    for path, handle in archive_specs:
+        found.append(read_archive(path, handle))
+    for path, handle in file_specs:
         found.append(read_posts_file(path, handle))
-    handles = [h.lstrip("@") for h in handles]
-    if handles:
+    _check_found(found, api_handles)
+    if api_handles:
         from huggingtweets.sources import xapi
 
         client = x_client or xapi.TweepyXClient(xapi.bearer_token_from_env())
-        for handle in handles:
+        for handle in api_handles:
             found.append(
                 xapi.fetch_user(
                     handle, client, max_posts=max_posts, price_per_read=price_per_read, echo=echo, sleep=sleep
@@ -62,15 +112,8 @@ def collect(
             "nothing to fetch: no handle, --archive or --posts-file given",
             hint="e.g. huggingtweets fetch --archive twitter-archive.zip",
         )
-    seen: dict[str, str] = {}
-    for user, _ in found:
-        key = user.handle.lower()
-        if key in seen:
-            raise InputError(
-                f"@{user.handle} comes from two sources ({seen[key]} and {user.source_detail})",
-                hint="give each account once",
-            )
-        seen[key] = user.source_detail
+    # The API spells a handle its own way (jack vs Jack): check once more with its spelling.
+    _check_found(found, [])
     return found
 
 

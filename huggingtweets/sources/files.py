@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -40,9 +41,15 @@ def _post(row: dict, index: int) -> Post:
     )
 
 
+def _lines(text: str) -> list[str]:
+    # Only "\n" ends a line: str.splitlines() also splits on U+2028, U+0085, form feeds and more,
+    # which may stand inside a post (and inside a JSON string, unescaped).
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _read_jsonl(path: Path, text: str) -> list[Post]:
     posts = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -59,7 +66,8 @@ def _read_jsonl(path: Path, text: str) -> list[Post]:
 
 
 def _read_csv(path: Path, text: str) -> list[Post]:
-    reader = csv.DictReader(text.splitlines())
+    # A quoted field may hold line breaks: the reader must see the text whole, not split into lines.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
     if "text" not in columns:
         raise SourceError(
@@ -83,7 +91,7 @@ def read_posts_file(path: Path | str, handle: str) -> tuple[UserInfo, list[Post]
     elif suffix == ".csv":
         posts = _read_csv(path, text)
     else:
-        posts = [_post({"text": line}, i) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+        posts = [_post({"text": line}, i) for i, line in enumerate(_lines(text), 1) if line.strip()]
     if not posts:
         raise SourceError(f"posts file {path.name} holds zero posts", hint="expected at least one post")
     handle = handle.lstrip("@")

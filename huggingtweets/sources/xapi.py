@@ -2,13 +2,16 @@
 
 ``TweepyXClient`` is the only code that talks to tweepy; tests give it a ``requests`` session that
 replays recorded answers. ``fetch_user`` holds the logic: the user lookup, the estimated cost, a
-raw cache per handle (a later fetch asks only for newer posts with ``since_id``; an interrupted one
-resumes from its pagination token), rate-limit waits and one-line errors.
+raw cache per handle (``xcache``: a later fetch asks for newer posts with ``since_id``, then reads
+what an earlier, limited fetch left unread with ``until_id``; an interrupted one resumes from its
+pagination token), rate-limit waits and one-line errors.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -17,11 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from huggingtweets.errors import XApiError
-from huggingtweets.runfolder import atomic_write_json, read_json
+from huggingtweets.runfolder import atomic_write_json
+from huggingtweets.sources import xcache
 from huggingtweets.sources.record import Post, UserInfo, parse_date
 
 TOKEN_VARS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
-API_MAX_POSTS = 3200  # the timeline endpoint serves at most the 3,200 most recent posts
+API_MAX_POSTS = xcache.API_MAX_POSTS  # the timeline endpoint serves at most the 3,200 most recent posts
 PAGE_SIZE = 100  # the endpoint's largest page
 MIN_PAGE = 5  # and its smallest
 DEFAULT_PRICE_PER_READ = 0.005  # USD per post read (pay-per-use pricing); a setting, not a constant
@@ -47,7 +51,13 @@ class XClient(Protocol):
     def get_user(self, username: str) -> dict: ...
 
     def get_users_tweets(
-        self, user_id: str, *, max_results: int, since_id: str | None, pagination_token: str | None
+        self,
+        user_id: str,
+        *,
+        max_results: int,
+        since_id: str | None,
+        until_id: str | None,
+        pagination_token: str | None,
     ) -> dict: ...
 
 
@@ -62,12 +72,46 @@ def bearer_token_from_env() -> str:
     )
 
 
+class _RedactBearer(logging.Filter):
+    """Blanks bearer tokens in the records of tweepy's client logger.
+
+    ``tweepy.Client.request`` logs every request's headers at DEBUG, ``Authorization: Bearer
+    <token>`` included. A filter on that logger runs before any handler sees the record, whatever
+    level or handlers an application sets later, where raising the logger's level could be undone.
+    """
+
+    _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._BEARER.sub(r"\1[redacted]", message)
+        for token in self.tokens:
+            redacted = redacted.replace(token, "[redacted]")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def _redact_in_logs(token: str) -> None:
+    logger = logging.getLogger("tweepy.client")
+    found = [f for f in logger.filters if isinstance(f, _RedactBearer)]
+    redact = found[0] if found else _RedactBearer()
+    if not found:
+        logger.addFilter(redact)
+    redact.tokens.add(token)
+
+
 class TweepyXClient:
     """``XClient`` on ``tweepy.Client``; turns tweepy's exceptions into ours. Never logs the token."""
 
     def __init__(self, bearer_token: str, *, session: Any = None) -> None:
         import tweepy
 
+        _redact_in_logs(bearer_token)
         self._tweepy = tweepy
         self._client = tweepy.Client(bearer_token=bearer_token, return_type=dict, wait_on_rate_limit=False)
         if session is not None:
@@ -105,7 +149,13 @@ class TweepyXClient:
         return self._call(f"@{username}", self._client.get_user, username=username, user_fields=USER_FIELDS)
 
     def get_users_tweets(
-        self, user_id: str, *, max_results: int, since_id: str | None, pagination_token: str | None
+        self,
+        user_id: str,
+        *,
+        max_results: int,
+        since_id: str | None,
+        until_id: str | None = None,
+        pagination_token: str | None = None,
     ) -> dict:
         params: dict[str, Any] = {
             "max_results": max_results,
@@ -115,6 +165,8 @@ class TweepyXClient:
         }
         if since_id:
             params["since_id"] = since_id
+        if until_id:
+            params["until_id"] = until_id
         if pagination_token:
             params["pagination_token"] = pagination_token
         return self._call(f"the posts of user id {user_id}", self._client.get_users_tweets, user_id, **params)
@@ -233,21 +285,10 @@ def fetch_user(
     user = _check_user(handle, call(client.get_user, handle))
     handle = user.get("username") or handle
     path = (cache_dir or cache_root()) / f"{handle.lower()}.json"
-    state = (
-        read_json(path) if path.is_file() else {"tweets": [], "users": {}, "newest_id": None, "pending": None}
-    )
+    state = xcache.load_state(path)
     state["user"] = user
-
-    pending = state["pending"] or {"since_id": state["newest_id"], "token": None, "tweets": []}
-    todo = limit - len(pending["tweets"])
-    # The user's post count says how many reads to expect: all of them the first time, the ones
-    # posted since the last fetch afterwards.
     count = (user.get("public_metrics") or {}).get("tweet_count")
-    if count is None:
-        expected = todo
-    else:
-        before = state.get("tweet_count") if state["newest_id"] else 0
-        expected = max(0, min(todo, int(count) - int(before or 0)))
+    expected = xcache.expected_reads(state, None if count is None else int(count), limit)
     echo(
         f"@{handle}: up to {expected:,} post reads x USD {price_per_read:g} = about USD "
         f"{expected * price_per_read:,.2f} (set --max-posts / --price-per-read to change)"
@@ -257,36 +298,56 @@ def fetch_user(
     bar = tqdm(
         total=expected, unit="post", desc=f"@{handle}", file=sys.stderr, disable=not progress, leave=False
     )
-    try:
+
+    def read(region: dict, cap: int) -> None:
+        """Page through one id region until it runs out or ``cap`` posts of it are read."""
+        todo = cap - len(region["tweets"])
+        exhausted = False
         while todo > 0:
             body = call(
                 client.get_users_tweets,
                 user["id"],
                 max_results=max(MIN_PAGE, min(PAGE_SIZE, todo)),
-                since_id=pending["since_id"],
-                pagination_token=pending["token"],
+                since_id=region["since_id"],
+                until_id=region["until_id"],
+                pagination_token=region["token"],
             )
             if body.get("errors") and not body.get("data"):
                 _check_user(handle, {"errors": body["errors"]})
-            page = (body.get("data") or [])[:todo]
-            pending["tweets"].extend(page)
+            answered = body.get("data") or []
+            page = answered[:todo]
+            region["tweets"].extend(page)
             state["users"].update(
                 {u["id"]: u["username"] for u in (body.get("includes") or {}).get("users", [])}
             )
             todo -= len(page)
             bar.update(len(page))
-            pending["token"] = (body.get("meta") or {}).get("next_token")
-            state["pending"] = pending
-            if not pending["token"] or not page:
+            region["token"] = (body.get("meta") or {}).get("next_token")
+            state["pending"] = region
+            if not region["token"] or not page:
+                # The region ran out, unless posts of the last page were left out for the limit.
+                exhausted = len(page) == len(answered)
                 break
             atomic_write_json(path, state)  # after every page, so an interruption resumes here
+        xcache.finish_read(state, region, exhausted=exhausted)
+        atomic_write_json(path, state)
+
+    try:
+        # First what an interrupted fetch left, then the posts newer than the cache, then the
+        # holes, newest first, until the `limit` newest posts are all cached: reads in one fetch
+        # never exceed `limit`.
+        pending = state["pending"]
+        if pending:
+            read(pending, limit - xcache.at_or_above(state, pending["until_id"]))
+        if not pending or pending["until_id"] is not None:
+            read(xcache.new_read(state["newest_id"], None), limit)
+        for hole in list(state["holes"]):
+            cap = limit - xcache.at_or_above(state, hole["until_id"])
+            if cap <= 0:
+                break
+            read(xcache.new_read(hole["since_id"], hole["until_id"]), cap)
     finally:
         bar.close()
-    known = {t["id"] for t in pending["tweets"]}
-    state["tweets"] = pending["tweets"] + [t for t in state["tweets"] if t["id"] not in known]
-    state["tweets"].sort(key=lambda t: int(t["id"]), reverse=True)
-    state["newest_id"] = state["tweets"][0]["id"] if state["tweets"] else None
-    state["pending"] = None
     if count is not None:
         state["tweet_count"] = int(count)
     atomic_write_json(path, state)
