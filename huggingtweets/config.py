@@ -81,10 +81,6 @@ class RunConfig:
     # --- where
     run_dir: str | None = _help("Run folder (default: runs/<handles sorted, joined by ->).", default=None)
 
-    @property
-    def train_overrides(self) -> dict[str, Any]:
-        return dict(self.train)
-
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["train"] = dict(self.train)

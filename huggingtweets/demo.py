@@ -76,21 +76,54 @@ def demo_home() -> Path:
     return huggingtweets_home() / "demo"
 
 
+# SIGTERM (a CI cancel, `kill`) and SIGHUP (the terminal closed, an ssh session dropped).
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """A SIGTERM (a CI cancel, `kill`) unwinds like Ctrl-C, so the server is stopped."""
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so the server is stopped in order."""
     def handler(signum, frame):
         raise KeyboardInterrupt
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        for sig in _STOP_SIGNALS:
+            previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM when this process dies, even by SIGKILL.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere None and only the orderly stop applies. The
+    server runs in its own session, so nothing else would tell it that the demo is gone, and it
+    would keep holding the data folder's lock.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 @contextlib.contextmanager
@@ -103,8 +136,10 @@ def hub_server_process(data_dir: Path, tokens: list[str], *, log_path: Path) -> 
         cmd += ["--token", spec]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        # Its own session: Ctrl-C reaches the demo, which then stops the server in order.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+        # Its own session: Ctrl-C reaches the demo, which then stops the server in order. If the
+        # demo itself is killed, the death signal stops the server instead.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+                                preexec_fn=_die_with_parent())
         try:
             url = _read_url(proc, log_path)
             yield url

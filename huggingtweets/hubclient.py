@@ -38,8 +38,10 @@ LOGIN_HINT = "run: hf auth login (or set HF_TOKEN) with a token that has write a
 
 @dataclass
 class Pacer:
-    """Sliding-window limits: at most ``max_calls`` HTTP requests per ``per_s`` seconds, and at most
-    ``max_commits_per_hour`` commits. Waits (sleeps) rather than fails when a window is full."""
+    """Sliding-window limits: at most ``max_calls`` HTTP requests per ``per_s`` seconds (one budget for
+    the whole process, as the Hub counts API calls per token), and at most ``max_commits_per_hour``
+    commits to each repo (the Hub's commit limit is per repo, so each repo has its own window).
+    Waits (sleeps) rather than fails when a window is full."""
 
     max_calls: int | None = 1000
     per_s: float = 300.0
@@ -48,30 +50,32 @@ class Pacer:
     clock: Callable[[], float] = time.monotonic
     waited_s: float = 0.0
     _calls: deque = field(default_factory=deque)
-    _commits: deque = field(default_factory=deque)
+    _commits: dict[str, deque] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _admit(self, window: deque, limit: int | None, span: float) -> None:
+    def _admit(self, window: Callable[[], deque], limit: int | None, span: float) -> None:
         if not limit:
             return
-        with self._lock:
-            now = self.clock()
-            while window and now - window[0] >= span:
-                window.popleft()
-            if len(window) >= limit:
-                wait = span - (now - window[0])
-                self.waited_s += wait
-                self.sleep(wait)
+        while True:
+            # Decide under the lock, sleep outside it: a full window must not freeze the other
+            # workers (whose repos may have room), and Ctrl-C must land in a plain sleep.
+            with self._lock:
+                q = window()
                 now = self.clock()
-                while window and now - window[0] >= span:
-                    window.popleft()
-            window.append(now)
+                while q and now - q[0] >= span:
+                    q.popleft()
+                if len(q) < limit:
+                    q.append(now)
+                    return
+                wait = span - (now - q[0])
+                self.waited_s += wait
+            self.sleep(wait)
 
     def before_request(self) -> None:
-        self._admit(self._calls, self.max_calls, self.per_s)
+        self._admit(lambda: self._calls, self.max_calls, self.per_s)
 
-    def before_commit(self) -> None:
-        self._admit(self._commits, self.max_commits_per_hour, 3600.0)
+    def before_commit(self, repo_id: str = "") -> None:
+        self._admit(lambda: self._commits.setdefault(repo_id, deque()), self.max_commits_per_hour, 3600.0)
 
 
 _REQUESTS = {"count": 0}
@@ -343,9 +347,6 @@ class HubClient:
                 hint="fix the template or pass --template PATH, then publish again",
             )
 
-    def list_files(self, repo_id: str) -> list[str]:
-        return list(self.call("list the files of", self.api.list_repo_files, repo_id, repo_id=repo_id))
-
     def create_commit(
         self,
         repo_id: str,
@@ -358,7 +359,7 @@ class HubClient:
     ):
         self._need_token("commit")
         if self.pacer is not None:
-            self.pacer.before_commit()
+            self.pacer.before_commit(repo_id)
         hf_logger = logging.getLogger("huggingface_hub.hf_api")
         quiet = _QuietNoOpCommit()
         hf_logger.addFilter(quiet)

@@ -137,16 +137,20 @@ def publish(
 
     info = client.repo_info(repo_id)
     created = info is None
+    # Visibility changes only with a successful commit: a failed `publish --public` must not leave
+    # the old content public. Hiding is safe at any time, so it happens first (new content is never
+    # public by accident) and is undone if the commit fails; showing happens after the commit.
+    # A new repo is always created private and made public, if asked, once its content is in.
     if created:
-        client.create_repo(repo_id, private=True if private is None else private)
-        is_private, parent, remote = (True if private is None else private), None, []
+        was_private, parent, remote = True, None, []
+        client.create_repo(repo_id, private=True)
     else:
-        is_private = bool(getattr(info, "private", False))
-        if private is not None and private != is_private:
-            client.set_private(repo_id, private)
-            is_private = private
+        was_private = bool(getattr(info, "private", False))
         parent = getattr(info, "sha", None)
         remote = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
+    want_private = was_private if private is None else private
+    if want_private and not was_private:
+        client.set_private(repo_id, True)
 
     summary, description = commit_message(meta)
     try:
@@ -158,13 +162,18 @@ def publish(
             parent_commit=parent,
         )
     except BaseException:
-        if created:
-            # All or nothing: do not leave an empty repo behind when the first commit failed.
-            try:
+        try:
+            if created:
+                # All or nothing: do not leave an empty repo behind when the first commit failed.
                 client.delete_repo(repo_id)
-            except HubError:
-                pass
+            elif want_private != was_private:
+                client.set_private(repo_id, was_private)
+        except HubError:
+            pass
         raise
+    if not want_private and was_private:
+        client.set_private(repo_id, False)
+    is_private = want_private
     changed = parent is None or commit.oid != parent
     return PublishResult(
         repo_id=repo_id,

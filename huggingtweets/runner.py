@@ -26,6 +26,7 @@ from huggingtweets.config import RunConfig, validate
 from huggingtweets.errors import HubError, InputError
 from huggingtweets.runfolder import atomic_write_json, default_run_dir, read_json
 from huggingtweets.stagerecords import (
+    ALWAYS_RUN,
     STAGES,
     Team,
     build_summary,
@@ -335,8 +336,8 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, progress: bo
             fp = fingerprint(name, settings, upstream)
             record = read_record(run_dir, name)
             forced = rerun_from is not None and i >= STAGES.index(rerun_from)
-            if (not forced and record and record.get("status") == "done" and record.get("fingerprint") == fp
-                    and outputs_present(run_dir, name)):
+            if (not forced and name not in ALWAYS_RUN and record and record.get("status") == "done"
+                    and record.get("fingerprint") == fp and outputs_present(run_dir, name)):
                 if name == "train":
                     team.announce(run_dir, "skip")
                 result.skipped.append(name)
@@ -383,6 +384,8 @@ def _why(name: str, record: dict | None, fp: str, settings: dict, forced: bool, 
     if record.get("status") != "done":
         return f"{name}: starting again (the last attempt did not finish)"
     if record.get("fingerprint") == fp:
+        if name in ALWAYS_RUN:
+            return f"{name}: checking the Hub copy (an unchanged bot makes no commit)"
         return f"{name}: outputs missing, running again"
     changed = changes(record.get("settings") or {}, settings)
     return f"{name}: settings changed ({changed}), running again" if changed else \

@@ -26,6 +26,10 @@ OUTPUTS = {
     "card": ("model/README.md", "model/huggingtweets.json"),
     "publish": (),
 }
+# Stages that run even when their record matches. Publish leaves nothing local to check: the repo may
+# have been deleted (`huggingtweets delete`, a wiped demo Hub) since, so "already done" would print a
+# dead URL. Re-publishing is cheap: an unchanged folder makes no commit.
+ALWAYS_RUN = frozenset({"publish"})
 
 
 def file_identity(path: str | Path) -> dict:

@@ -118,3 +118,16 @@ def test_readme_without_huggingtweets_header_is_refused():
 
     with pytest.raises(CardError, match="AI BOT"):
         metadata_from_original_readme("---\nlanguage: en\n---\n# Some other model\n", "org/other")
+
+
+def test_original_card_without_an_https_avatar_renders_a_placeholder_not_none(tmp_path):
+    original = ORIGINAL_README.read_text(encoding="utf-8").replace(AVATAR, "http://example.com/a.jpg")
+    meta = metadata_from_original_readme(original, REPO)
+    assert meta["users"][0]["avatar_url"] is None and meta["users"][0]["avatar_file"] is None
+    text = render(meta)
+    card = parse_card(text)
+    assert card["imgs"] == []  # no <img src="None">: no image at all
+    assert "None" not in text
+    header = text.split("AI BOT", 1)[0]
+    assert 'role="img" aria-label="Michael McIntyre"' in header and "border-radius: 50%" in header
+    assert "Michael McIntyre" in card["divs"] and "@mcintweet" in card["divs"]

@@ -52,7 +52,7 @@ def test_file_values_are_typed_and_paths_are_relative_to_the_file(tmp_path):
         "run_dir": str(cfg_dir / "out"),
     }
     config = build_config(values, {})
-    assert config.train_overrides == {"batch_size": 4, "block_size": 64}
+    assert dict(config.train) == {"batch_size": 4, "block_size": 64}
     assert config.seed == 42  # untouched default
 
 

@@ -184,6 +184,31 @@ def test_refused_first_commit_leaves_no_repo_behind(hub, card_run_dir, fault_pro
     assert not _api(hub).repo_exists(REPO)  # all or nothing: the repo created for it is gone again
 
 
+@pytest.mark.parametrize("start_private", [True, False])
+def test_failed_commit_leaves_visibility_unchanged(hub, card_run_dir, fault_proxy, start_private):
+    (card_run_dir / "model" / "model.safetensors").write_bytes(b"w")
+    publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token, private=start_private)
+    assert _api(hub).model_info(REPO).private is start_private
+    (card_run_dir / "model" / "model.safetensors").write_bytes(b"retrained")
+    fault_proxy.fail(r"^POST /api/models/huggingtweets/ada_l-grace_h/commit/", status=403)
+    client = HubClient(endpoint=fault_proxy.url, token=hub.token, sleep=lambda s: None)
+    with pytest.raises(HubError, match=r"may not commit to"):
+        publish(card_run_dir, org="huggingtweets", client=client, private=not start_private)
+    # --public on a private bot must not show its old content; --private that failed is undone.
+    assert _api(hub).model_info(REPO).private is start_private
+
+
+def test_new_public_repo_is_public_after_its_commit(hub, card_run_dir):
+    (card_run_dir / "model" / "model.safetensors").write_bytes(b"w")
+    result = publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token, private=False)
+    assert result.private is False and result.created
+    assert _api(hub).model_info(REPO).private is False
+    # And back: --private on an existing public bot hides it.
+    (card_run_dir / "model" / "model.safetensors").write_bytes(b"w2")
+    again = publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token, private=True)
+    assert again.private is True and _api(hub).model_info(REPO).private is True
+
+
 def test_delete_checks_ownership_first(hub, card_run_dir):
     from huggingtweets.publish import delete
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -195,11 +196,85 @@ def test_pacer_keeps_under_the_call_and_commit_budgets():
     assert slept == []
     pacer.before_request()  # 4th call within 10 s: waits until the first leaves the window
     assert slept == [7.0]
-    pacer.before_commit()
-    pacer.before_commit()
-    pacer.before_commit()
+    pacer.before_commit("o/a")
+    pacer.before_commit("o/a")
+    pacer.before_commit("o/a")
     assert slept[-1] == pytest.approx(3600.0)
     assert pacer.waited_s == pytest.approx(3607.0)
+
+
+def _fake_time():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    return now, slept, sleep
+
+
+def test_commit_budget_is_per_repo_so_a_big_org_never_waits():
+    now, slept, sleep = _fake_time()
+    pacer = Pacer(max_calls=None, max_commits_per_hour=128, sleep=sleep, clock=lambda: now[0])
+    for i in range(200):
+        pacer.before_commit(f"huggingtweets/bot{i}")
+        now[0] += 0.1
+    assert slept == [] and pacer.waited_s == 0.0
+
+
+def test_commit_budget_waits_for_one_busy_repo():
+    now, slept, sleep = _fake_time()
+    pacer = Pacer(max_calls=None, max_commits_per_hour=128, sleep=sleep, clock=lambda: now[0])
+    for _ in range(130):
+        pacer.before_commit("huggingtweets/busy")
+        now[0] += 1.0
+    # The 129th waits until the 1st (t=0) leaves the hour; by then the 2nd has left too.
+    assert slept == [pytest.approx(3600.0 - 128.0)]
+    pacer.before_commit("huggingtweets/other")  # another repo is not held up by the busy one
+    assert len(slept) == 1
+
+
+def test_pacer_sleeps_without_holding_its_lock():
+    now = [0.0]
+    held_while_sleeping: list[bool] = []
+
+    def sleep(s: float) -> None:
+        held_while_sleeping.append(pacer._lock.locked())
+        now[0] += s
+
+    pacer = Pacer(max_calls=1, per_s=10.0, max_commits_per_hour=1, sleep=sleep, clock=lambda: now[0])
+    pacer.before_request()
+    pacer.before_request()
+    pacer.before_commit("o/a")
+    pacer.before_commit("o/a")
+    assert held_while_sleeping == [False, False]
+
+
+def test_a_waiting_worker_does_not_block_others():
+    release = threading.Event()
+    entered = threading.Event()
+
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        entered.set()
+        release.wait(10)  # the busy repo's worker "sleeps" until the test lets it go
+        now[0] += s
+
+    pacer = Pacer(max_calls=None, max_commits_per_hour=1, sleep=sleep, clock=lambda: now[0])
+    pacer.before_commit("o/busy")
+    waiter = threading.Thread(target=pacer.before_commit, args=("o/busy",), daemon=True)
+    waiter.start()
+    assert entered.wait(10)
+    done = threading.Thread(target=pacer.before_commit, args=("o/free",), daemon=True)
+    done.start()
+    done.join(5)
+    try:
+        assert not done.is_alive()  # admitted while the other worker sleeps
+    finally:
+        release.set()
+        waiter.join(5)
 
 
 def test_interrupted_run_is_resumed_by_running_it_again(hub, fleet):

@@ -141,7 +141,17 @@ def test_run_cli_publishes_a_bot_that_pipeline_loads(tmp_path, hub, tiny_base_di
 
     again = run_cli(*args, env=sub_env(hub, hub.token), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert json.loads((run_dir / "run_summary.json").read_text())["skipped"] == list(STAGES)
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    assert summary["skipped"] == list(STAGES[:-1]) and summary["ran"] == ["publish"]
+    assert len(commits(hub, repo_id)) == 1  # publish re-checked the Hub; nothing changed, no commit
+
+    # The bot was deleted since (`huggingtweets delete`): the same command publishes it again.
+    HfApi(endpoint=hub.url, token=hub.token).delete_repo(repo_id)
+    third = run_cli(*args, env=sub_env(hub, hub.token), cwd=tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert json.loads((run_dir / "run_summary.json").read_text())["ran"] == ["publish"]
+    assert f"published: {hub.url}/{repo_id} (private)" in third.stdout
+    assert HfApi(endpoint=hub.url, token=hub.token).model_info(repo_id).private is True
     assert len(commits(hub, repo_id)) == 1
 
 
@@ -202,7 +212,7 @@ def test_interrupted_training_resumes_and_a_failed_stage_publishes_nothing(tmp_p
 
     # 4. Once more: nothing to do, no new commit.
     result = run(resumed, token=hub.token, progress=False)
-    assert result.ran == [] and len(commits(hub, repo_id)) == 1
+    assert result.ran == ["publish"] and len(commits(hub, repo_id)) == 1  # re-checked, no new commit
 
 
 def test_run_under_accelerate_launch_runs_each_stage_once(tmp_path, tiny_base_dir):

@@ -184,13 +184,28 @@ def test_regenerate_cards_triggers_and_dry_run_on_template_pull_requests():
     wf = load("regenerate-cards.yml")
     assert "workflow_dispatch" in wf["on"] and wf["on"]["schedule"][0]["cron"]
     assert wf["on"]["pull_request"]["paths"] == ["templates/**"]
-    job = wf["jobs"]["regenerate"]
-    pr_steps = [s for s in job["steps"] if s.get("if") == "github.event_name == 'pull_request'"]
-    assert len(pr_steps) == 1
-    assert "--dry-run" in pr_steps[0]["run"] and "GITHUB_STEP_SUMMARY" in pr_steps[0]["run"]
-    for step in job["steps"]:
-        if "huggingtweets cards" in step.get("run", ""):
-            assert step["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    dry = wf["jobs"]["dry-run"]
+    assert dry["if"] == "github.event_name == 'pull_request'"
+    (pr_step,) = [s for s in dry["steps"] if "huggingtweets cards" in s.get("run", "")]
+    assert "--dry-run" in pr_step["run"] and "GITHUB_STEP_SUMMARY" in pr_step["run"]
+    write = wf["jobs"]["regenerate"]
+    assert "github.event_name != 'pull_request'" in write["if"]
+    assert "github.event.repository.default_branch" in write["if"]
+    (write_step,) = [s for s in write["steps"] if "huggingtweets cards" in s.get("run", "")]
+    assert write_step["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+
+
+def test_pull_request_path_holds_no_hub_token():
+    """PR code (its templates) runs in the dry run: no write token, and no private card in its log."""
+    wf = load("regenerate-cards.yml")
+    dry = wf["jobs"]["dry-run"]
+    assert "HF_TOKEN" not in wf.get("env", {})
+    assert "secrets." not in yaml.safe_dump(dry)  # no secret of any kind, at job or step level
+    for step in dry["steps"]:
+        assert "HF_TOKEN" not in step.get("env", {})
+    for job_name, job in wf["jobs"].items():
+        if "secrets.HF_TOKEN" in yaml.safe_dump(job):
+            assert "github.event_name != 'pull_request'" in job["if"], job_name
 
 
 def test_train_and_publish_inputs():

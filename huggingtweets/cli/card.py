@@ -128,7 +128,7 @@ def cards() -> None:
 @click.option("--dry-run", is_flag=True, help="Print a unified diff per repo; commit nothing.")
 @click.option("--create-pr", is_flag=True, help="Open a pull request per repo instead of committing to main.")
 @click.option("--max-commits-per-hour", type=click.IntRange(min=1), default=128, show_default=True,
-              help="Commit budget for this run (the Hub allows about 128 per hour per repo).")  # fmt: skip
+              help="Commits per hour to any one repo (the Hub's limit is per repo).")  # fmt: skip
 @click.option("--max-calls-per-5min", type=click.IntRange(min=1), default=1000, show_default=True,
               help="HTTP request budget (the Hub allows about 1,000 API calls per 5 minutes).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
