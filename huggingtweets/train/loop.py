@@ -298,20 +298,15 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             with clock.paused():
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
                 save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
-            accelerator.log(
-                {
-                    "eval/loss": state.last_validation_loss,
-                    "train/epoch_loss": state.last_train_loss,
-                    "eval/perplexity": _ppl(state.last_validation_loss),
-                },
-                step=state.global_step,
-            )
+            _log_epoch(accelerator, state)
             continue
-        # Stopped mid-epoch (max_steps or stop_after_steps).
+        # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
             if state.global_step >= total_steps:
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
             save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+        if state.global_step >= total_steps:
+            _log_epoch(accelerator, state)
         break
     bar.close()
     train_seconds = clock.training_seconds()
@@ -367,6 +362,18 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
         predictions = write_predictions(run_dir, n_samples=config.predictions, seed=config.seed)
         summary["memorization_rate"] = predictions["memorization_rate"]
     return summary
+
+
+def _log_epoch(accelerator, state: TrainState) -> None:
+    """The finished epoch's metrics to the trackers, at its last optimizer step."""
+    accelerator.log(
+        {
+            "eval/loss": state.last_validation_loss,
+            "train/epoch_loss": state.last_train_loss,
+            "eval/perplexity": _ppl(state.last_validation_loss),
+        },
+        step=state.global_step,
+    )
 
 
 def _ppl(loss: float | None) -> float | None:
