@@ -43,24 +43,19 @@ def _archive_spec(item) -> tuple[Path, str | None]:
 
 def _check_found(found: list[tuple[UserInfo, list[Post]]], api_handles: list[str]) -> None:
     """Every account read so far names a file safely, and no account comes from two sources."""
-    seen: dict[str, str] = {}
     for user, _ in found:
         # An archive without --handle, and the API, name the account themselves.
         check_handle(user.handle, what=f"the account of {user.source_detail}")
-        key = user.handle.lower()
-        if key in seen:
-            raise InputError(
-                f"@{user.handle} comes from two sources ({seen[key]} and {user.source_detail})",
-                hint="give each account once",
-            )
-        seen[key] = user.source_detail
-    for handle in api_handles:
+    accounts = [(user.handle, user.source_detail) for user, _ in found]
+    accounts += [(handle, "the X API") for handle in api_handles]
+    seen: dict[str, str] = {}
+    for handle, detail in accounts:
         key = handle.lower()
         if key in seen:
             raise InputError(
-                f"@{handle} comes from two sources ({seen[key]} and the X API)", hint="give each account once"
+                f"@{handle} comes from two sources ({seen[key]} and {detail})", hint="give each account once"
             )
-        seen[key] = "the X API"
+        seen[key] = detail
 
 
 def collect(
