@@ -104,6 +104,7 @@ NOT_OVERRIDABLE = frozenset({"resume", "base_model", "predictions", "progress"})
 def train_config(config: RunConfig, *, resume: bool = False, progress: bool = True):
     """The TrainConfig this run trains with: common knobs, then the ``train:`` overrides."""
     from huggingtweets.train import TrainConfig
+    from huggingtweets.train.config import coerce_file_values
 
     known = set(TrainConfig.field_names())
     values: dict[str, Any] = {"base_model": config.base_model, "seed": config.seed}
@@ -111,14 +112,15 @@ def train_config(config: RunConfig, *, resume: bool = False, progress: bool = Tr
         values["epochs"] = config.epochs
     if config.learning_rate is not None:
         values["learning_rate"] = config.learning_rate
-    for key, value in config.train:
+    for key, _ in config.train:
         if key not in known or key in NOT_OVERRIDABLE:
             raise InputError(
                 f"config key 'train.{key}' is not a training setting run takes; "
                 f"valid: {', '.join(sorted(known - NOT_OVERRIDABLE))}",
                 hint="base_model is a top-level key; sample posts come from the generate stage",
             )
-        values[key] = value
+    # The same typing as `train --config FILE` (YAML reads `mixed_precision: no` as False, `1e-3` as text).
+    values.update(coerce_file_values(dict(config.train), "the config's train: section"))
     # The generate stage writes predictions.json, so training does not (it would be done twice).
     values.update(resume=resume, progress=progress, predictions=0)
     return TrainConfig(**values)

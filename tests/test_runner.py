@@ -259,6 +259,20 @@ def test_train_config_maps_run_settings_and_rejects_unknown_train_keys(base):
             train_config(dataclasses.replace(base, train=((key, 1),)))
 
 
+def test_train_section_of_a_yaml_config_is_typed_like_train_config(base, tmp_path):
+    from huggingtweets.config import load_config_file
+    from huggingtweets.errors import InputError
+    from huggingtweets.runner import train_config
+
+    cfg = tmp_path / "bot.yaml"
+    cfg.write_text("train:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8")
+    train = load_config_file(cfg)["train"]
+    tc = train_config(dataclasses.replace(base, train=train))
+    assert (tc.mixed_precision, tc.warmup_ratio) == ("no", 0.1)
+    with pytest.raises(InputError, match="`batch_size: many` in the config's train: section"):
+        train_config(dataclasses.replace(base, train=(("batch_size", "many"),)))
+
+
 def test_session_knobs_do_not_change_the_training_fingerprint(base, fake):
     """stop_after_steps, checkpoint_every, report_to... steer a session, not the weights."""
     go(dataclasses.replace(base, train=(("checkpoint_every", 1), ("stop_after_steps", 3))), fake)
