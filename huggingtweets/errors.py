@@ -53,3 +53,9 @@ class HubError(HuggingtweetsError):
 
 class StageError(HuggingtweetsError):
     """A pipeline stage is missing its inputs (an earlier stage has not run)."""
+
+
+class Cancelled(HuggingtweetsError):
+    """The caller cancelled long-running work (``events.CancelToken``); what was done is kept."""
+
+    exit_code = 130
