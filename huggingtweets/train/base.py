@@ -19,9 +19,11 @@ from huggingtweets.errors import TrainingError
 # A Hub id: "name" or "owner/name", letters, digits, "-", "_", ".", at most 96 characters each.
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 
-# Long enough for a long post in GPT-2 tokens (280 characters is ~70-100 tokens, more with emoji),
-# short enough that a runaway sample ends quickly on a CPU.
+# When the posts are unknown: long enough for a long post in GPT-2 tokens (280 characters is ~70-100
+# tokens, more with emoji), short enough that a runaway sample ends quickly on a CPU.
 POST_MAX_NEW_TOKENS = 100
+# A sample may run this much longer than the longest training post before it is cut.
+POST_LENGTH_MARGIN = 1.25
 
 OFFLINE_HINT = "use `--base-model tiny` (fully offline) or `--base-model PATH` to a local model folder"
 
@@ -33,7 +35,22 @@ WEIGHTS_WANTED = "*.safetensors or pytorch_model*.bin"
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
 
 
-def post_generation_config(eos_token_id: int, pad_token_id: int):
+def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
+    """The cap on new tokens per sample: the longest post in tokens (plus its EOS), with margin.
+
+    Sampling stops each sequence at EOS, and a call of n sequences runs until all n stopped or
+    this cap is reached, so the cap is what a runaway sample costs. Sized from the person's own
+    posts (short-post accounts get a short cap, long-post ones are not cut), rounded up to 8.
+    """
+    texts = [t for t in texts if t]
+    if not texts:
+        return POST_MAX_NEW_TOKENS
+    longest = max(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) + 1
+    cap = -(-int(longest * POST_LENGTH_MARGIN) // 8) * 8
+    return max(16, min(cap, context // 2))
+
+
+def post_generation_config(eos_token_id: int, pad_token_id: int, *, max_new_tokens: int | None = None):
     """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
 
     transformers 5 reads generation defaults only from generation_config.json (not from
@@ -46,7 +63,7 @@ def post_generation_config(eos_token_id: int, pad_token_id: int):
         do_sample=True,  # posts should vary; greedy decoding repeats the most common post
         top_p=0.95,
         temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
-        max_new_tokens=POST_MAX_NEW_TOKENS,
+        max_new_tokens=max_new_tokens or POST_MAX_NEW_TOKENS,
         eos_token_id=eos_token_id,  # <|endoftext|> ends a post
         pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
         bos_token_id=eos_token_id,

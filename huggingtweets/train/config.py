@@ -40,7 +40,9 @@ class TrainConfig:
     # --- precision and speed -----------------------------------------------------------------
     mixed_precision: str = "auto"  # auto (bf16 where the hardware has it), no, bf16 or fp16 (GPU)
     compile: bool = False  # torch.compile the model: +12-16% on top of bf16, 18-45 s first step on CPU
-    cpu_threads: int = 0  # torch threads per process on CPU (0 = torch's default; 1 is fastest for tiny models on a busy CPU)
+    cpu_threads: int = (
+        0  # torch threads per process on CPU (0 = auto: the cores other work leaves free, train/speed.py)
+    )
     attention_dropout: float | None = (
         0.0  # GPT-2 attention dropout; 0 keeps CPU SDPA on its fast kernel; None = base's
     )
@@ -54,8 +56,8 @@ class TrainConfig:
     stop_after_steps: int = 0  # stop after this many steps, checkpoint, exit; schedule unchanged (0 = off)
     # --- outputs -----------------------------------------------------------------------------
     report_to: str = "none"  # tracker through accelerate: none, trackio, wandb or tensorboard
-    # Saved weights' dtype. bfloat16: half the download, and CPU decoding is bound by reading weights
-    # (measured 1.6x faster per token for GPT-2 124M here, loss unchanged to 4 decimals).
+    # Saved weights' file dtype. bfloat16: half the download (loss unchanged to 4 decimals); config.json
+    # always says float32, so a default pipeline() upcasts and never computes in emulated bf16 (saving.py).
     save_dtype: str = "bfloat16"
     predictions: int = 10  # samples written to DIR/predictions.json after training (0 = none)
     progress: bool = True  # show a progress bar on stderr (main process only)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.errors import TrainingError
-from huggingtweets.runfolder import atomic_dir, atomic_write_json
+from huggingtweets.runfolder import atomic_dir, atomic_write_json, read_json
 from huggingtweets.train.checkpoints import (
     checkpoint_folders,
     checkpoint_path,
@@ -62,11 +62,12 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
-    from huggingtweets.train.base import resolve_base_model
+    from huggingtweets.train.base import post_max_new_tokens, resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
     from huggingtweets.train.saving import save_model
+    from huggingtweets.train.speed import Phases, auto_cpu_threads
 
-    started = time.perf_counter()
+    started, phases = time.perf_counter(), Phases()
 
     # --- accelerator: precision, accumulation, trackers, checkpoint naming --------------------
     accelerator = Accelerator(
@@ -89,8 +90,8 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     # the shared tensor once, which is exactly right.
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     share_cpu_threads(accelerator)
-    if config.cpu_threads and accelerator.device.type == "cpu":
-        torch.set_num_threads(config.cpu_threads)
+    if accelerator.device.type == "cpu" and (config.cpu_threads or accelerator.num_processes == 1):
+        torch.set_num_threads(config.cpu_threads or auto_cpu_threads())
     if not is_main:
         import datasets
         import transformers
@@ -189,7 +190,8 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
         accelerator.load_state(str(checkpoint_path(run_dir, newest)))
         accelerator.project_configuration.iteration = newest + 1
     else:
-        state.initial_validation_loss = evaluate(model, eval_loader, accelerator)
+        with phases("eval"):
+            state.initial_validation_loss = evaluate(model, eval_loader, accelerator)
 
     hyperparameters = {
         **config.hyperparameters(),
@@ -215,6 +217,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
         unit="step",
         dynamic_ncols=True,
     )
+    phases.add("setup", time.perf_counter() - started - phases.split().get("eval", 0.0))
     session_tokens, clock = 0, TrainClock()  # the clock leaves out evaluation and checkpoint time
     stop_at = min(total_steps, config.stop_after_steps or total_steps)
     while state.global_step < stop_at:
@@ -291,25 +294,30 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
                 and state.global_step % config.checkpoint_every == 0
                 and not epoch_ends_here
             ):
-                with clock.paused():
+                with clock.paused(), phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         else:
             # A full pass: evaluate, record, checkpoint at the epoch's end.
             with clock.paused():
-                state.finish_epoch(evaluate(model, eval_loader, accelerator))
-                save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+                with phases("eval"):
+                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                with phases("checkpoint"):
+                    save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
             _log_epoch(accelerator, state)
             continue
         # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
             if state.global_step >= total_steps:
-                state.finish_epoch(evaluate(model, eval_loader, accelerator))
-            save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+                with phases("eval"):
+                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+            with phases("checkpoint"):
+                save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
             _log_epoch(accelerator, state)
         break
     bar.close()
     train_seconds = clock.training_seconds()
+    phases.add("train", train_seconds)
 
     if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
         accelerator.end_training()
@@ -327,8 +335,15 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
     summary: dict[str, Any] = {}
     if is_main:
-        with atomic_dir(run_dir / "model") as tmp:
-            save_model(unwrapped, tokenizer, tmp, state_dict=state_dict, dtype=config.save_dtype)
+        with phases("save"), atomic_dir(run_dir / "model") as tmp:
+            save_model(
+                unwrapped,
+                tokenizer,
+                tmp,
+                state_dict=state_dict,
+                dtype=config.save_dtype,
+                max_new_tokens=post_max_new_tokens(tokenizer, dataset["train"]["text"], context=context),
+            )
         summary = {
             "base_model": base_name,
             "hyperparameters": hyperparameters,
@@ -351,6 +366,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             "history": state.history,
             "tokens_per_second": round(session_tokens / max(train_seconds, 1e-9), 1),
             "wall_time_s": round(time.perf_counter() - started, 2),
+            "phases_s": phases.split(),
             "resumed": bool(config.resume),
             **environment_summary(accelerator),
         }
@@ -359,8 +375,13 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     if is_main and config.predictions:
         from huggingtweets.generate import write_predictions
 
-        predictions = write_predictions(run_dir, n_samples=config.predictions, seed=config.seed)
+        with phases("predictions"):
+            predictions = write_predictions(run_dir, n_samples=config.predictions, seed=config.seed)
         summary["memorization_rate"] = predictions["memorization_rate"]
+        summary["phases_s"] = phases.split()
+        summary["wall_time_s"] = round(time.perf_counter() - started, 2)
+        summary_path = run_dir / "training_summary.json"
+        atomic_write_json(summary_path, {**read_json(summary_path), **summary})
     return summary
 
 

@@ -6,6 +6,12 @@ What the pipeline reads in transformers 5 (checked in pipelines/base.py and text
 - generation settings come from generation_config.json only; the pipeline's own defaults
   (temperature 0.7, 256 new tokens) fill in only what that file leaves unset.
   ``config.task_specific_params`` (where the original put them) is no longer read.
+- the weights are loaded as ``config.json``'s ``dtype`` (pipeline and from_pretrained default to
+  ``dtype="auto"``, which reads it before the files' own dtype). We always write float32 there:
+  bfloat16 weights computed in bfloat16 are 7x slower per token on a CPU without native bf16
+  (AVX2 only, most laptops and CI runners), and never faster than float32 on a CPU with it (see
+  benchmarks/RESULTS.md). The files may still hold bfloat16 (half the download); they are upcast
+  once at load. A GPU user who wants bf16 compute passes ``dtype=torch.bfloat16``.
 """
 
 from __future__ import annotations
@@ -17,8 +23,20 @@ from huggingtweets.train.base import post_generation_config
 EOS_TOKEN = "<|endoftext|>"
 
 
-def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str = "float32") -> Path:
-    """``save_pretrained`` (safetensors) + tokenizer + generation_config.json tuned for posts."""
+def save_model(
+    model,
+    tokenizer,
+    out_dir: Path,
+    *,
+    state_dict=None,
+    dtype: str = "float32",
+    max_new_tokens: int | None = None,
+) -> Path:
+    """``save_pretrained`` (safetensors) + tokenizer + generation_config.json tuned for posts.
+
+    ``dtype`` is the files' dtype only; config.json always says float32 (see the module's note).
+    ``max_new_tokens`` caps a sample's length (see ``post_max_new_tokens``); None keeps the default.
+    """
     import torch
 
     eos_id = tokenizer.eos_token_id
@@ -35,7 +53,10 @@ def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str =
     # generation_config.json carries pad_token_id instead, which silences generate()'s own warning.
     if config.pad_token_id == eos_id:
         config.pad_token_id = None
-    model.generation_config = post_generation_config(eos_id, tokenizer.pad_token_id)
+    model.generation_config = post_generation_config(
+        eos_id, tokenizer.pad_token_id, max_new_tokens=max_new_tokens
+    )
+    model.to(torch.float32)  # save_pretrained writes the model's dtype into config.json
     if dtype == "bfloat16":
         # Convert each storage once, so tied weights (lm_head = wte) stay one tensor and are saved once.
         converted: dict[int, torch.Tensor] = {}
@@ -43,9 +64,6 @@ def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str =
             k: converted.setdefault(v.data_ptr(), v.to(torch.bfloat16)) if v.is_floating_point() else v
             for k, v in (state_dict if state_dict is not None else model.state_dict()).items()
         }
-        # The model itself too: save_pretrained records the model's dtype in config.json, and that
-        # is what from_pretrained/pipeline (dtype="auto") load the weights as.
-        model.to(torch.bfloat16)
     model.save_pretrained(out_dir, state_dict=state_dict)
     tokenizer.save_pretrained(out_dir)
     return Path(out_dir)
