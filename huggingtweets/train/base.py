@@ -7,6 +7,7 @@ out (``--base-model tiny`` or a local path).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -23,7 +24,7 @@ _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 # tokens, more with emoji), short enough that a runaway sample ends quickly on a CPU.
 POST_MAX_NEW_TOKENS = 100
 # A sample may run this much longer than the longest training post before it is cut.
-POST_LENGTH_MARGIN = 1.25
+POST_LENGTH_MARGIN = 1.5
 
 OFFLINE_HINT = "use `--base-model tiny` (fully offline) or `--base-model PATH` to a local model folder"
 
@@ -46,8 +47,8 @@ def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
     if not texts:
         return POST_MAX_NEW_TOKENS
     longest = max(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) + 1
-    cap = -(-int(longest * POST_LENGTH_MARGIN) // 8) * 8
-    return max(16, min(cap, context // 2))
+    cap = -(-math.ceil(longest * POST_LENGTH_MARGIN) // 8) * 8
+    return max(16, min(cap, context * 3 // 4))  # the prompt needs the rest of the context
 
 
 def post_generation_config(eos_token_id: int, pad_token_id: int, *, max_new_tokens: int | None = None):

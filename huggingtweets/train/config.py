@@ -40,9 +40,8 @@ class TrainConfig:
     # --- precision and speed -----------------------------------------------------------------
     mixed_precision: str = "auto"  # auto (bf16 where the hardware has it), no, bf16 or fp16 (GPU)
     compile: bool = False  # torch.compile the model: +12-16% on top of bf16, 18-45 s first step on CPU
-    cpu_threads: int = (
-        0  # torch threads per process on CPU (0 = auto: the cores other work leaves free, train/speed.py)
-    )
+    # Torch threads per process on CPU (0 = auto: the cores other work leaves free, see train/speed.py).
+    cpu_threads: int = 0
     attention_dropout: float | None = (
         0.0  # GPT-2 attention dropout; 0 keeps CPU SDPA on its fast kernel; None = base's
     )

@@ -39,8 +39,8 @@ class Phases:
 
 
 def format_phases(phases: dict[str, float]) -> str:
-    """``setup 3 s, train 40 s, eval 1 s, ...`` for the summary line."""
-    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
+    """``setup 3.0 s, train 40.0 s, eval 1.0 s, ...`` for the summary line, in the order they run."""
+    return ", ".join(f"{name} {phases[name]:.1f} s" for name in Phases.ORDER if name in phases)
 
 
 def cpu_cores() -> int:
