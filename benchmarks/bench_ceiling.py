@@ -103,8 +103,7 @@ class Contender:
 
     def step(self) -> float:
         import torch
-
-        from huggingtweets.train.loss import causal_lm_loss
+        from chunked_loss import causal_lm_loss
 
         torch.set_num_threads(self.threads)
         started = time.perf_counter()

@@ -6,7 +6,12 @@ GPT-2's 50k vocabulary at batch 8 x block 256 that is ~400 MiB per copy, and on 
 goes to moving it. Here each chunk of rows computes its logits, its loss and, right away, its
 gradients for the hidden states and the lm_head weight, then frees the logits: the same three
 matmuls as the usual forward + backward, with only one chunk of logits alive at a time.
-The loss is the same mean over non-ignored labels as transformers' ForCausalLMLoss.
+The loss is the same mean over non-ignored labels as transformers' ForCausalLMLoss (checked
+against it to 1e-7, values and gradients).
+
+A lever measured by bench_ceiling.py, not used by the trainer: on the tiny shape (vocab 4096) in
+fp32 it trained at 0.57x the usual path on this 2-core CPU (the per-chunk softmax and gradient
+passes cost more than the copies they save when the logits are small).
 """
 
 from __future__ import annotations
