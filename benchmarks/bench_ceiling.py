@@ -148,12 +148,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per turn (median)")
     parser.add_argument("--gpt2-124m", action="store_true", help="also the GPT-2 124M shape")
     parser.add_argument("--compile", action="store_true", help="also torch.compile (slow first step)")
+    parser.add_argument("--skip-tiny", action="store_true", help="only the ceilings (and --gpt2-124m)")
     args = parser.parse_args()
     print(cpu_line())
     cores = len(os.sched_getaffinity(0))
     ceiling = ceilings()
     native = "bf16" if cpu_has_bf16() else "no"
 
+    if not args.skip_tiny:
+        race_tiny(args, cores, ceiling)
+    if args.gpt2_124m:
+        print(f"\nGPT-2 124M shape, batch x block as named; {load()}")
+        from huggingtweets.train.speed import auto_cpu_threads
+
+        n = auto_cpu_threads()  # a 124M step on threads that other work holds would take minutes
+        big = [
+            Contender(f"fp32, batch 1 x block 1024, {n} thr", GPT2_124M, 1, 1024, "no", n),
+            Contender("fp32, batch 4 x block 256", GPT2_124M, 4, 256, "no", n),
+            Contender(f"{native}, batch 4 x block 256", GPT2_124M, 4, 256, native, n),
+            Contender(f"{native}, batch 4 x 256, chunked", GPT2_124M, 4, 256, native, n, chunked=True),
+        ]
+        race(big, max(1, args.rounds - 1), 1, ceiling)
+    del torch
+
+
+def race_tiny(args, cores: int, ceiling: dict) -> None:
     print(f"\ntiny shape {TINY}, batch 8 x block 256 unless named; {load()}")
     tiny = [
         Contender(f"fp32, {cores} threads", TINY, 8, 256, "no", cores),
@@ -166,15 +185,6 @@ def main() -> None:
     if args.compile:
         tiny.append(Contender("fp32, compiled", TINY, 8, 256, "no", cores, compiled=True))
     race(tiny, args.rounds, args.steps, ceiling)
-    if args.gpt2_124m:
-        print(f"\nGPT-2 124M shape, batch x block as named; {load()}")
-        big = [
-            Contender("fp32, batch 1 x block 1024", GPT2_124M, 1, 1024, "no", cores),
-            Contender(f"{native}, batch 4 x block 256", GPT2_124M, 4, 256, native, cores),
-            Contender(f"{native}, batch 4 x 256, chunked", GPT2_124M, 4, 256, native, cores, chunked=True),
-        ]
-        race(big, max(1, args.rounds - 1), 1, ceiling)
-    del torch
 
 
 def cpu_has_bf16() -> bool:
