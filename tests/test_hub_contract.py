@@ -49,3 +49,56 @@ def test_derived_repo_metadata(card, config, expected_pipeline, expected_library
     derived = derive_repo_metadata(card, config, ["model.safetensors"])
     assert derived["pipeline_tag"] == expected_pipeline and derived["library_name"] == expected_library
     assert "safetensors" in derived["tags"]
+
+
+def test_hub_package_has_no_import_circle():
+    """Every import between modules of huggingtweets.hub, lazy ones included, forms no circle.
+
+    Imports under ``if TYPE_CHECKING:`` are annotations only and never run, so they do not count.
+    """
+    import ast
+    from pathlib import Path
+
+    import huggingtweets.hub as pkg
+
+    folder = Path(pkg.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        name = f"huggingtweets.hub.{path.stem}" if path.stem != "__init__" else "huggingtweets.hub"
+        deps = graph.setdefault(name, set())
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and getattr(block.test, "id", None) == "TYPE_CHECKING"
+            for stmt in block.body
+            for n in ast.walk(stmt)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("huggingtweets.hub")
+            ):
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            deps.update(t for t in targets if t.startswith("huggingtweets.hub."))
+    graph = {k: {d for d in v if d in graph and d != k} for k, v in graph.items()}
+
+    def circle_from(start: str, seen: tuple[str, ...]) -> tuple[str, ...] | None:
+        for dep in sorted(graph[start]):
+            if dep in seen:
+                return (*seen[seen.index(dep) :], dep)
+            found = circle_from(dep, (*seen, dep))
+            if found:
+                return found
+        return None
+
+    assert len(graph) >= 10 and graph["huggingtweets.hub.routes"] >= {"huggingtweets.hub.api"}
+    circles = [c for m in sorted(graph) if (c := circle_from(m, (m,)))]
+    assert circles == [], " -> ".join(circles[0])

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from huggingtweets.errors import InputError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+# fullmatch, not match with "$": "$" also matches before a trailing newline, so "a\n" would pass.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Principal:
 def parse_token_spec(spec: str) -> tuple[str, Principal]:
     """``TOKEN:USER[:ORG,ORG...]`` -> (token, Principal). The token never appears in the error."""
     parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not _NAME.match(parts[1]):
+    if len(parts) not in (2, 3) or not parts[0] or not _NAME.fullmatch(parts[1]):
         raise InputError(
             "a --token value does not look like TOKEN:USER[:ORG,...] (user and org names use letters, "
             "digits, '.', '_' and '-')",
@@ -36,7 +37,7 @@ def parse_token_spec(spec: str) -> tuple[str, Principal]:
         )
     orgs = tuple(o for o in (parts[2].split(",") if len(parts) == 3 else []) if o)
     for org in orgs:
-        if not _NAME.match(org):
+        if not _NAME.fullmatch(org):
             raise InputError(f"organisation name {org!r} in a --token value is not a valid Hub name")
     return parts[0], Principal(parts[1], orgs)
 
@@ -76,4 +77,4 @@ def may_read(principal: Principal | None, namespace: str, private: bool) -> bool
 
 
 def valid_name(name: str) -> bool:
-    return bool(_NAME.match(name)) and ".." not in name and not name.endswith(".git")
+    return bool(_NAME.fullmatch(name)) and ".." not in name and not name.endswith(".git")

@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _request(self, raw_path: str, raw_query: str) -> tuple[Request, bool]:
         """The parsed request and whether a token was presented at all."""
         # Each segment is unquoted after the split, so one may hold "/" ("%2F"): every route
-        # checks names and paths itself (routes.split_repo, transfer.check_path).
+        # checks names and paths itself (repos.split_repo, repos.check_path).
         # A target that is not a path ("*") gives no segments: the router answers 400.
         segments = [unquote(s) for s in raw_path.split("/")[1:]] if raw_path.startswith("/") else []
         length = self.headers.get("Content-Length")

@@ -6,6 +6,7 @@ Layout under ``root``::
     blobs/<aa>/<sha256>.json     {"size", "sha1"}: size and git blob sha1 of the content
     commits/<aa>/<oid>.json      one commit: parents, full flat tree {path: entry}, message, date
     repos/<type>s/<ns>/<name>.json  repo record: private flag, refs {branch|refs/pr/N: oid}, PRs
+    grants/<type>s/<ns>/<name>/<sha256>-<user>  that user uploaded this LFS object to this repo
     tmp/                         uploads in flight (removed on failure; stale ones at start)
 
 Every file is written to a temp path and renamed into place, and a commit becomes visible only
@@ -13,6 +14,11 @@ when its repo record (holding the ref) is replaced, last. A crash or a dropped c
 point leaves the repo at its previous commit; at worst an unreferenced blob or commit remains.
 Commits to one repo are serialized by a per-repo lock, so concurrent writers get a linear
 history and no lost update.
+
+Blobs are shared by content, access is not: a commit may name an LFS object only if the repo
+already holds it (in a commit reachable from its refs) or the committing user uploaded its bytes
+to this repo in this upload session (a grant, kept for ``GRANT_TTL_S``). Knowing a sha256 is not
+knowing the bytes, so it must never be enough to copy another repo's file.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ GITATTRIBUTES = (
     "*.zip filter=lfs diff=lfs merge=lfs -text\n"
 )
 CHUNK = 1024 * 1024
+# An upload session: from the LFS PUT to the commit that names the object. A day covers a slow
+# multi-GB upload followed by a retried commit.
+GRANT_TTL_S = 24 * 3600.0
 REPO_TYPES = ("model", "dataset", "space")
 
 
@@ -75,12 +84,13 @@ def _dumps(obj: Any) -> bytes:
 class Storage:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        for sub in ("blobs", "commits", "repos", "tmp"):
+        for sub in ("blobs", "commits", "repos", "grants", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._repos_guard = threading.Lock()
         self._reach_cache: dict[str, tuple[str, ...]] = {}
+        self._held_cache: dict[str, frozenset[str]] = {}
 
     def remove_stale_uploads(self) -> None:
         """Uploads in flight when a previous server died are garbage (call with the folder lock held)."""
@@ -165,6 +175,51 @@ class Storage:
             raise StorageError(404, f"Repository Not Found for {repo_id[:200]!r}", "RepoNotFound")
         return self.root / "repos" / f"{repo_type}s" / f"{repo_id}.json"
 
+    # ------------------------------------------------------------------ LFS access
+    def _grant_dir(self, repo_type: str, repo_id: str) -> Path:
+        self._repo_path(repo_type, repo_id)  # checks the names
+        return self.root / "grants" / f"{repo_type}s" / repo_id
+
+    def grant_upload(self, repo_type: str, repo_id: str, sha256: str, user: str) -> None:
+        """``user`` sent the bytes of ``sha256`` to this repo: they may now commit it here."""
+        atomic_write_bytes(self._grant_dir(repo_type, repo_id) / f"{sha256}-{user}", now_iso().encode())
+
+    def has_grant(self, repo_type: str, repo_id: str, sha256: str, user: str | None = None) -> bool:
+        """A fresh upload grant for ``sha256`` in this repo (by ``user``, or by anyone when None)."""
+        folder = self._grant_dir(repo_type, repo_id)
+        names = [f"{sha256}-{user}"] if user is not None else [p.name for p in folder.glob(f"{sha256}-*")]
+        for name in names:
+            with contextlib.suppress(OSError):
+                if time.time() - (folder / name).stat().st_mtime < GRANT_TTL_S:
+                    return True
+        return False
+
+    def _drop_grants(self, repo_type: str, repo_id: str, sha256s: Iterable[str], user: str) -> None:
+        folder = self._grant_dir(repo_type, repo_id)
+        for sha256 in sha256s:
+            with contextlib.suppress(FileNotFoundError):
+                (folder / f"{sha256}-{user}").unlink()
+
+    def holds(self, repo: dict, sha256: str) -> bool:
+        """Whether a commit reachable from the repo's refs has a file with this content."""
+        for head in repo["refs"].values():
+            held = self._held_cache.get(head)
+            if held is None:
+                held = frozenset(
+                    e["sha256"]
+                    for oid in self._reachable(head)
+                    for e in self.get_commit(oid)["tree"].values()
+                )
+                if len(self._held_cache) > 4096:
+                    self._held_cache.clear()
+                self._held_cache[head] = held
+            if sha256 in held:
+                return True
+        return False
+
+    def may_reference(self, repo: dict, sha256: str, user: str | None) -> bool:
+        return self.holds(repo, sha256) or self.has_grant(repo["type"], repo["id"], sha256, user)
+
     @contextlib.contextmanager
     def repo_lock(self, repo_type: str, repo_id: str) -> Iterator[None]:
         key = f"{repo_type}/{repo_id}"
@@ -215,6 +270,8 @@ class Storage:
                 self._repo_path(repo_type, repo_id).unlink()
             except FileNotFoundError:
                 raise StorageError(404, f"Repository {repo_id} not found", "RepoNotFound") from None
+            # A repo created later under the same name starts with no uploads of its own.
+            shutil.rmtree(self._grant_dir(repo_type, repo_id), ignore_errors=True)
 
     def update_repo(self, repo_type: str, repo_id: str, **fields: Any) -> dict:
         with self.repo_lock(repo_type, repo_id):
@@ -302,7 +359,9 @@ class Storage:
     ) -> tuple[str, int | None]:
         """Apply ``operations`` all or nothing on top of ``revision``; returns (oid, PR number|None).
 
-        Operations: {"op": "add", "path", "sha256", "size", "oid", "lfs"} (content already stored),
+        Operations: {"op": "add", "path", "sha256", "size", "oid", "lfs": False} (content sent in
+        this commit, already stored), {"op": "add", "path", "sha256", "size": int|None, "lfs": True}
+        (an LFS object named by its sha256: see the module docstring for who may name which),
         {"op": "delete_file"|"delete_folder", "path"}.
         """
         with self.repo_lock(repo_type, repo_id):
@@ -321,11 +380,15 @@ class Storage:
                     f" is not the head {head} of {revision})",
                 )
             tree = dict(self.get_commit(head)["tree"])
+            granted = []
             for op in operations:
                 path = op["path"]
-                if op["op"] == "add":
+                if op["op"] == "add" and op["lfs"]:
+                    tree[path] = self._lfs_entry(repo, op, author)
+                    granted.append(op["sha256"])
+                elif op["op"] == "add":
                     if not self.has_blob(op["sha256"], op["size"]):
-                        raise StorageError(422, f"LFS object {op['sha256']} for {path} was never uploaded")
+                        raise StorageError(422, f"the content of {path} was lost before the commit")
                     tree[path] = {k: op[k] for k in ("sha256", "size", "oid", "lfs")}
                 elif op["op"] == "delete_file":
                     if tree.pop(path, None) is None:
@@ -351,7 +414,29 @@ class Storage:
                 repo["refs"][revision] = oid
             # The ref moves here, last: until this rename the repo still shows the previous commit.
             self._save_repo(repo)
+            # The repo holds these objects now; the upload session that granted them is over.
+            self._drop_grants(repo_type, repo_id, granted, author)
             return oid, pr_num
+
+    def _lfs_entry(self, repo: dict, op: dict, author: str) -> dict:
+        sha256, path = op["sha256"], op["path"]
+        # One answer whether the object exists elsewhere or nowhere: no oracle for other repos' files.
+        if not self.may_reference(repo, sha256, author) or not self.has_blob(sha256):
+            raise StorageError(
+                422,
+                f"LFS object {sha256} for {path} was never uploaded to {repo['id']} (use the LFS batch API)",
+            )
+        actual = self.blob_path(sha256).stat().st_size
+        if op["size"] is not None and op["size"] != actual:
+            raise StorageError(
+                422, f"lfsFile {path}: size {op['size']} does not match the uploaded {actual} bytes"
+            )
+        return {
+            "sha256": sha256,
+            "size": actual,
+            "oid": git_blob_sha1(lfs_pointer(sha256, actual)),
+            "lfs": True,
+        }
 
     @staticmethod
     def _pr_record(num: int, title: str, description: str, author: str, base: str) -> dict:
