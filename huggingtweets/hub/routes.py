@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from huggingtweets.hub import api, transfer, tree
@@ -10,6 +11,8 @@ from huggingtweets.hub.repos import TYPES, load_repo, split_repo, take_revision
 
 if TYPE_CHECKING:
     from huggingtweets.hub.messages import Request
+
+log = logging.getLogger("huggingtweets.hub")
 
 
 def route(req: Request) -> Response:
@@ -24,7 +27,7 @@ def route(req: Request) -> Response:
         if seg[1:] == ["whoami-v2"] and method == "GET":
             return api.whoami(req)
         if seg[1:] == ["agent-harnesses"] and method == "GET":
-            # huggingface_hub 2.4 reads this as a dict (``registry.get(...)``): ``[]`` crashes every
+            # huggingface_hub (2.x) reads this as a dict (``registry.get(...)``): ``[]`` crashes every
             # request of a client that does not disable telemetry. An empty registry detects no agent.
             return Response(200, {"standardEnvVars": [], "harnesses": {}})
         if seg[1:] == ["repos", "create"] and method == "POST":
@@ -60,7 +63,7 @@ def route(req: Request) -> Response:
             repo_id, rest = split_repo(parts)
             revision, path = take_revision(rest[1:])
             return transfer.resolve(req, repo_type, repo_id, revision, "/".join(path))
-    raise HttpError(404, f"no such endpoint: {method} /{'/'.join(seg)}")
+    raise _unknown(req, f"{method} /{'/'.join(seg)}")
 
 
 def _repo_api(req: Request, repo_type: str, repo_id: str, rest: list[str]) -> Response:
@@ -104,4 +107,12 @@ def _repo_api(req: Request, repo_type: str, repo_id: str, rest: list[str]) -> Re
             "(before importing huggingface_hub), or serve without --lfs-threshold so every file goes "
             "as a regular upload.",
         )
-    raise HttpError(404, f"no such endpoint: {method} /api/{repo_type}s/{repo_id}/{'/'.join(rest)}")
+    raise _unknown(req, f"{method} /api/{repo_type}s/{repo_id}/{'/'.join(rest)}")
+
+
+def _unknown(req: Request, what: str) -> HttpError:
+    """A request no route answers: kept (``HubServer.unknown_routes``) and logged, since a new
+    client version asking for an endpoint this server lacks shows up here first."""
+    req.hub.unknown_routes.append(what[:300])
+    log.warning("no such endpoint: %s", what[:300])
+    return HttpError(404, f"no such endpoint: {what}")

@@ -15,6 +15,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -263,6 +264,8 @@ class HubServer:
         self.port = port
         self.lfs_threshold = lfs_threshold
         self.page_size = page_size
+        # Requests that matched no route, newest last: what a client needs that this server lacks.
+        self.unknown_routes: deque[str] = deque(maxlen=100)
         # Signs LFS upload URLs (the client PUTs to them without its token).
         self.secret = secrets.token_bytes(32)
         self._httpd: _HTTPServer | None = None
