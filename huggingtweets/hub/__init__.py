@@ -10,5 +10,6 @@ Modules: ``server`` (HTTP layer, ``HubServer``), ``messages`` (Request/Response)
 routing), ``repos`` (repo loading, rights, revisions, path checks, pagination: what the endpoint
 modules share), ``api`` (repo endpoints), ``tree`` (listings and history), ``transfer`` (preupload,
 commit, LFS, downloads), ``ndjson`` (streaming commit body reader), ``storage`` (blobs and commit
-history on disk), ``auth`` (tokens and rights), ``cards`` (README YAML header).
+history on disk), ``lfsaccess`` (who may name which LFS object), ``auth`` (tokens and rights),
+``cards`` (README YAML header).
 """

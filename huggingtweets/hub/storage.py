@@ -15,10 +15,7 @@ point leaves the repo at its previous commit; at worst an unreferenced blob or c
 Commits to one repo are serialized by a per-repo lock, so concurrent writers get a linear
 history and no lost update.
 
-Blobs are shared by content, access is not: a commit may name an LFS object only if the repo
-already holds it (in a commit reachable from its refs) or the committing user uploaded its bytes
-to this repo in this upload session (a grant, kept for ``GRANT_TTL_S``). Knowing a sha256 is not
-knowing the bytes, so it must never be enough to copy another repo's file.
+Blobs are shared by content, access is not: see ``lfsaccess`` for who may name which LFS object.
 """
 
 from __future__ import annotations
@@ -36,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.hub.auth import valid_name
+from huggingtweets.hub.lfsaccess import LfsAccess
 from huggingtweets.runfolder import atomic_write_bytes
 
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
@@ -49,9 +47,6 @@ GITATTRIBUTES = (
     "*.zip filter=lfs diff=lfs merge=lfs -text\n"
 )
 CHUNK = 1024 * 1024
-# An upload session: from the LFS PUT to the commit that names the object. A day covers a slow
-# multi-GB upload followed by a retried commit.
-GRANT_TTL_S = 24 * 3600.0
 REPO_TYPES = ("model", "dataset", "space")
 
 
@@ -81,7 +76,7 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-class Storage:
+class Storage(LfsAccess):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         for sub in ("blobs", "commits", "repos", "grants", "tmp"):
@@ -174,51 +169,6 @@ class Storage:
         if repo_type not in REPO_TYPES or len(parts) != 2 or not all(valid_name(p) for p in parts):
             raise StorageError(404, f"Repository Not Found for {repo_id[:200]!r}", "RepoNotFound")
         return self.root / "repos" / f"{repo_type}s" / f"{repo_id}.json"
-
-    # ------------------------------------------------------------------ LFS access
-    def _grant_dir(self, repo_type: str, repo_id: str) -> Path:
-        self._repo_path(repo_type, repo_id)  # checks the names
-        return self.root / "grants" / f"{repo_type}s" / repo_id
-
-    def grant_upload(self, repo_type: str, repo_id: str, sha256: str, user: str) -> None:
-        """``user`` sent the bytes of ``sha256`` to this repo: they may now commit it here."""
-        atomic_write_bytes(self._grant_dir(repo_type, repo_id) / f"{sha256}-{user}", now_iso().encode())
-
-    def has_grant(self, repo_type: str, repo_id: str, sha256: str, user: str | None = None) -> bool:
-        """A fresh upload grant for ``sha256`` in this repo (by ``user``, or by anyone when None)."""
-        folder = self._grant_dir(repo_type, repo_id)
-        names = [f"{sha256}-{user}"] if user is not None else [p.name for p in folder.glob(f"{sha256}-*")]
-        for name in names:
-            with contextlib.suppress(OSError):
-                if time.time() - (folder / name).stat().st_mtime < GRANT_TTL_S:
-                    return True
-        return False
-
-    def _drop_grants(self, repo_type: str, repo_id: str, sha256s: Iterable[str], user: str) -> None:
-        folder = self._grant_dir(repo_type, repo_id)
-        for sha256 in sha256s:
-            with contextlib.suppress(FileNotFoundError):
-                (folder / f"{sha256}-{user}").unlink()
-
-    def holds(self, repo: dict, sha256: str) -> bool:
-        """Whether a commit reachable from the repo's refs has a file with this content."""
-        for head in repo["refs"].values():
-            held = self._held_cache.get(head)
-            if held is None:
-                held = frozenset(
-                    e["sha256"]
-                    for oid in self._reachable(head)
-                    for e in self.get_commit(oid)["tree"].values()
-                )
-                if len(self._held_cache) > 4096:
-                    self._held_cache.clear()
-                self._held_cache[head] = held
-            if sha256 in held:
-                return True
-        return False
-
-    def may_reference(self, repo: dict, sha256: str, user: str | None) -> bool:
-        return self.holds(repo, sha256) or self.has_grant(repo["type"], repo["id"], sha256, user)
 
     @contextlib.contextmanager
     def repo_lock(self, repo_type: str, repo_id: str) -> Iterator[None]:
