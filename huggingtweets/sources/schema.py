@@ -73,6 +73,16 @@ def _clean_text(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value)
 
 
+def _clean_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, list):
+        return [_clean_tree(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean_tree(k): _clean_tree(v) for k, v in value.items()}
+    return value
+
+
 class Str(Shape):
     expected = "a string"
 
@@ -202,7 +212,8 @@ class Obj(Shape):
     def conform(self, value: Any, path: str) -> dict:
         if not isinstance(value, dict):
             raise self.fail(value, path)
-        out = dict(value)
+        # Unknown fields are kept (an API cache stores whole records) but must be writable as UTF-8.
+        out = {_clean_tree(k): _clean_tree(v) for k, v in value.items() if k not in self.fields}
         for key, shape in self.fields.items():
             got = value.get(key)
             if got is None:
