@@ -10,6 +10,8 @@ from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from huggingtweets.card import build_metadata, render, split_card
@@ -40,6 +42,8 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags[tag] += 1
+        if tag == "br":
+            self.text.append(" ")
         attrs = dict(attrs)
         if tag == "img":
             self.srcs.append(attrs.get("src") or "")
@@ -199,3 +203,43 @@ def test_preview_draws_names_on_one_line():
     messy = preview_png([{"name": "Bob\n\n\u202eEvil\tTwin", "handle": "bob"}], [avatar], None)
     clean = preview_png([{"name": "Bob Evil Twin", "handle": "bob"}], [avatar], None)
     assert messy == clean
+
+
+MARKDOWN_ALPHABET = st.one_of(
+    st.sampled_from(list("\\`*_{}[]()#+-.!|~^<>&\"':/@=$%;?,\n\r\t \u2028\u00a0")),
+    st.sampled_from(["https://", "www.", "](", "![", "<a ", "&amp;", "&#35;", "    ", "\n\n", "1.", "---"]),
+    st.characters(codec="utf-8"),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(value=st.lists(MARKDOWN_ALPHABET, max_size=40).map("".join))
+def test_md_filter_output_is_plain_text_that_reads_as_the_input(value):
+    # Whatever the text, CommonMark sees one paragraph of text and line breaks, and a reader sees
+    # the same characters (spacing aside; control and bidi characters dropped).
+    from huggingtweets.card.escape import md_text, one_line
+
+    page = _Page(MarkdownIt("commonmark").render("Text: " + md_text(value) + "\n"))
+    assert set(page.tags) <= {"p", "br"}
+    shown = " ".join("".join(page.text).split())
+    expected = " ".join(one_line(line) for line in value.splitlines())
+    assert shown == " ".join(("Text: " + expected).split())
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(value=st.lists(MARKDOWN_ALPHABET, max_size=40).map("".join))
+def test_line_filter_keeps_the_html_block_whole(value):
+    from huggingtweets.card.escape import one_line
+    from huggingtweets.card.render import _environment_for
+    from huggingtweets.paths import templates_dir
+
+    env = _environment_for(str(templates_dir().resolve()))
+    block = env.from_string(
+        '<div style="x">\n  <div title="{{ v | line }}">{{ v | line }}</div>\n</div>\n\n# After\n'
+    )
+    tokens = MarkdownIt("commonmark").parse(block.render(v=value))
+    # One HTML block, then the template's own heading: the value never ended the block.
+    assert [t.type for t in tokens] == ["html_block", "heading_open", "inline", "heading_close"]
+    page = _Page(tokens[0].content)
+    assert set(page.tags) == {"div"}
+    assert "".join(page.text).split() == one_line(value).split()

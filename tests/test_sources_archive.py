@@ -280,3 +280,15 @@ def test_not_utf8_data_file(tmp_path):
     (folder / "data/account.js").write_bytes(b"window.YTD.account.part0 = [{\"account\": {\"username\": \"caf\xe9\"}}]")
     with pytest.raises(SourceError, match=r"^archive latin: data/account.js is not UTF-8 text \(byte"):
         read_archive(folder)
+
+
+def test_unreadable_archive_folder(tmp_path, monkeypatch):
+    folder = write_archive(tmp_path / "locked")
+
+    def denied(self, pattern):
+        # What listing a folder without read permission raises (tests may run as root, who has it).
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "rglob", denied)
+    with pytest.raises(SourceError, match=r"^archive folder locked cannot be listed \(Permission denied\)"):
+        read_archive(folder)

@@ -78,7 +78,10 @@ class _Files:
         self.label = path.name  # never an absolute path in users.json or errors shown to others
         if path.is_dir():
             self._zip = None
-            names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+            try:
+                names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+            except OSError as err:  # an unreadable subfolder
+                raise SourceError(f"archive folder {self.label} cannot be listed ({err.strerror})") from None
         elif zipfile.is_zipfile(path):
             try:
                 self._zip = zipfile.ZipFile(path)
