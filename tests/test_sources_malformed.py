@@ -70,6 +70,7 @@ def _changed(body: dict, path: list, value):
     [
         (_changed(USER, ["data", "id"], 5.5), PAGE, r"^X API answer for user @wren: field `data.id` is a number \(5.5\), expected an id"),
         (_changed(USER, ["data", "public_metrics"], [2]), PAGE, r"field `data.public_metrics` is a list of 1, expected an object"),
+        (_changed(USER, ["data", "username"], "../../etc/x"), PAGE, r"field `data.username` is a string \('../../etc/x'\), expected an X username"),
         ({"errors": ["gone"]}, PAGE, r"^X API answer for user @wren: field `errors\[0\]` is a string \('gone'\), expected an object"),
         (USER, _changed(PAGE, ["data", 0, "lang"], ["en"]), r"^X API answer for the posts of @wren: field `data\[0\].lang` is a list of 1"),
         (USER, _changed(PAGE, ["data", 1, "entities"], {"urls": [{"expanded_url": "https://a.example"}, 3]}), r"field `data\[1\].entities.urls\[1\]` is a number \(3\), expected an object"),

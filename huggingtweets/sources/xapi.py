@@ -23,7 +23,7 @@ from huggingtweets.errors import XApiError
 from huggingtweets.runfolder import atomic_write_json
 from huggingtweets.sources import xcache
 from huggingtweets.sources.record import Post, UserInfo
-from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, Count, ListOf, Obj, conform
+from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, Count, ListOf, Obj, Pattern, conform
 
 TOKEN_VARS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
 API_MAX_POSTS = xcache.API_MAX_POSTS  # the timeline endpoint serves at most the 3,200 most recent posts
@@ -39,11 +39,13 @@ USER_FIELDS = ["name", "username", "profile_image_url", "protected", "public_met
 
 # The parts of the API's answers that are read (fields asked for above); others pass through.
 _ERRORS = ListOf(Obj({"detail": STR, "title": STR}))
+# It names the cache file, so it is held to X's own rule before it is used.
+USERNAME = Pattern(re.compile(r"[A-Za-z0-9_]{1,50}"), "an X username (letters, digits, _)")
 USER_BODY = Obj(
     {
         "data": Obj(
             {
-                "id": ID, "username": STR, "name": STR, "profile_image_url": STR, "protected": FLAG,
+                "id": ID, "username": USERNAME, "name": STR, "profile_image_url": STR, "protected": FLAG,
                 "public_metrics": Obj({"tweet_count": Count()}),
             },
             required=("id",),
