@@ -38,7 +38,7 @@ _ZIP_ERRORS = (
     NotImplementedError,
     ValueError,
 )
-_HINT = "expected the files of an X archive as X writes them; download the archive again from X"
+_HINT = "download the archive again from X (Settings > Your account > Download an archive)"
 
 # The fields each record type is read for (see the X archive's own data/README.txt); others pass.
 _EDIT_IDS = Obj({"editTweetIds": ListOf(ID)})

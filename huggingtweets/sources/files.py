@@ -28,8 +28,8 @@ ROW = Obj(
 )  # fmt: skip
 _C_LONG_MAX = min(sys.maxsize, 2**31 - 1)  # csv's limit is a C long: 32 bits on Windows
 _HINT = (
-    'expected a `text` string and, optionally, `id`, `created_at` (ISO 8601), `lang` (a code like "en"), '
-    "`is_reply`/`is_retweet` (true/false), `reply_to` and `urls`"
+    "fix that value in the file: a post has a `text` string and, optionally, `id`, `created_at` "
+    '(ISO 8601), `lang` (a code like "en"), `is_reply`/`is_retweet` (true/false), `reply_to` and `urls`'
 )
 
 
