@@ -95,48 +95,15 @@ def _prepare(ctx: StageContext) -> dict:
     from huggingtweets.prepare import prepare
 
     c = ctx.config
-    report = prepare(ctx.run_dir, seed=c.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies)
+    report = prepare(ctx.run_dir, seed=c.train.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies)
     return {"kept": {h: u["kept"] for h, u in report["users"].items()}}
-
-
-# TrainConfig fields that steer a session but not the trained weights: changing one must not
-# re-train, and a run stopped with stop_after_steps must resume under the same fingerprint.
-RUN_CONTROL = frozenset({"resume", "stop_after_steps", "debug_nan_at_step", "report_to",
-                         "keep_checkpoints", "checkpoint_every", "cpu_threads"})
-NOT_OVERRIDABLE = frozenset({"resume", "base_model", "predictions"})  # the runner sets these
-
-
-def train_config(config: RunConfig, *, resume: bool = False):
-    """The TrainConfig this run trains with: common knobs, then the ``train:`` overrides."""
-    from huggingtweets.train import TrainConfig
-    from huggingtweets.train.config import coerce_file_values
-
-    known = set(TrainConfig.field_names())
-    values: dict[str, Any] = {"base_model": config.base_model, "seed": config.seed}
-    if config.epochs is not None:
-        values["epochs"] = config.epochs
-    if config.learning_rate is not None:
-        values["learning_rate"] = config.learning_rate
-    for key, _ in config.train:
-        if key not in known or key in NOT_OVERRIDABLE:
-            raise InputError(
-                f"config key 'train.{key}' is not a training setting run takes; "
-                f"valid: {', '.join(sorted(known - NOT_OVERRIDABLE))}",
-                hint="base_model is a top-level key; sample posts come from the generate stage",
-            )
-    # The same typing as `train --config FILE` (YAML reads `mixed_precision: no` as False, `1e-3` as text).
-    values.update(coerce_file_values(dict(config.train), "the config's train: section"))
-    # The generate stage writes predictions.json, so training does not (it would be done twice).
-    values.update(resume=resume, predictions=0)
-    return TrainConfig(**values)
 
 
 def _train(ctx: StageContext) -> dict:
     from huggingtweets.errors import TrainingError
     from huggingtweets.train import train
 
-    summary = train(ctx.run_dir, train_config(ctx.config, resume=ctx.resume), events=ctx.events,
-                    cancel=ctx.cancel)
+    summary = train(ctx.run_dir, ctx.config.train, resume=ctx.resume, events=ctx.events, cancel=ctx.cancel)
     if "stopped_after_steps" in summary:
         # A deliberate early stop (train.stop_after_steps) leaves training unfinished, like Ctrl-C.
         raise TrainingError(
@@ -150,7 +117,7 @@ def _train(ctx: StageContext) -> dict:
 def _generate(ctx: StageContext) -> dict:
     from huggingtweets.generate import write_predictions
 
-    predictions = write_predictions(ctx.run_dir, n_samples=ctx.config.samples, seed=ctx.config.seed)
+    predictions = write_predictions(ctx.run_dir, n_samples=ctx.config.samples, seed=ctx.config.train.seed)
     return {"memorization_rate": predictions.get("memorization_rate")}
 
 
@@ -190,12 +157,11 @@ def stage_settings(name: str, ctx: StageContext) -> dict[str, Any]:
                 "posts_files": [[file_identity(p), h.lstrip("@").lower()] for p, h in c.posts_files],
                 "max_posts": c.max_posts}
     if name == "prepare":
-        return {"seed": c.seed, "keep_newlines": c.keep_newlines, "keep_replies": c.keep_replies}
+        return {"seed": c.train.seed, "keep_newlines": c.keep_newlines, "keep_replies": c.keep_replies}
     if name == "train":
-        return {"base_model": c.base_model, "epochs": c.epochs, "learning_rate": c.learning_rate,
-                "seed": c.seed, "train": {k: v for k, v in c.train if k not in RUN_CONTROL}}
+        return c.train.weight_settings()
     if name == "generate":
-        return {"seed": c.seed, "samples": c.samples}
+        return {"seed": c.train.seed, "samples": c.samples}
     if name == "card":
         # The packaged templates count too: a new huggingtweets version with a new card re-renders it.
         from huggingtweets.publish import card_hub_url

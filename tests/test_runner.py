@@ -82,11 +82,19 @@ def fake():
 def base(tmp_path) -> RunConfig:
     return RunConfig(
         handles=("alice",),
-        base_model="tiny",
+        train={"base_model": "tiny"},
         repo_id="huggingtweets/alice",
         run_dir=str(tmp_path / "run"),
         endpoint="http://hub",
     )
+
+
+def changed(config: RunConfig, **values) -> RunConfig:
+    """``config`` with some settings changed; training settings go to its nested ``train``."""
+    from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
+
+    train = {k: values.pop(k) for k in list(values) if k in TRAIN_FIELDS}
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **train), **values)
 
 
 def go(config: RunConfig, fake: FakeStages, **kw):
@@ -119,7 +127,7 @@ def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
         ({"keep_newlines": True}, "prepare"),
         ({"seed": 7}, "prepare"),
         ({"epochs": 1}, "train"),
-        ({"train": (("batch_size", 4),)}, "train"),
+        ({"batch_size": 4}, "train"),
         ({"base_model": "gpt2"}, "train"),
         ({"repo_id": "huggingtweets/other"}, "card"),
         ({"private": False}, "publish"),
@@ -130,7 +138,7 @@ def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
 )
 def test_a_changed_setting_reruns_only_its_stage_and_the_later_ones(base, fake, change, first_rerun):
     go(base, fake)
-    go(dataclasses.replace(base, **change), fake)
+    go(changed(base, **change), fake)
     assert fake.calls == list(STAGES[STAGES.index(first_rerun) :])
 
 
@@ -182,7 +190,7 @@ def test_checkpoints_of_other_settings_are_not_resumed(base, fake):
         go(base, fake)
     stale = Path(base.run_dir) / "checkpoints" / "step-1" / "marker"
     stale.write_text("old settings")
-    go(dataclasses.replace(base, epochs=2), fake)
+    go(changed(base, epochs=2), fake)
     assert fake.resume_flags == [False, False]
     assert not stale.exists()
 
@@ -232,49 +240,36 @@ def test_default_repo_id_is_namespace_and_sorted_handles(base, fake):
 def test_messages_say_why_a_stage_runs(base, fake):
     go(base, fake)
     seen: list = []
-    run(dataclasses.replace(base, epochs=3), token="t", stages=fake.mapping(), events=seen.append)
+    run(changed(base, epochs=3), token="t", stages=fake.mapping(), events=seen.append)
     reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
     assert reasons["fetch"] == "already done, skipped"
-    assert reasons["train"].startswith("settings changed (epochs None -> 3)")
+    assert reasons["train"].startswith("settings changed (epochs 4 -> 3)")
     assert reasons["generate"] == "an earlier stage re-ran, running again"
 
 
-def test_train_config_maps_run_settings_and_rejects_unknown_train_keys(base):
-    from huggingtweets.errors import InputError
-    from huggingtweets.runner import train_config
-
-    config = dataclasses.replace(base, epochs=2, learning_rate=1e-3, seed=7,
-                                 train=(("batch_size", 4), ("max_steps", 9)))
-    tc = train_config(config, resume=True)
-    assert (tc.base_model, tc.epochs, tc.learning_rate, tc.seed, tc.batch_size, tc.max_steps) == \
-        ("tiny", 2, 1e-3, 7, 4, 9)
-    assert tc.resume is True
-    assert tc.predictions == 0  # the generate stage writes predictions.json, once
-    for key in ("batch_sise", "resume", "base_model"):
-        with pytest.raises(InputError, match=f"train.{key}"):
-            train_config(dataclasses.replace(base, train=((key, 1),)))
-
-
 def test_train_section_of_a_yaml_config_is_typed_like_train_config(base, tmp_path):
-    from huggingtweets.config import load_config_file
+    from huggingtweets.config import build_config, load_config_file
     from huggingtweets.errors import InputError
-    from huggingtweets.runner import train_config
 
     cfg = tmp_path / "bot.yaml"
-    cfg.write_text("train:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8")
-    train = load_config_file(cfg)["train"]
-    tc = train_config(dataclasses.replace(base, train=train))
+    cfg.write_text("handles: [alice]\ntrain:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8")
+    tc = build_config(load_config_file(cfg)).train
     assert (tc.mixed_precision, tc.warmup_ratio) == ("no", 0.1)
-    with pytest.raises(InputError, match="`batch_size: many` in the config's train: section"):
-        train_config(dataclasses.replace(base, train=(("batch_size", "many"),)))
+    cfg.write_text("handles: [alice]\ntrain:\n  batch_size: many\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"`train.batch_size: many` in bot.yaml: expected a whole number"):
+        load_config_file(cfg)
+    for key in ("batch_sise", "resume"):
+        cfg.write_text(f"handles: [alice]\ntrain:\n  {key}: 1\n", encoding="utf-8")
+        with pytest.raises(InputError, match=f"unknown training setting 'train.{key}'"):
+            load_config_file(cfg)
 
 
 def test_session_knobs_do_not_change_the_training_fingerprint(base, fake):
     """stop_after_steps, checkpoint_every, report_to... steer a session, not the weights."""
-    go(dataclasses.replace(base, train=(("checkpoint_every", 1), ("stop_after_steps", 3))), fake)
+    go(changed(base, checkpoint_every=1, stop_after_steps=3, cpu_threads=1, report_to="tensorboard"), fake)
     go(base, fake)
     assert fake.calls == ["publish"]
-    go(dataclasses.replace(base, train=(("max_steps", 3),)), fake)
+    go(changed(base, max_steps=3), fake)
     assert fake.calls == list(STAGES[STAGES.index("train"):])
 
 
