@@ -8,8 +8,7 @@ from huggingtweets.cli.data import pair_handles
 from huggingtweets.cli.options import given_train_flags, train_options
 from huggingtweets.cli.progress import renderer
 from huggingtweets.config import field_help
-
-STAGE_NAMES = ("fetch", "prepare", "train", "generate", "card", "publish")
+from huggingtweets.runner import STAGES
 
 
 class _RunCommand(click.Command):
@@ -51,7 +50,7 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="YAML file of settings. Keys: the flags' names with underscores (handles, archives and "
                    "posts_files for the sources); training settings at the top level or under a train: "
                    "mapping. Flags given on the command line win over the file.")
-@click.option("--rerun-from", type=click.Choice(STAGE_NAMES), help="Run this stage and the later ones again.")
+@click.option("--rerun-from", type=click.Choice(STAGES), help="Run this stage and the later ones again.")
 @click.pass_context
 def run(ctx: click.Context, **_: object) -> None:
     """Fetch, prepare, train, generate, write the card and publish: one bot, one command.

@@ -15,6 +15,18 @@ from huggingtweets.cli.options import given_train_flags, train_options
 RUN_DIR = click.Path(file_okay=False, path_type=Path)
 
 
+def _writer_lock(run_dir: Path):
+    """The run folder's lock, held by the main process (under `accelerate launch` all run this)."""
+    import contextlib
+    import os
+
+    from huggingtweets.stagerecords import run_lock
+
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return contextlib.nullcontext()
+    return run_lock(run_dir, create=False)
+
+
 def _is_main_process() -> bool:
     # Under `accelerate launch` every process runs this command; only the main one prints.
     from accelerate import PartialState
@@ -48,7 +60,8 @@ def train(run_dir: Path, config_file: Path | None, resume: bool, **params) -> No
     config = TrainConfig.load(config_file, **given_train_flags(params))
     display = renderer()
     try:
-        summary = run_training(run_dir, config, resume=resume, events=display)
+        with _writer_lock(run_dir):
+            summary = run_training(run_dir, config, resume=resume, events=display)
     finally:
         display.close()
     if not _is_main_process():

@@ -47,20 +47,23 @@ def train(
     resume: bool = False,
     events: Events = ignore,
     cancel: CancelToken | None = None,
+    endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``config.base_model`` on ``run_dir/dataset``; write model/, checkpoints/, the summary.
 
     Returns the training summary (also written to ``run_dir/training_summary.json``). With
     ``stop_after_steps`` it returns early after checkpointing, as an interrupted run would leave it.
-    ``resume`` continues from the newest complete checkpoint in ``run_dir/checkpoints``. The main process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation
-    to ``events``. When ``cancel`` is set between two steps, a checkpoint is saved and
+    ``resume`` continues from the newest complete checkpoint in ``run_dir/checkpoints``. The main
+    process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation to
+    ``events``. A Hub base model is downloaded from ``endpoint`` (default: HF_ENDPOINT or
+    huggingface.co). When ``cancel`` is set between two steps, a checkpoint is saved and
     ``errors.Cancelled`` raised; ``resume`` continues from there.
     """
     from huggingtweets.librarybars import quiet_library_bars
 
     try:
         with quiet_library_bars():
-            return _train(Path(run_dir), config, resume, events, cancel)
+            return _train(Path(run_dir), config, resume, events, cancel, endpoint)
     finally:
         # On every way out, errors included, once training is over: the next train() in this
         # process (runner, demo, a notebook) may ask for another mixed precision, which accelerate's
@@ -69,7 +72,12 @@ def train(
 
 
 def _train(
-    run_dir: Path, config: TrainConfig, resume: bool, events: Events, cancel: CancelToken | None
+    run_dir: Path,
+    config: TrainConfig,
+    resume: bool,
+    events: Events,
+    cancel: CancelToken | None,
+    endpoint: str | None,
 ) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
@@ -132,6 +140,7 @@ def _train(
             tiny_dir=tiny_dir,
             tiny_texts=lambda: dataset["train"]["text"],
             seed=config.seed,
+            endpoint=endpoint,
         )
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     overrides: dict[str, Any] = {}
