@@ -8,7 +8,7 @@ it exists, else the bundled sample archive. fetch + prepare run once; then, taki
 command `huggingtweets train --base-model tiny --epochs N` (a fresh process, imports included)
 and the original set-up (transformers Trainer, batch 1, fp32, 128-token blocks, on the same
 posts, ~8k tokens) run ``--runs`` times each. Reported: the command's wall time, its phases
-(setup / train / eval / checkpoint / save / predictions from training_summary.json), wall over
+(setup / train / eval / checkpoint / save from training_summary.json), wall over
 training-loop time, and end-to-end tokens/s (tokens trained / command wall time) over the
 original set-up's steady tokens/s.
 """

@@ -16,11 +16,51 @@ What the pipeline reads in transformers 5 (checked in pipelines/base.py and text
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from huggingtweets.train.base import post_generation_config
+EOS_TOKEN = "<|endoftext|>"  # GPT-2's: BOS, EOS and pad at once; the tiny base uses it too
 
-EOS_TOKEN = "<|endoftext|>"
+# When the posts are unknown: long enough for a long post in GPT-2 tokens (280 characters is ~70-100
+# tokens, more with emoji), short enough that a runaway sample ends quickly on a CPU.
+POST_MAX_NEW_TOKENS = 100
+# A sample may run this much longer than the longest training post before it is cut.
+POST_LENGTH_MARGIN = 1.5
+
+
+def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
+    """The cap on new tokens per sample: the longest post in tokens (plus its EOS), with margin.
+
+    Sampling stops each sequence at EOS, and a call of n sequences runs until all n stopped or
+    this cap is reached, so the cap is what a runaway sample costs. Sized from the person's own
+    posts (short-post accounts get a short cap, long-post ones are not cut), rounded up to 8.
+    """
+    texts = [t for t in texts if t]
+    if not texts:
+        return POST_MAX_NEW_TOKENS
+    longest = max(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) + 1
+    cap = -(-math.ceil(longest * POST_LENGTH_MARGIN) // 8) * 8
+    return max(16, min(cap, context * 3 // 4))  # the prompt needs the rest of the context
+
+
+def post_generation_config(eos_token_id: int, pad_token_id: int, *, max_new_tokens: int | None = None):
+    """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
+
+    transformers 5 reads generation defaults only from generation_config.json (not from
+    ``config.task_specific_params`` as the original relied on), and the text-generation pipeline's
+    own defaults (temperature 0.7, 256 new tokens) apply only to what this file leaves unset.
+    """
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=True,  # posts should vary; greedy decoding repeats the most common post
+        top_p=0.95,
+        temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
+        max_new_tokens=max_new_tokens or POST_MAX_NEW_TOKENS,
+        eos_token_id=eos_token_id,  # <|endoftext|> ends a post
+        pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
+        bos_token_id=eos_token_id,
+    )
 
 
 def save_model(

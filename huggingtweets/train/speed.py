@@ -12,13 +12,13 @@ from collections import defaultdict
 
 
 class Phases:
-    """Seconds per phase of a training command: setup, train, eval, checkpoint, save, predictions.
+    """Seconds per phase of a training command: setup, train, eval, checkpoint, save.
 
     ``split()`` is what goes into training_summary.json (``phases_s``) and the CLI's summary line,
     so a user sees where the wall time went and not only the training loop's tokens/s.
     """
 
-    ORDER = ("setup", "train", "eval", "checkpoint", "save", "predictions")
+    ORDER = ("setup", "train", "eval", "checkpoint", "save")
 
     def __init__(self) -> None:
         self._seconds: dict[str, float] = defaultdict(float)
