@@ -38,7 +38,9 @@ def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
     texts = [t for t in texts if t]
     if not texts:
         return POST_MAX_NEW_TOKENS
-    longest = max(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) + 1
+    # verbose=False: a post longer than the model's context is fine here (it is only measured).
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    longest = max(len(x) for x in ids) + 1
     cap = -(-math.ceil(longest * POST_LENGTH_MARGIN) // 8) * 8
     return max(16, min(cap, context * 3 // 4))  # the prompt needs the rest of the context
 
