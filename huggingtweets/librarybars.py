@@ -4,7 +4,9 @@ datasets ("Tokenizing train"), transformers ("Loading weights", "Writing model s
 huggingface_hub (downloads) each draw a tqdm bar of their own. Progress reaches the user as
 ``huggingtweets.events`` instead, so their bars would only be left behind between our lines on a
 terminal and fill a log with carriage returns. Each library's switch is process-wide, so it is put
-back as it was when the block ends.
+back as it was when the block ends. ``datasets`` is only switched when the caller has already
+imported it: importing it here would cost every `huggingtweets train` over a second for a library
+the train stage no longer uses.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def quiet_library_bars() -> Iterator[None]:
-    import datasets
+    import sys
+
     import huggingface_hub.utils as hf_utils
     from transformers.utils import logging as tf_logging
 
     restore = []
-    if datasets.is_progress_bar_enabled():
+    datasets = sys.modules.get("datasets")
+    if datasets is not None and datasets.is_progress_bar_enabled():
         datasets.disable_progress_bars()
         restore.append(datasets.enable_progress_bars)
     if tf_logging.is_progress_bar_enabled():

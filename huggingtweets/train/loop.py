@@ -120,7 +120,7 @@ def _train(
     set_seed(config.seed)
 
     # --- data and base model -------------------------------------------------------------------
-    dataset = load_run_dataset(run_dir)
+    dataset = load_run_dataset(run_dir)  # the posts; no `datasets` import (see data.py)
     tiny_dir = run_dir / TINY_BASE_DIRNAME
     with accelerator.main_process_first():
         if is_main and not resume:
@@ -139,7 +139,7 @@ def _train(
         base_dir, base_name = resolve_base_model(
             config.base_model,
             tiny_dir=tiny_dir,
-            tiny_texts=lambda: dataset["train"]["text"],
+            tiny_texts=lambda: dataset.texts["train"],
             seed=config.seed,
             endpoint=endpoint,
         )
@@ -379,7 +379,7 @@ def _train(
                 tmp,
                 state_dict=state_dict,
                 dtype=config.save_dtype,
-                max_new_tokens=post_max_new_tokens(tokenizer, dataset["train"]["text"], context=context),
+                max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
             )
         summary = {
             "base_model": base_name,
