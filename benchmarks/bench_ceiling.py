@@ -148,6 +148,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per turn (median)")
     parser.add_argument("--gpt2-124m", action="store_true", help="also the GPT-2 124M shape")
     parser.add_argument("--compile", action="store_true", help="also torch.compile (slow first step)")
+    parser.add_argument("--threads", type=int, default=0, help="124M threads (0 = the trainer's auto rule)")
     parser.add_argument("--skip-tiny", action="store_true", help="only the ceilings (and --gpt2-124m)")
     args = parser.parse_args()
     print(cpu_line())
@@ -161,7 +162,7 @@ def main() -> None:
         print(f"\nGPT-2 124M shape, batch x block as named; {load()}")
         from huggingtweets.train.speed import auto_cpu_threads
 
-        n = auto_cpu_threads()  # a 124M step on threads that other work holds would take minutes
+        n = args.threads or auto_cpu_threads()  # a 124M step on threads that other work holds would take minutes
         big = [
             Contender(f"fp32, batch 1 x block 1024, {n} thr", GPT2_124M, 1, 1024, "no", n),
             Contender("fp32, batch 4 x block 256", GPT2_124M, 4, 256, "no", n),
