@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-SOURCES = ("archive", "x-api", "file")
+SOURCES = ("archive", "x-api", "file", "mastodon-archive", "mastodon", "bluesky-car", "bluesky")
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Post:
     lang: str | None = None
     urls: list[str] = field(default_factory=list)  # expanded URLs
     source: str = "archive"
+    # Quotes another post; the quoted words are not the author's, so they are never in ``text``.
+    is_quote: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,10 +46,21 @@ class UserInfo:
     # Avatar bytes found in an archive; fetch writes them next to the raw posts.
     avatar_bytes: bytes | None = field(default=None, repr=False)
     avatar_ext: str = ".jpg"
+    network: str = "x"
+    instance: str | None = None  # the Mastodon server or Bluesky PDS/AppView host the posts came from
+    display: str | None = None  # how people write the account: @alice@fosstodon.org
+    # Posts seen but never read, by visibility (followers_only, direct): counted for the report.
+    left_out: dict[str, int] = field(default_factory=dict)
+    live_since: str | None = None  # the newest post id a live source has read (refresh starts there)
 
     def to_dict(self) -> dict:
         return {
             "handle": self.handle,
+            "network": self.network,
+            "instance": self.instance,
+            "display": self.display or "@" + self.handle,
+            "left_out": dict(self.left_out),
+            "live_since": self.live_since,
             "name": self.name,
             "avatar_url": self.avatar_url,
             "avatar_file": self.avatar_file,
