@@ -90,7 +90,7 @@ def _hub_safe(raw: str) -> str:
 
 
 def _bad(text: str, why: str) -> InputError:
-    return InputError(f"handle {text!r} is not valid: {why}; expected {EXPECTED}", hint="e.g. @alice@mastodon.social")
+    return InputError(f"{text!r} is not a valid handle: {why}; expected {EXPECTED}", hint="e.g. @alice@mastodon.social")
 
 
 def _bluesky(text: str, value: str) -> Handle:
@@ -117,12 +117,14 @@ def parse_handle(text: object) -> Handle:
     """The one place a handle string becomes a ``Handle``; an InputError naming it otherwise."""
     if not isinstance(text, str) or not text.strip():
         raise _bad(str(text), "it is empty")
-    value = text.strip()
+    if any(c.isspace() for c in text):
+        raise _bad(text, "it holds white space")
+    value = text
     prefix, colon, rest = value.partition(":")
     if colon and prefix.lower() in ("x", "twitter"):
         name = rest.lstrip("@")
         if not _X_NAME.fullmatch(name):
-            raise _bad(text, "an X handle is 1-15 letters, digits or '_'")
+            raise _bad(text, "an X handle is letters, digits or '_' (15 at most on X, 50 for a name)")
         return Handle("x", name)
     if colon and prefix.lower() in ("bsky", "bluesky"):
         return _bluesky(text, rest)
@@ -136,7 +138,7 @@ def parse_handle(text: object) -> Handle:
     if "." in name:
         return _bluesky(text, name)
     if not _X_NAME.fullmatch(name):
-        raise _bad(text, "an X handle is 1-15 letters, digits or '_'")
+        raise _bad(text, "an X handle is letters, digits or '_' (15 at most on X, 50 for a name)")
     return Handle("x", name)
 
 

@@ -22,7 +22,13 @@ from urllib.parse import urlsplit
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.fields import Where, get, strings
 from huggingtweets.sources.handles import Handle, parse_handle
-from huggingtweets.sources.mastodon_text import PUBLIC_ALIASES, account_from_url, html_to_text
+from huggingtweets.sources.mastodon_text import (
+    LEFT_OUT_NAMES,
+    PUBLIC_ALIASES,
+    USED_VISIBILITIES,
+    account_from_url,
+    html_to_text,
+)
 from huggingtweets.sources.record import Post, UserInfo, parse_date
 
 SOURCE = "mastodon-archive"
@@ -190,8 +196,9 @@ def parse_outbox(data: object, label: str, actor_url: str | None = None) -> tupl
         if get(obj, "type", str, w) not in ("Note", "Question"):
             continue
         seen = visibility(item, obj, w)
-        if seen not in ("public", "unlisted"):
-            left_out[seen] = left_out.get(seen, 0) + 1
+        if seen not in USED_VISIBILITIES:
+            reason = LEFT_OUT_NAMES[seen]
+            left_out[reason] = left_out.get(reason, 0) + 1
             continue
         posts.append(_note(obj, actor, w.at(f"orderedItems[{i}].object")))
     return posts, left_out, actor_url

@@ -54,19 +54,19 @@ class UserInfo:
     live_since: str | None = None  # the newest post id a live source has read (refresh starts there)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "handle": self.handle,
-            "network": self.network,
-            "instance": self.instance,
-            "display": self.display or "@" + self.handle,
-            "left_out": dict(self.left_out),
-            "live_since": self.live_since,
             "name": self.name,
             "avatar_url": self.avatar_url,
             "avatar_file": self.avatar_file,
             "source": self.source,
             "source_detail": self.source_detail,
         }
+        # X accounts keep the users.json of earlier versions; the other networks say where they live.
+        if self.network != "x" or self.left_out or self.live_since:
+            out.update(network=self.network, instance=self.instance, display=self.display or "@" + self.handle,
+                       left_out=dict(self.left_out), live_since=self.live_since)
+        return out
 
 
 def iso_utc(dt: datetime) -> str:
