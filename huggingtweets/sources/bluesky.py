@@ -80,7 +80,12 @@ class AtprotoClient:
             raise Refused(None, type(err).__name__, str(err)[:200]) from None
 
     def _query(self, client, nsid: str, params: dict):
-        return self._call(client.invoke_query, nsid, params=params).content
+        """One XRPC query with the lexicon's own Params model; the raw JSON (or CAR bytes) back, so one
+        shape-checking parser serves live answers, recorded pages and exports alike."""
+        from atproto import models
+
+        model = getattr(models, "".join(part[:1].upper() + part[1:] for part in nsid.split(".")))
+        return self._call(client.invoke_query, nsid, params=model.Params(**params)).content
 
     def resolve_handle(self, handle: str) -> str:
         body = self._query(self._appview, "com.atproto.identity.resolveHandle", {"handle": handle})
