@@ -26,7 +26,7 @@ from huggingtweets.sources.bluesky_car import read_car_bytes
 from huggingtweets.sources.bluesky_records import posts_from_feed
 from huggingtweets.sources.fields import Where, get
 from huggingtweets.sources.handles import Handle, parse_handle
-from huggingtweets.sources.record import Post, UserInfo
+from huggingtweets.sources.record import Post, UserInfo, today_utc
 
 SOURCE = "bluesky"
 APPVIEW = "https://public.api.bsky.app"
@@ -61,6 +61,12 @@ class AtprotoClient:
         self._appview = Client(base_url=self.appview)
         self._resolver = IdResolver(plc_url=plc_url, timeout=timeout)
         self._timeout = timeout
+        self._pds: dict[str, object] = {}  # one client per PDS: each new one costs an SSL context
+
+    def _pds_client(self, pds: str):
+        if pds not in self._pds:
+            self._pds[pds] = self._client_class(base_url=pds)
+        return self._pds[pds]
 
     def _call(self, fn: Callable, *args, **kwargs):
         from atproto import exceptions as ex
@@ -99,11 +105,11 @@ class AtprotoClient:
         return self._query(self._appview, "app.bsky.actor.getProfile", {"actor": did})
 
     def latest_rev(self, pds: str, did: str) -> str | None:
-        body = self._query(self._client_class(base_url=pds), "com.atproto.sync.getLatestCommit", {"did": did})
+        body = self._query(self._pds_client(pds), "com.atproto.sync.getLatestCommit", {"did": did})
         return get(body, "rev", str, Where(f"{pds}'s getLatestCommit answer"))
 
     def get_repo(self, pds: str, did: str) -> bytes:
-        data = self._query(self._client_class(base_url=pds), "com.atproto.sync.getRepo", {"did": did})
+        data = self._query(self._pds_client(pds), "com.atproto.sync.getRepo", {"did": did})
         if not isinstance(data, bytes):
             raise Refused(None, "NotACar", "getRepo answered with something other than a CAR file")
         return data
@@ -227,6 +233,7 @@ def fetch_account(
             instance=instance,
             display=handle.display,
             live_since=state.get("since"),
+            fetched_on=today_utc(),
         ),
         posts,
     )

@@ -25,7 +25,7 @@ from huggingtweets.sources import livecache
 from huggingtweets.sources.fields import Where, get
 from huggingtweets.sources.handles import Handle
 from huggingtweets.sources.mastodon_text import LEFT_OUT_NAMES, USED_VISIBILITIES, html_to_text
-from huggingtweets.sources.record import Post, UserInfo, iso_utc, parse_date
+from huggingtweets.sources.record import Post, UserInfo, iso_utc, parse_date, today_utc
 
 SOURCE = "mastodon"
 PAGE_SIZE = 40  # the endpoint's largest page
@@ -240,6 +240,7 @@ def fetch_account(
             display=handle.display,
             left_out=dict(state["left_out"]),
             live_since=state["since"],
+            fetched_on=today_utc(),
         ),
         posts,
     )

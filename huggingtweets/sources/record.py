@@ -52,6 +52,7 @@ class UserInfo:
     # Posts seen but never read, by visibility (followers_only, direct): counted for the report.
     left_out: dict[str, int] = field(default_factory=dict)
     live_since: str | None = None  # the newest post id a live source has read (refresh starts there)
+    fetched_on: str | None = None  # YYYY-MM-DD (UTC) a live source was read, for the card's provenance
 
     def to_dict(self) -> dict:
         out = {
@@ -65,8 +66,12 @@ class UserInfo:
         # X accounts keep the users.json of earlier versions; the other networks say where they live.
         if self.network != "x" or self.left_out or self.live_since:
             out.update(network=self.network, instance=self.instance, display=self.display or "@" + self.handle,
-                       left_out=dict(self.left_out), live_since=self.live_since)
+                       left_out=dict(self.left_out), live_since=self.live_since, fetched_on=self.fetched_on)
         return out
+
+
+def today_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
 def iso_utc(dt: datetime) -> str:
