@@ -106,18 +106,19 @@ def prepare(
         kept[handle] = [p["text"] for p in cleaned.kept]
         assert reports[handle]["downloaded"] == sum(reports[handle][k] for k in (*DROP_REASONS, "kept"))
 
+    shown = {u["handle"]: (u.get("display") or "@" + u["handle"]) for u in users}
     warnings = []
     for handle, rep in reports.items():
         counts = ", ".join(f"{k} {rep[k]}" for k in ("downloaded", *DROP_REASONS, "kept"))
         if rep["characters"] < MIN_CHARACTERS:
             raise NotEnoughDataError(
-                f"@{handle}: only {rep['characters']:,} characters left after cleaning ({counts}); "
+                f"{shown[handle]}: only {rep['characters']:,} characters left after cleaning ({counts}); "
                 f"need at least {MIN_CHARACTERS:,}",
                 hint="add more posts: a full archive, a longer --posts-file, or more --max-posts",
             )
         if rep["characters"] < WARN_CHARACTERS:
             warnings.append(
-                f"@{handle}: only {rep['characters']:,} characters kept (under {WARN_CHARACTERS:,}); "
+                f"{shown[handle]}: only {rep['characters']:,} characters kept (under {WARN_CHARACTERS:,}); "
                 "the bot will mostly repeat these posts"
             )
 

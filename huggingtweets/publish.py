@@ -34,8 +34,9 @@ def default_repo_id(run_dir: Path, namespace: str) -> str:
     users_file = run_dir / "users.json"
     if not users_file.is_file():
         raise StageError(f"{users_file} is missing", hint=f"run: huggingtweets fetch --run-dir {run_dir}")
-    handles = sorted({str(u["handle"]).lstrip("@").lower() for u in read_json(users_file)})
-    return f"{namespace}/{'-'.join(handles)}"
+    from huggingtweets.sources.handles import repo_name
+
+    return f"{namespace}/{repo_name(str(u['handle']).lstrip('@') for u in read_json(users_file))}"
 
 
 def card_hub_url(endpoint: str) -> str:

@@ -223,9 +223,9 @@ def resolve_run_dir(config: RunConfig) -> Path:
         if handle:
             handles.append(handle)
             continue
-        from huggingtweets.sources.archive import read_archive
+        from huggingtweets.sources import read_export
 
-        user, _ = read_archive(archive)
+        user, _ = read_export(archive)  # X, Mastodon or Bluesky: told by the file's content
         handles.append(user.handle)
     return default_run_dir(handles)
 
@@ -262,8 +262,10 @@ DEFAULT_STAGES["preflight"] = _preflight
 def _resolve_repo_id(ctx: StageContext) -> str:
     if ctx.config.repo_id:
         return ctx.config.repo_id
+    from huggingtweets.sources.handles import repo_name
+
     users = read_json(ctx.run_dir / "users.json")
-    name = "-".join(sorted(u["handle"].lower() for u in users))
+    name = repo_name(u["handle"] for u in users)  # always a valid Hub name, however many handles
     # Without publishing there may be no token to ask whose namespace it is; the card still
     # needs a repo id for its usage snippet, so the original's org stands in.
     return f"{ctx.namespace or ctx.config.org or 'huggingtweets'}/{name}"
