@@ -33,7 +33,7 @@ def test_help_is_light():
     code = (
         "import sys; from click.testing import CliRunner; from huggingtweets.cli import main;"
         "r = CliRunner().invoke(main, ['fetch', '--help']); assert r.exit_code == 0, r.output;"
-        "heavy = {'torch', 'transformers', 'datasets', 'tweepy', 'huggingface_hub', 'PIL', 'requests'};"
+        "heavy = {'torch', 'transformers', 'datasets', 'tweepy', 'huggingface_hub', 'PIL', 'requests', 'atproto', 'mastodon', 'libipld'};"
         "print(sorted(heavy & set(sys.modules)))"
     )
     import subprocess
