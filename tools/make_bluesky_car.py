@@ -85,7 +85,7 @@ def build_node(items: list[tuple[str, bytes]], level: int, store: Blocks) -> byt
     here = [i for i, (key, _) in enumerate(items) if layer(key) == level]
     # the stretches between this level's keys become subtrees one level down
     bounds = [-1, *here, len(items)]
-    subtrees = [build_node(items[a + 1 : b], level - 1, store) if level > 0 else None for a, b in zip(bounds, bounds[1:])]
+    subtrees = [build_node(items[a + 1 : b], level - 1, store) if level > 0 else None for a, b in zip(bounds, bounds[1:], strict=False)]
     if level == 0 and len(here) != len(items):
         raise ValueError("keys left below layer 0")
     entries, previous = [], b""
@@ -141,8 +141,8 @@ def records() -> list[tuple[str, str, dict]]:
     post(74, "", embed={"$type": "app.bsky.embed.images", "images": [image]})
     link = "https://example.com/timetables/winter-2026"
     text = "The new timetable is out: example.com/timetables/wi... check your crossing."
-    start = len("The new timetable is out: ".encode())
-    end = start + len("example.com/timetables/wi...".encode())
+    start = len(b"The new timetable is out: ")
+    end = start + len(b"example.com/timetables/wi...")
     post(75, text, facets=[{"index": {"byteStart": start, "byteEnd": end},
                             "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}]}])
     for n in (76, 77):

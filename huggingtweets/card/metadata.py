@@ -118,7 +118,9 @@ def build_metadata(
             }
         )
         if "network" in u:  # Bluesky/Mastodon: where the account lives, and when it was read
-            users[-1].update({k: u.get(k) for k in ("network", "instance", "display", "fetched_on", "live_since")})
+            users[-1].update({k: u.get(k) for k in ("network", "instance", "display", "fetched_on")})
+        if u.get("newest_post_at"):  # live sources: what `huggingtweets refresh` counts new posts from
+            users[-1]["newest_post_at"] = u["newest_post_at"]
     missing = [u["handle"] for u in users if u["handle"] not in (report.get("users") or {})]
     if missing:
         raise StageError(

@@ -180,15 +180,24 @@ def collect(
     return found
 
 
+# The seam of the free live sources: network -> factory(handle) of the client that reads it. Empty:
+# the real clients on the real networks. Tests register factories that point the same real clients
+# (Mastodon.py, atproto) at a local server through their base-URL settings.
+LIVE_CLIENTS: dict[str, Callable[[Handle], object]] = {}
+LIVE_SOURCES = ("x-api", "mastodon", "bluesky")
+
+
 def _fetch_free(handle: Handle, *, max_posts, echo, sleep) -> tuple[UserInfo, list[Post]]:
     """A Bluesky or Mastodon account, live; free, so read before any paid X read."""
+    factory = LIVE_CLIENTS.get(handle.network)
+    client = factory(handle) if factory else None
     if handle.network == "mastodon":
         from huggingtweets.sources import mastodon
 
-        return mastodon.fetch_account(handle, max_posts=max_posts, echo=echo, sleep=sleep)
+        return mastodon.fetch_account(handle, client=client, max_posts=max_posts, echo=echo, sleep=sleep)
     from huggingtweets.sources import bluesky
 
-    return bluesky.fetch_account(handle, max_posts=max_posts, echo=echo, sleep=sleep)
+    return bluesky.fetch_account(handle, client=client, max_posts=max_posts, echo=echo, sleep=sleep)
 
 
 def fetch(
@@ -230,7 +239,11 @@ def fetch(
                 name = f"{user.handle}.avatar{user.avatar_ext}"
                 (raw / name).write_bytes(user.avatar_bytes)
                 user.avatar_file = f"raw/{name}"
-            users.append(user.to_dict())
+            entry = user.to_dict()
+            if user.source in LIVE_SOURCES:
+                # what `refresh` counts new posts from: those written after the newest read now
+                entry["newest_post_at"] = max((p.created_at for p in posts if p.created_at), default=None)
+            users.append(entry)
     atomic_write_json(run_dir / "users.json", users)
     return users
 
