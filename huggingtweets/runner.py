@@ -216,12 +216,15 @@ def _packaged_templates() -> dict:
 
 def resolve_run_dir(config: RunConfig) -> Path:
     """``--run-dir``, else ``runs/<handles>``; an archive names its owner, so it is read for that."""
+    from huggingtweets.sources import check_handle
+
+    # Every handle is parsed here, before anything runs: a bad one fails at once, on every network.
+    handles = [check_handle(h) for h in (*config.handles, *(h for _, h in config.posts_files))]
+    handles += [check_handle(h, what="--handle") for _, h in config.archives if h]
     if config.run_dir:
         return Path(config.run_dir)
-    handles = [*config.handles, *(h for _, h in config.posts_files)]
     for archive, handle in config.archives:
         if handle:
-            handles.append(handle)
             continue
         from huggingtweets.sources import read_export
 
@@ -249,8 +252,10 @@ def _preflight(ctx: StageContext) -> None:
     c = ctx.config
     ctx.namespace = (c.repo_id or "").split("/")[0] or c.org or client.whoami()["name"]
     # Archive owners are known only after fetch; the name here is only for the error message.
+    from huggingtweets.sources import check_handle
+
     name = (c.repo_id or "").partition("/")[2] or "-".join(sorted(
-        h.lstrip("@").lower() for h in (*c.handles, *(h for _, h in c.posts_files), *(h for _, h in c.archives if h))
+        check_handle(h).lower() for h in (*c.handles, *(h for _, h in c.posts_files), *(h for _, h in c.archives if h))
     )) or "NAME"
     client.check_namespace(f"{ctx.namespace}/{name}")
 
