@@ -80,7 +80,7 @@ def test_punycode_domains_get_a_hub_safe_key():
 _label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(_label, min_size=2, max_size=4), st.sampled_from(["bsky:", "", "mastodon:bob@", "@bob@"]))
 def test_every_accepted_handle_has_a_valid_key(labels, prefix):
     text = prefix + ".".join(labels[:-1] + ["a" + labels[-1]])
@@ -89,7 +89,7 @@ def test_every_accepted_handle_has_a_valid_key(labels, prefix):
     assert is_valid_key(repo_name([handle.key, "alice"]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=80))
 def test_any_text_is_a_handle_or_an_input_error(text):
     try:

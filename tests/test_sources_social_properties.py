@@ -83,7 +83,7 @@ def only_our_errors(fn, *args) -> None:
         OUTCOMES["refused"] += 1
 
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
