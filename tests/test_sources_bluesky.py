@@ -247,3 +247,14 @@ def test_feed_of_the_wrong_shape_is_a_source_error(network, tmp_path):
     app.feed = [feed_item(f"at://{MAREN}/app.bsky.feed.post/3x", MAREN, "fine", langs="en", facets={"a": 1})]
     with pytest.raises(SourceError, match=r"feed\[0\].post.record: field 'facets' is an object, expected a list"):
         fetch(server, "bsky:maren.example.com", tmp_path)
+
+
+def test_no_answer_at_all_says_so(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    client = AtprotoClient(appview=url, plc_url=url, timeout=5)
+    with pytest.raises(SourceError, match=r"cannot reach Bluesky \(ConnectError\)"):
+        fetch_account(parse_handle("bsky:maren.example.com"), client=client, cache_dir=tmp_path, echo=lambda m: None)

@@ -78,6 +78,10 @@ class AtprotoClient:
             raise RateLimited(reset.timestamp() if reset else None) from None
         except ex.RequestErrorBase as err:
             response = err.response
+            if response is None:  # no answer at all: DNS, connection, timeout
+                cause = type(err.__cause__).__name__ if err.__cause__ else type(err).__name__
+                raise SourceError(f"cannot reach Bluesky ({cause})",
+                                  hint="check your connection, then run the same command again") from None
             content = getattr(response, "content", None)
             code = str(getattr(content, "error", "") or "")
             message = str(getattr(content, "message", "") or "")
