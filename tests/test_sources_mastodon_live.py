@@ -178,3 +178,14 @@ def test_a_status_of_the_wrong_shape_is_a_source_error(instance, tmp_path):
     app.statuses[-1] = status(600, poll="yes")
     with pytest.raises(SourceError, match=r"status\[0\]: field 'poll' is a string, expected an object"):
         fetch(server, tmp_path)
+
+
+def test_an_instance_that_does_not_answer(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(SourceError, match=r"^cannot reach social.example to read @mastodonpy_test@social.example"):
+        fetch_account(HANDLE, client=MastodonPyClient("social.example", base_url=url), cache_dir=tmp_path,
+                      echo=lambda m: None)

@@ -86,6 +86,9 @@ class MastodonPyClient:
             if status == 410:
                 raise SourceError(f"{what} was suspended or deleted on {self.instance} (410 Gone)", hint="pick another account") from None
             raise SourceError(f"{self.instance} failed while reading {what} (HTTP {status})", hint="try again later") from None
+        except m.MastodonNetworkError:
+            raise SourceError(f"cannot reach {self.instance} to read {what} (no answer)",
+                              hint="check the instance name and your connection") from None
         except m.MastodonError as err:
             raise SourceError(f"cannot read {what} from {self.instance} ({type(err).__name__}: {str(err)[:120]})", hint="check the instance name and your connection") from None
 
