@@ -189,3 +189,12 @@ def test_an_instance_that_does_not_answer(tmp_path):
     with pytest.raises(SourceError, match=r"^cannot reach social.example to read @mastodonpy_test@social.example"):
         fetch_account(HANDLE, client=MastodonPyClient("social.example", base_url=url), cache_dir=tmp_path,
                       echo=lambda m: None)
+
+
+def test_status_ids_sort_as_their_servers_mean_them():
+    from huggingtweets.sources.mastodon import id_order
+
+    assert sorted(["117020590000000010", "9", "10", "117020590000000009"], key=id_order) == [
+        "9", "10", "117020590000000009", "117020590000000010"]  # Mastodon: decimal, growing length
+    ulids = ["01HZY3M8Q4T0000000000000B2", "01HZY3M8Q4T0000000000000A9", "01HZX000000000000000000000"]
+    assert sorted(ulids, key=id_order) == sorted(ulids)  # GoToSocial: ULIDs, text order

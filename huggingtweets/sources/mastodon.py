@@ -110,6 +110,13 @@ class MastodonPyClient:
         return [_plain(s) for s in page], key if has_next else None
 
 
+def id_order(value: object) -> tuple[int, str]:
+    """Sort key of status ids: Mastodon's are decimal strings of growing length, other servers'
+    (GoToSocial's ULIDs) fixed-length strings that sort as text; (length, text) orders both."""
+    text = str(value if value is not None else "")
+    return len(text), text
+
+
 def _plain(value: Any) -> Any:
     """Mastodon.py's attribute dicts and datetimes -> JSON-ready values for the cache."""
     if isinstance(value, dict):
@@ -209,7 +216,7 @@ def fetch_account(
     limit = max_posts or None
     while True:
         page, cursor = call(client.statuses, account_id, since_id=since, cursor=cursor)
-        page = [s for s in page if since is None or int(str(s.get("id", 0) or 0)) > int(since)]
+        page = [s for s in page if since is None or id_order(s.get("id")) > id_order(since)]
         new_statuses.extend(page)
         read += len(page)
         if not page or cursor is None or (limit and read >= limit):
@@ -217,12 +224,12 @@ def fetch_account(
     new_posts, left_out = statuses_to_posts(new_statuses, account_id, f"{handle.instance} statuses of {handle.display}")
     if since is None:
         state["posts"], state["left_out"] = [], {}
-    livecache.merge(state, [p.to_dict() for p in new_posts], newest_first_key=lambda p: int(p["id"]))
+    livecache.merge(state, [p.to_dict() for p in new_posts], newest_first_key=lambda p: id_order(p["id"]))
     for reason, n in left_out.items():
         state["left_out"][reason] = state["left_out"].get(reason, 0) + n
-    ids = [int(str(s["id"])) for s in new_statuses if isinstance(s, dict) and s.get("id") is not None]
+    ids = [str(s["id"]) for s in new_statuses if isinstance(s, dict) and s.get("id") is not None]
     if ids:
-        state["since"] = str(max(ids + ([int(since)] if since else [])))
+        state["since"] = max(ids + ([since] if since else []), key=id_order)
     state["complete"] = state["complete"] or not (limit and read >= limit)
     livecache.save(path, state)
     posts = [Post(**p) for p in state["posts"]]
