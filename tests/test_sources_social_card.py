@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from fixtures_card import make_card_run_dir, parse_card
+from fixtures_card import make_card_run_dir, md_unescape, parse_card
 
 from huggingtweets.card import build_metadata, render
 
@@ -35,7 +35,7 @@ def test_live_sources_in_the_card(tmp_path):
     assert "Posts downloaded" in table and "Tweets downloaded" not in table
     assert table["Reposts and boosts"] == [str(report["users"][k]["retweets"]) for k in report["users"]]
     assert table["Not public, never read"] == ["5", "0"]
-    body = card["body"]
+    body = md_unescape(card["body"])  # the text as the Hub shows it (user values are Markdown-escaped)
     assert "@ada@fosstodon.org, read from fosstodon.org's public API on 2026-12-01" in body
     assert "@grace.bsky.social, read from morel.us-east.host.bsky.network's public API on 2026-12-01" in body
     assert "@ada@fosstodon.org @grace.bsky.social" in card["divs"]  # the header's handles line
