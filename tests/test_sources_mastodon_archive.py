@@ -124,3 +124,17 @@ def test_corrupt_zip_and_bad_json_are_source_errors(tmp_path):
     (folder / "outbox.json").write_text('{"orderedItems": [')
     with pytest.raises(SourceError, match="outbox.json is not valid JSON"):
         read_export(folder)
+
+
+def test_lone_surrogates_become_replacement_characters(tmp_path):
+    # JSON may carry "\ud83d" alone (half an emoji); UTF-8 cannot, and raw/<key>.jsonl is UTF-8.
+    folder = tmp_path / "export"
+    shutil.copytree(FIXTURE, folder)
+    outbox = json.loads((folder / "outbox.json").read_text())
+    outbox["orderedItems"][0]["object"]["content"] = "<p>half an emoji \ud83d here, and more words</p>"
+    (folder / "outbox.json").write_text(json.dumps(outbox))  # ensure_ascii: written as \\ud83d
+    from huggingtweets.sources import fetch
+
+    fetch(tmp_path / "run", archives=[folder])
+    raw = (tmp_path / "run/raw/ingrid_at_harbour.example.jsonl").read_text(encoding="utf-8")
+    assert "half an emoji \ufffd here" in raw
