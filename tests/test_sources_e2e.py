@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fixtures_card import md_unescape
 from test_run_e2e import FAST_TRAIN, load_in_a_fresh_process
 
 from huggingtweets.config import RunConfig
@@ -54,8 +55,9 @@ def test_cyborg_of_mastodon_bluesky_and_x_exports(tmp_path, hub, tiny_base_dir):
     assert rows["Posts downloaded"] == ["67", "72", "400"] and rows["Posts kept"] == ["65", "69", "379"]
     assert rows["Not public, never read"] == ["2", "0", "0"]
     assert rows["Retweets, reposts and boosts"] == ["2", "2", "6"] and rows["Media only"] == ["0", "1", "6"]
-    assert "@ingrid@harbour.example from their own Mastodon archive" in card
-    assert "@maren.example.com from their own Bluesky repository export" in card
+    shown = md_unescape(card)  # user values are Markdown-escaped ("\\@"): read it as the Hub shows it
+    assert "@ingrid@harbour.example from their own Mastodon archive" in shown
+    assert "@maren.example.com from their own Bluesky repository export" in shown
     meta = json.loads((run_dir / "model/huggingtweets.json").read_text())
     assert {u["handle"]: u.get("network") for u in meta["users"]} == {
         "ingrid_at_harbour.example": "mastodon", "maren.example.com": "bluesky", "wren_at_gullstone": None}
