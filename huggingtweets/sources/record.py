@@ -29,7 +29,10 @@ class Post:
     is_quote: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not out["is_quote"]:
+            del out["is_quote"]  # only quote posts carry it: other posts keep their earlier shape
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
