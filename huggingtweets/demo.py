@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingtweets.errors import HubError, HuggingtweetsError
+from huggingtweets.events import Events, Message, ignore
 
 DEMO_TOKEN = "hf_demo_local_only"  # known only to the demo's own loopback server
 DEMO_USER = "demo"
@@ -205,18 +206,19 @@ def load_downstream(url: str, repo_id: str, prompt: str, *, hf_home: Path) -> li
 def demo_config(archive: Path, run_dir: Path, endpoint: str):
     from huggingtweets.config import RunConfig
 
-    return RunConfig(archives=((str(archive), None),), base_model="tiny", epochs=DEMO_EPOCHS,
-                     learning_rate=DEMO_LEARNING_RATE, samples=DEMO_SAMPLES,
-                     train=tuple(sorted(DEMO_TRAIN.items())), org=DEMO_ORG, private=False,
-                     endpoint=endpoint, run_dir=str(run_dir))
+    train = {"base_model": "tiny", "epochs": DEMO_EPOCHS, "learning_rate": DEMO_LEARNING_RATE, **DEMO_TRAIN}
+    return RunConfig(archives=((str(archive), None),), train=train, samples=DEMO_SAMPLES, org=DEMO_ORG,
+                     private=False, endpoint=endpoint, run_dir=str(run_dir))
 
 
 def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | None = None,
-             echo: Callable[[str], None] | None = None, progress: bool = True) -> DemoResult:
+             events: Events = ignore) -> DemoResult:
     from huggingtweets.paths import sample_archive
     from huggingtweets.runner import run
 
-    say = echo or (lambda _msg: None)
+    def say(text: str) -> None:
+        events(Message(text=text))
+
     started = time.monotonic()
     # Read by huggingface_hub when first imported (below, in the stages): the local server speaks
     # the classic upload protocol, not Xet.
@@ -230,7 +232,7 @@ def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | N
     ) as url:
         say(f"demo: local Hub at {url} (data in {hub_dir})")
         config = demo_config(sample_archive(), run_dir, url)
-        result = run(config, token=DEMO_TOKEN, echo=say, progress=progress)
+        result = run(config, token=DEMO_TOKEN, events=events)
         summary = result.summary
         repo_id = summary.get("repo_id")
         if not repo_id:

@@ -81,14 +81,12 @@ def check_repo_id(repo_id: object) -> str:
 
 
 def default_repo_id(run_dir: Path, namespace: str) -> str:
-    from huggingtweets.runfolder import read_json
+    from huggingtweets.runfolder import bot_name, read_json
 
     users_file = run_dir / "users.json"
     if not users_file.is_file():
         raise StageError(f"{users_file} is missing", hint=f"run: huggingtweets fetch --run-dir {run_dir}")
-    from huggingtweets.sources.handles import repo_name
-
-    return f"{namespace}/{repo_name(str(u['handle']).lstrip('@') for u in read_json(users_file))}"
+    return f"{namespace}/{bot_name(u['handle'] for u in read_json(users_file))}"
 
 
 def card_hub_url(endpoint: str) -> str:

@@ -19,10 +19,6 @@ from huggingtweets.errors import TrainingError
 # A Hub id: "name" or "owner/name", letters, digits, "-", "_", ".", at most 96 characters each.
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 
-# Long enough for a long post in GPT-2 tokens (280 characters is ~70-100 tokens, more with emoji),
-# short enough that a runaway sample ends quickly on a CPU.
-POST_MAX_NEW_TOKENS = 100
-
 OFFLINE_HINT = "use `--base-model tiny` (fully offline) or `--base-model PATH` to a local model folder"
 
 # Files a causal LM folder needs. PyTorch .bin weights are fetched only where a repo has no safetensors
@@ -31,26 +27,6 @@ _ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", 
 _BIN_PATTERNS = ["pytorch_model*.bin"]
 WEIGHTS_WANTED = "*.safetensors or pytorch_model*.bin"
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
-
-
-def post_generation_config(eos_token_id: int, pad_token_id: int):
-    """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
-
-    transformers 5 reads generation defaults only from generation_config.json (not from
-    ``config.task_specific_params`` as the original relied on), and the text-generation pipeline's
-    own defaults (temperature 0.7, 256 new tokens) apply only to what this file leaves unset.
-    """
-    from transformers import GenerationConfig
-
-    return GenerationConfig(
-        do_sample=True,  # posts should vary; greedy decoding repeats the most common post
-        top_p=0.95,
-        temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
-        max_new_tokens=POST_MAX_NEW_TOKENS,
-        eos_token_id=eos_token_id,  # <|endoftext|> ends a post
-        pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
-        bos_token_id=eos_token_id,
-    )
 
 
 def is_local_model_dir(path: Path) -> bool:
@@ -85,10 +61,13 @@ def resolve_base_model(
     tiny_dir: Path,
     tiny_texts: Callable[[], Iterable[str]],
     seed: int = 0,
+    endpoint: str | None = None,
 ) -> tuple[Path, str]:
     """Return ``(local folder, name for the summary)`` for a ``--base-model`` value.
 
-    ``tiny`` builds (or reuses) an offline tiny GPT-2 in ``tiny_dir`` from ``tiny_texts()``.
+    ``tiny`` builds (or reuses) an offline tiny GPT-2 in ``tiny_dir`` from ``tiny_texts()``. A Hub
+    id is downloaded from ``endpoint`` (default: HF_ENDPOINT or huggingface.co), as the bot will be
+    published there too.
     """
     spec = (spec or "").strip()
     if not spec:
@@ -124,7 +103,7 @@ def resolve_base_model(
             "(owner/name) or a local model folder",
             hint=OFFLINE_HINT,
         )
-    return _fetch_from_hub(spec), spec
+    return _fetch_from_hub(spec, endpoint), spec
 
 
 def _unreachable(repo_id: str, endpoint: str) -> TrainingError:
@@ -146,7 +125,7 @@ def _snapshot(repo_id: str, **kwargs) -> Path:
     return folder
 
 
-def _fetch_from_hub(repo_id: str) -> Path:
+def _fetch_from_hub(repo_id: str, endpoint: str | None = None) -> Path:
     from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -162,14 +141,14 @@ def _fetch_from_hub(repo_id: str) -> Path:
             return cached
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
-    endpoint = constants.ENDPOINT
+    endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
     if constants.HF_HUB_OFFLINE:
         raise _unreachable(repo_id, endpoint)
     # Through a proxy a direct TCP connect says nothing: the download itself decides.
     if not proxy_configured() and not _endpoint_reachable(endpoint):
         raise _unreachable(repo_id, endpoint)
     try:
-        folder = _snapshot(repo_id)
+        folder = _snapshot(repo_id, endpoint=endpoint)
     except (RepositoryNotFoundError, GatedRepoError) as err:
         raise TrainingError(
             f"--base-model {repo_id!r} was not found on the Hub (or needs access): expected a public "

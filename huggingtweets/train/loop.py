@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from huggingtweets.errors import TrainingError
+from huggingtweets.errors import Cancelled, TrainingError
+from huggingtweets.events import CancelToken, EpochEnd, Events, TrainStep, ignore
 from huggingtweets.runfolder import atomic_dir, atomic_write_json
 from huggingtweets.train.checkpoints import (
     checkpoint_folders,
@@ -23,7 +24,7 @@ from huggingtweets.train.checkpoints import (
     reset_accelerate_state,
     save_checkpoint,
 )
-from huggingtweets.train.config import TrainConfig
+from huggingtweets.train.config import MAX_STEPS, TrainConfig
 from huggingtweets.train.runtime import (
     TrainClock,
     TrainState,
@@ -39,14 +40,30 @@ from huggingtweets.train.runtime import (
 TINY_BASE_DIRNAME = "base-tiny"  # where `--base-model tiny` is built, inside the run folder
 
 
-def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
+def train(
+    run_dir: Path | str,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    events: Events = ignore,
+    cancel: CancelToken | None = None,
+    endpoint: str | None = None,
+) -> dict[str, Any]:
     """Fine-tune ``config.base_model`` on ``run_dir/dataset``; write model/, checkpoints/, the summary.
 
     Returns the training summary (also written to ``run_dir/training_summary.json``). With
     ``stop_after_steps`` it returns early after checkpointing, as an interrupted run would leave it.
+    ``resume`` continues from the newest complete checkpoint in ``run_dir/checkpoints``. The main
+    process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation to
+    ``events``. A Hub base model is downloaded from ``endpoint`` (default: HF_ENDPOINT or
+    huggingface.co). When ``cancel`` is set between two steps, a checkpoint is saved and
+    ``errors.Cancelled`` raised; ``resume`` continues from there.
     """
+    from huggingtweets.librarybars import quiet_library_bars
+
     try:
-        return _train(Path(run_dir), config)
+        with quiet_library_bars():
+            return _train(Path(run_dir), config, resume, events, cancel, endpoint)
     finally:
         # On every way out, errors included, once training is over: the next train() in this
         # process (runner, demo, a notebook) may ask for another mixed precision, which accelerate's
@@ -54,12 +71,18 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
         reset_accelerate_state()
 
 
-def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
+def _train(
+    run_dir: Path,
+    config: TrainConfig,
+    resume: bool,
+    events: Events,
+    cancel: CancelToken | None,
+    endpoint: str | None,
+) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
     from huggingtweets.train.base import resolve_base_model
@@ -92,25 +115,21 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     if config.cpu_threads and accelerator.device.type == "cpu":
         torch.set_num_threads(config.cpu_threads)
     if not is_main:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+        events = ignore  # one report per step, from the main process
     set_seed(config.seed)
 
     # --- data and base model -------------------------------------------------------------------
     dataset = load_run_dataset(run_dir)
     tiny_dir = run_dir / TINY_BASE_DIRNAME
     with accelerator.main_process_first():
-        if is_main and not config.resume:
+        if is_main and not resume:
             # A fresh run starts over: old checkpoints (and a tiny base built from older posts) go.
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
             if config.base_model == "tiny":
                 shutil.rmtree(tiny_dir, ignore_errors=True)
-        if is_main and config.resume:
+        if is_main and resume:
             remove_broken_checkpoints(run_dir)  # what a kill mid-checkpoint left behind
-        if config.resume and not checkpoint_folders(run_dir):
+        if resume and not checkpoint_folders(run_dir):
             raise TrainingError(
                 f"--resume was given but {run_dir.name}/checkpoints/ holds no checkpoint"
                 " (none written completely)",
@@ -121,6 +140,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             tiny_dir=tiny_dir,
             tiny_texts=lambda: dataset["train"]["text"],
             seed=config.seed,
+            endpoint=endpoint,
         )
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     overrides: dict[str, Any] = {}
@@ -174,6 +194,12 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
+    if total_steps > MAX_STEPS:
+        raise TrainingError(
+            f"--epochs {config.epochs} plans {total_steps:,} optimizer steps ({steps_per_epoch:,} per epoch): "
+            f"expected at most {MAX_STEPS:,}",
+            hint="lower --epochs, or cap the run with --max-steps",
+        )
     # The prepared scheduler steps once per process per optimizer step, so its horizon is scaled.
     scheduler = get_cosine_schedule_with_warmup(
         optimizer,
@@ -184,7 +210,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     state = TrainState()
     accelerator.register_for_checkpointing(state)
 
-    if config.resume:
+    if resume:
         newest = max(checkpoint_folders(run_dir))  # the newest complete one: weights, optimizer, RNG, state
         accelerator.load_state(str(checkpoint_path(run_dir, newest)))
         accelerator.project_configuration.iteration = newest + 1
@@ -207,16 +233,9 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     )
 
     # --- the loop ---------------------------------------------------------------------------
-    bar = tqdm(
-        total=total_steps,
-        initial=state.global_step,
-        disable=not (is_main and config.progress),
-        desc="Training",
-        unit="step",
-        dynamic_ncols=True,
-    )
     session_tokens, clock = 0, TrainClock()  # the clock leaves out evaluation and checkpoint time
     stop_at = min(total_steps, config.stop_after_steps or total_steps)
+    session_start_step = state.global_step
     while state.global_step < stop_at:
         model.train()
         train_loader.set_epoch(state.epoch)
@@ -269,10 +288,20 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             if not accelerator.sync_gradients:
                 continue
             state.global_step += 1
-            tokens_per_second = session_tokens / clock.training_seconds()
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_second:,.0f}", epoch=state.epoch + 1
+            seconds = clock.training_seconds()
+            tokens_per_second = session_tokens / seconds
+            steps_this_session = state.global_step - session_start_step
+            events(
+                TrainStep(
+                    step=state.global_step,
+                    total_steps=total_steps,
+                    epoch=min(state.epoch + 1, config.epochs),
+                    epochs=config.epochs,
+                    loss=loss_value,
+                    learning_rate=scheduler.get_last_lr()[0],
+                    tokens_per_second=round(tokens_per_second, 1),
+                    eta_seconds=round(seconds / steps_this_session * (total_steps - state.global_step), 1),
+                )
             )
             accelerator.log(
                 {
@@ -284,6 +313,15 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             )
             if state.global_step >= stop_at:
                 break
+            if _cancel_requested(cancel, accelerator):
+                with clock.paused():
+                    saved = save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+                accelerator.end_training()
+                raise Cancelled(
+                    f"training cancelled after {state.global_step} of {total_steps} steps; "
+                    f"the checkpoint is checkpoints/{saved.name}",
+                    hint="run the same command again to resume from it",
+                )
             # The epoch's last step is saved by the epoch-end checkpoint below: not twice at one step.
             epoch_ends_here = state.micro_step_in_epoch >= len(train_loader)
             if (
@@ -298,7 +336,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             with clock.paused():
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
                 save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
-            _log_epoch(accelerator, state)
+            _log_epoch(accelerator, state, events, config.epochs)
             continue
         # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
@@ -306,9 +344,8 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
             save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
-            _log_epoch(accelerator, state)
+            _log_epoch(accelerator, state, events, config.epochs)
         break
-    bar.close()
     train_seconds = clock.training_seconds()
 
     if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
@@ -351,21 +388,35 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             "history": state.history,
             "tokens_per_second": round(session_tokens / max(train_seconds, 1e-9), 1),
             "wall_time_s": round(time.perf_counter() - started, 2),
-            "resumed": bool(config.resume),
+            "resumed": bool(resume),
             **environment_summary(accelerator),
         }
         atomic_write_json(run_dir / "training_summary.json", summary)
     accelerator.end_training()
-    if is_main and config.predictions:
-        from huggingtweets.generate import write_predictions
-
-        predictions = write_predictions(run_dir, n_samples=config.predictions, seed=config.seed)
-        summary["memorization_rate"] = predictions["memorization_rate"]
     return summary
 
 
-def _log_epoch(accelerator, state: TrainState) -> None:
-    """The finished epoch's metrics to the trackers, at its last optimizer step."""
+def _cancel_requested(cancel: CancelToken | None, accelerator) -> bool:
+    """The main process's token decides, and every process learns it in the same step."""
+    wanted = bool(cancel is not None and cancel.cancelled and accelerator.is_main_process)
+    if accelerator.num_processes == 1:
+        return wanted
+    from accelerate.utils import broadcast_object_list
+
+    return bool(broadcast_object_list([wanted], from_process=0)[0])
+
+
+def _log_epoch(accelerator, state: TrainState, events: Events, epochs: int) -> None:
+    """The finished epoch's metrics to the trackers (at its last optimizer step) and to ``events``."""
+    events(
+        EpochEnd(
+            epoch=state.epoch,
+            epochs=epochs,
+            train_loss=state.last_train_loss,
+            validation_loss=state.last_validation_loss,
+            perplexity=_ppl(state.last_validation_loss),
+        )
+    )
     accelerator.log(
         {
             "eval/loss": state.last_validation_loss,
