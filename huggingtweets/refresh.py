@@ -67,7 +67,6 @@ def refresh_one(
     work_dir: Path,
     overrides: dict | None = None,
     echo: Callable[[str], None] = print,
-    progress: bool = True,
 ) -> RefreshOutcome:
     from huggingtweets.config import RunConfig
     from huggingtweets.runner import run
@@ -96,18 +95,22 @@ def refresh_one(
     hyper = summary.get("hyperparameters") or {}
     base = hyper.get("base_model") or summary.get("base_model") or meta.get("base_model_fallback")
     info = client.repo_info(repo_id)
+    train = {"base_model": str(base or "gpt2")}
+    if isinstance(hyper.get("epochs"), int):
+        train["epochs"] = hyper["epochs"]
+    overrides = dict(overrides or {})
+    # a local base folder is recorded by its name only: --base-model says where it is
+    train.update(overrides.pop("train", {}))
     config = RunConfig(
         handles=tuple(specs),
-        base_model=str(base or "gpt2"),
-        epochs=hyper.get("epochs") if isinstance(hyper.get("epochs"), int) else None,
+        train=train,
         repo_id=repo_id,
         private=bool(getattr(info, "private", True)),
         endpoint=client.endpoint,
         run_dir=str(work_dir / repo_id.replace("/", "__")),
     )
-    # e.g. base_model: a local base folder is recorded by its name only
-    config = dataclasses.replace(config, **(overrides or {}))
-    run(config, token=token, echo=echo, progress=progress, rerun_from="fetch")
+    config = dataclasses.replace(config, **overrides)
+    run(config, token=token, rerun_from="fetch")
     return RefreshOutcome(repo_id, REFRESHED, f"re-trained on {new} new posts and published", new)
 
 
@@ -121,7 +124,6 @@ def refresh(
     work_dir: Path | str | None = None,
     overrides: dict | None = None,
     echo: Callable[[str], None] = print,
-    progress: bool = True,
 ) -> list[RefreshOutcome]:
     """Refresh ``repo_ids`` and/or every huggingtweets bot of ``author``; never raises per repo."""
     from huggingtweets.hubclient import HubClient
@@ -140,7 +142,7 @@ def refresh(
     for repo_id in ids:
         try:
             outcome = refresh_one(client, repo_id, token=token, min_new_posts=min_new_posts, work_dir=work,
-                                  overrides=overrides, echo=echo, progress=progress)
+                                  overrides=overrides, echo=echo)
         except HuggingtweetsError as err:
             outcome = RefreshOutcome(repo_id, FAILED, str(err))
         echo(f"{repo_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))

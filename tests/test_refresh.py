@@ -41,15 +41,17 @@ def instance(monkeypatch):
 
 
 def test_refresh_retrains_only_when_enough_is_new(tmp_path, hub, tiny_base_dir, instance):
-    settings = {"base_model": str(tiny_base_dir), "train": tuple(sorted(FAST_TRAIN.items())), "samples": 3}
-    run(RunConfig(handles=(HANDLE,), epochs=1, learning_rate=3e-3, org="huggingtweets", endpoint=hub.url,
-                  run_dir=str(tmp_path / "first"), **settings), token=hub.token, progress=False)
+    train = {"base_model": str(tiny_base_dir), "epochs": 1, "learning_rate": 3e-3, **FAST_TRAIN}
+    run(RunConfig(handles=(HANDLE,), samples=3, train=train, org="huggingtweets", endpoint=hub.url,
+                  run_dir=str(tmp_path / "first")), token=hub.token)
+    # the base was a local folder, recorded by its name only: the refresh is told where it is
+    settings = {"samples": 3, "train": train}
     assert len(commits(hub, REPO)) == 1
 
     instance.statuses += [status(200 + n, text(200 + n)) for n in range(3)]
     said: list[str] = []
     kwargs = dict(endpoint=hub.url, token=hub.token, work_dir=tmp_path / "work", overrides=settings,
-                  echo=said.append, progress=False)
+                  echo=said.append)
     [outcome] = refresh([REPO], min_new_posts=50, **kwargs)
     assert (outcome.status, outcome.new_posts) == (NOT_ENOUGH, 3)
     assert said[-1] == f"{REPO}: not enough new posts (3 new since the last training, 50 needed; nothing changed)"

@@ -28,11 +28,11 @@ def test_cyborg_of_mastodon_bluesky_and_x_exports(tmp_path, hub, tiny_base_dir):
     config = RunConfig(
         archives=((str(mastodon_zip), None), (str(FIXTURES / "bluesky/repo.car"), "bsky:maren.example.com"),
                   (str(sample_archive()), None)),
-        base_model=str(tiny_base_dir), epochs=1, learning_rate=3e-3, samples=3,
-        train=tuple(sorted(FAST_TRAIN.items())), org="huggingtweets", endpoint=hub.url,
+        samples=3, train={"base_model": str(tiny_base_dir), "epochs": 1, "learning_rate": 3e-3, **FAST_TRAIN},
+        org="huggingtweets", endpoint=hub.url,
         run_dir=str(tmp_path / "run"),
     )
-    result = run(config, token=hub.token, progress=False)
+    result = run(config, token=hub.token)
     run_dir = tmp_path / "run"
     repo_id = "huggingtweets/ingrid_at_harbour.example-maren.example.com-wren_at_gullstone"
     assert result.summary["repo_id"] == repo_id

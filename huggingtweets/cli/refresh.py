@@ -30,7 +30,7 @@ def refresh(repo_ids: tuple[str, ...], author: str | None, min_new_posts: int, b
     from huggingtweets.refresh import FAILED
     from huggingtweets.refresh import refresh as refresh_bots
 
-    overrides = {"base_model": base_model} if base_model else None
+    overrides = {"train": {"base_model": base_model}} if base_model else None
     outcomes = refresh_bots(list(repo_ids), author=author, min_new_posts=min_new_posts, endpoint=endpoint,
                             overrides=overrides, echo=click.echo)
     if any(o.status == FAILED for o in outcomes):
