@@ -49,9 +49,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from huggingtweets.cli import card, data, hub, run, train
+    from huggingtweets.cli import app, card, data, hub, run, train
 
-    for module in (data, train, card, hub, run):
+    for module in (data, train, card, hub, run, app):
         for command in module.COMMANDS:
             main.add_command(command)
 
