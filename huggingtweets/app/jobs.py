@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from huggingtweets.events import CancelToken, Event, Message
+from huggingtweets.events import CancelToken, Event
 
 
 @dataclass
@@ -40,9 +40,10 @@ class Progress:
         if kind == "stage_started":
             self.stage, self.stage_index, self.stage_total = event.stage, event.index, event.total
             self.reason = event.reason
+            self.log.append(f"{event.stage}: {event.reason}" if event.reason else event.stage)
         elif kind == "stage_finished":
-            self.log.append(f"{event.stage}: {'skipped (already done)' if event.skipped else 'done'}"
-                            + (f" in {event.seconds:.1f} s" if event.seconds else ""))
+            if not event.skipped:
+                self.log.append(f"{event.stage}: done in {event.seconds:.1f} s")
         elif kind == "train_step":
             self.step, self.total_steps = event.step, event.total_steps
             self.epoch, self.epochs = event.epoch, event.epochs
@@ -89,12 +90,8 @@ class TrainJob:
     def _work(self) -> None:
         from huggingtweets.runner import run
 
-        def echo(line: str) -> None:
-            self.events.put(Message(text=line))
-
         try:
-            self.result = run(self.config, token=self._token, echo=echo, progress=False,
-                              events=self.events.put, cancel=self.cancel_token)
+            self.result = run(self.config, token=self._token, events=self.events.put, cancel=self.cancel_token)
         except BaseException as err:  # handed to the page; a worker thread has no one else to tell
             self.error = err
         finally:
