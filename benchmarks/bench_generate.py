@@ -110,7 +110,6 @@ def main() -> None:
                 max_steps=2,
                 checkpoint_every=0,
                 predictions=0,
-                progress=False,
                 save_dtype="float32",
             ),
         )

@@ -113,7 +113,6 @@ def run_ours(run: Path, base: Path, args) -> dict:
         else 0,
         checkpoint_every=0,
         predictions=0,
-        progress=False,
         seed=0,
     )
     summary = train(run, config)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingtweets.errors import HubError, HuggingtweetsError
+from huggingtweets.events import Events, Message, ignore
 
 DEMO_TOKEN = "hf_demo_local_only"  # known only to the demo's own loopback server
 DEMO_USER = "demo"
@@ -212,11 +213,13 @@ def demo_config(archive: Path, run_dir: Path, endpoint: str):
 
 
 def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | None = None,
-             echo: Callable[[str], None] | None = None, progress: bool = True) -> DemoResult:
+             events: Events = ignore) -> DemoResult:
     from huggingtweets.paths import sample_archive
     from huggingtweets.runner import run
 
-    say = echo or (lambda _msg: None)
+    def say(text: str) -> None:
+        events(Message(text=text))
+
     started = time.monotonic()
     # Read by huggingface_hub when first imported (below, in the stages): the local server speaks
     # the classic upload protocol, not Xet.
@@ -230,7 +233,7 @@ def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | N
     ) as url:
         say(f"demo: local Hub at {url} (data in {hub_dir})")
         config = demo_config(sample_archive(), run_dir, url)
-        result = run(config, token=DEMO_TOKEN, echo=say, progress=progress)
+        result = run(config, token=DEMO_TOKEN, events=events)
         summary = result.summary
         repo_id = summary.get("repo_id")
         if not repo_id:

@@ -35,7 +35,10 @@ def _model_dir(path: Path | str) -> Path:
 def _pipeline(model_dir: Path | str):
     from transformers import pipeline
 
-    return pipeline("text-generation", model=str(_model_dir(model_dir)))
+    from huggingtweets.librarybars import quiet_library_bars
+
+    with quiet_library_bars():  # transformers' "Loading weights" bar
+        return pipeline("text-generation", model=str(_model_dir(model_dir)))
 
 
 def _sample(pipe, prompt: str, n: int, seed: int | None) -> list[str]:
@@ -115,7 +118,10 @@ def write_predictions(
             "No dataset/ in the run folder: expected the output of the prepare stage",
             hint="run `huggingtweets prepare --run-dir DIR` first",
         )
-    checker = CopyChecker(load_from_disk(str(dataset_dir))["train"]["text"])
+    from huggingtweets.librarybars import quiet_library_bars
+
+    with quiet_library_bars():
+        checker = CopyChecker(load_from_disk(str(dataset_dir))["train"]["text"])
 
     pipe = _pipeline(run_dir)
     samples = []

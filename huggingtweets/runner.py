@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.config import RunConfig, validate
-from huggingtweets.errors import HubError, InputError
+from huggingtweets.errors import Cancelled, HubError, InputError
+from huggingtweets.events import CancelToken, Events, Message, StageFinished, StageStarted, ignore
 from huggingtweets.runfolder import atomic_write_json, default_run_dir, read_json
 from huggingtweets.stagerecords import (
     ALWAYS_RUN,
@@ -54,11 +55,15 @@ class StageContext:
     run_dir: Path
     token: str | None
     endpoint: str
-    echo: Callable[[str], None]
+    events: Events = ignore
+    cancel: CancelToken | None = None
     resume: bool = False  # train only: continue from DIR/checkpoints
     repo_id: str | None = None  # resolved before the card is written (the card shows it)
     namespace: str | None = None
-    progress: bool = True  # progress bars of the stages themselves
+
+    def say(self, text: str) -> None:
+        """A stage's note for the user, as a ``Message`` event."""
+        self.events(Message(text=text))
 
 
 Stage = Callable[[StageContext], "dict[str, Any] | None"]
@@ -82,7 +87,7 @@ def _fetch(ctx: StageContext) -> dict:
 
     c = ctx.config
     users = fetch(ctx.run_dir, handles=c.handles, archives=c.archives, posts_files=c.posts_files,
-                  max_posts=c.max_posts, price_per_read=c.price_per_read, echo=ctx.echo)
+                  max_posts=c.max_posts, price_per_read=c.price_per_read, echo=ctx.say)
     return {"users": [u["handle"] for u in users]}
 
 
@@ -96,12 +101,12 @@ def _prepare(ctx: StageContext) -> dict:
 
 # TrainConfig fields that steer a session but not the trained weights: changing one must not
 # re-train, and a run stopped with stop_after_steps must resume under the same fingerprint.
-RUN_CONTROL = frozenset({"resume", "progress", "stop_after_steps", "debug_nan_at_step", "report_to",
+RUN_CONTROL = frozenset({"resume", "stop_after_steps", "debug_nan_at_step", "report_to",
                          "keep_checkpoints", "checkpoint_every", "cpu_threads"})
-NOT_OVERRIDABLE = frozenset({"resume", "base_model", "predictions", "progress"})  # the runner sets these
+NOT_OVERRIDABLE = frozenset({"resume", "base_model", "predictions"})  # the runner sets these
 
 
-def train_config(config: RunConfig, *, resume: bool = False, progress: bool = True):
+def train_config(config: RunConfig, *, resume: bool = False):
     """The TrainConfig this run trains with: common knobs, then the ``train:`` overrides."""
     from huggingtweets.train import TrainConfig
     from huggingtweets.train.config import coerce_file_values
@@ -122,7 +127,7 @@ def train_config(config: RunConfig, *, resume: bool = False, progress: bool = Tr
     # The same typing as `train --config FILE` (YAML reads `mixed_precision: no` as False, `1e-3` as text).
     values.update(coerce_file_values(dict(config.train), "the config's train: section"))
     # The generate stage writes predictions.json, so training does not (it would be done twice).
-    values.update(resume=resume, progress=progress, predictions=0)
+    values.update(resume=resume, predictions=0)
     return TrainConfig(**values)
 
 
@@ -130,7 +135,8 @@ def _train(ctx: StageContext) -> dict:
     from huggingtweets.errors import TrainingError
     from huggingtweets.train import train
 
-    summary = train(ctx.run_dir, train_config(ctx.config, resume=ctx.resume, progress=ctx.progress))
+    summary = train(ctx.run_dir, train_config(ctx.config, resume=ctx.resume), events=ctx.events,
+                    cancel=ctx.cancel)
     if "stopped_after_steps" in summary:
         # A deliberate early stop (train.stop_after_steps) leaves training unfinished, like Ctrl-C.
         raise TrainingError(
@@ -269,11 +275,14 @@ def _resolve_repo_id(ctx: StageContext) -> str:
     return f"{ctx.namespace or ctx.config.org or 'huggingtweets'}/{name}"
 
 
-def run(config: RunConfig, *, token: str | None = None, echo: Callable[[str], None] | None = None,
-        stages: dict[str, Stage] | None = None, progress: bool = True,
+def run(config: RunConfig, *, token: str | None = None, events: Events = ignore,
+        cancel: CancelToken | None = None, stages: dict[str, Stage] | None = None,
         rerun_from: str | None = None) -> RunResult:
     """Run every stage that is not already finished with the same settings; return the summary.
 
+    Progress goes to ``events`` (``StageStarted``/``StageFinished`` per stage, the training's
+    ``TrainStep``/``EpochEnd``, ``Message`` notes). ``cancel`` stops training at its next step
+    with a checkpoint (``errors.Cancelled``); the same call again resumes from it.
     Under ``accelerate launch`` the main process runs every stage and the others join training.
     """
     validate(config)
@@ -282,10 +291,9 @@ def run(config: RunConfig, *, token: str | None = None, echo: Callable[[str], No
     impl = {**DEFAULT_STAGES, **(stages or {})}
     endpoint = (config.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     team = Team()
-    say = (echo or (lambda _msg: None)) if team.is_main else (lambda _msg: None)
     run_dir = resolve_run_dir(config)
-    ctx = StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint, echo=say,
-                       progress=progress and team.is_main)
+    ctx = StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint,
+                       events=events if team.is_main else ignore, cancel=cancel)
     if not team.is_main:
         return _follow(team, ctx, impl["train"])
     if config.publish:
@@ -297,7 +305,7 @@ def run(config: RunConfig, *, token: str | None = None, echo: Callable[[str], No
         if config.publish:
             impl["preflight"](ctx)
         with run_lock(run_dir):
-            result = _lead(ctx, impl, team, progress=progress, rerun_from=rerun_from)
+            result = _lead(ctx, impl, team, rerun_from=rerun_from)
         announced = True
     finally:
         if not announced and team.state is not None and not team.plan_path(run_dir).is_file():
@@ -317,78 +325,74 @@ def _follow(team: Team, ctx: StageContext, train: Stage) -> RunResult:
     return result
 
 
-def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, progress: bool,
-          rerun_from: str | None) -> RunResult:
-    config, run_dir, say = ctx.config, ctx.run_dir, ctx.echo
+def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: str | None) -> RunResult:
+    config, run_dir, events = ctx.config, ctx.run_dir, ctx.events
     names = STAGES if config.publish else STAGES[:-1]
     result = RunResult(run_dir=run_dir, summary={})
     results: dict[str, dict] = {}
     upstream = ""
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(names), file=sys.stderr, disable=not progress, unit="stage",
-               bar_format="{desc} [{n_fmt}/{total_fmt} stages, {elapsed}]")
-    try:
-        for i, name in enumerate(names):
-            bar.set_description_str(f"huggingtweets run: {name}")
-            if name in ("card", "publish") and ctx.repo_id is None:
-                ctx.repo_id = _resolve_repo_id(ctx)
-            settings = stage_settings(name, ctx)
-            fp = fingerprint(name, settings, upstream)
-            record = read_record(run_dir, name)
-            forced = rerun_from is not None and i >= STAGES.index(rerun_from)
-            if (not forced and name not in ALWAYS_RUN and record and record.get("status") == "done"
-                    and record.get("fingerprint") == fp and outputs_present(run_dir, name)):
-                if name == "train":
-                    team.announce(run_dir, "skip")
-                result.skipped.append(name)
-                results[name] = record.get("result") or {}
-                upstream = record["chain"]
-                say(f"{name}: already done, skipped")
-                bar.update(1)
-                continue
-            ctx.resume = (name == "train" and not forced and record is not None
-                          and record.get("status") in ("running", "failed") and record.get("fingerprint") == fp
-                          and (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
-            say(_why(name, record, fp, settings, forced, ctx.resume))
-            if name == "train" and not ctx.resume:
-                # Checkpoints of other settings must not be resumed by accident.
-                shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-            result.resumed = result.resumed or ctx.resume
-            write_record(run_dir, name, "running", fp, settings)
+    for i, name in enumerate(names):
+        where = {"stage": name, "index": i + 1, "total": len(names)}
+        if name in ("card", "publish") and ctx.repo_id is None:
+            ctx.repo_id = _resolve_repo_id(ctx)
+        settings = stage_settings(name, ctx)
+        fp = fingerprint(name, settings, upstream)
+        record = read_record(run_dir, name)
+        forced = rerun_from is not None and i >= STAGES.index(rerun_from)
+        if (not forced and name not in ALWAYS_RUN and record and record.get("status") == "done"
+                and record.get("fingerprint") == fp and outputs_present(run_dir, name)):
             if name == "train":
-                team.announce(run_dir, "run", ctx.resume)
-            try:
-                out = impl[name](ctx) or {}
-            except Exception as err:
-                write_record(run_dir, name, "failed", fp, settings, error=str(err))
-                raise
-            upstream = hashlib.sha256(f"{fp}:{uuid.uuid4().hex}".encode()).hexdigest()
-            write_record(run_dir, name, "done", fp, settings, chain=upstream, result=out)
-            results[name] = out
-            result.ran.append(name)
-            bar.update(1)
-    finally:
-        bar.close()
+                team.announce(run_dir, "skip")
+            result.skipped.append(name)
+            results[name] = record.get("result") or {}
+            upstream = record["chain"]
+            events(StageStarted(**where, reason="already done, skipped"))
+            events(StageFinished(**where, skipped=True, result=results[name]))
+            continue
+        ctx.resume = (name == "train" and not forced and record is not None
+                      and record.get("status") in UNFINISHED and record.get("fingerprint") == fp
+                      and (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
+        events(StageStarted(**where, reason=_why(name, record, fp, settings, forced, ctx.resume)))
+        if name == "train" and not ctx.resume:
+            # Checkpoints of other settings must not be resumed by accident.
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        result.resumed = result.resumed or ctx.resume
+        write_record(run_dir, name, "running", fp, settings)
+        if name == "train":
+            team.announce(run_dir, "run", ctx.resume)
+        started = time.perf_counter()
+        try:
+            out = impl[name](ctx) or {}
+        except Exception as err:
+            status = "cancelled" if isinstance(err, Cancelled) else "failed"
+            write_record(run_dir, name, status, fp, settings, error=str(err))
+            raise
+        upstream = hashlib.sha256(f"{fp}:{uuid.uuid4().hex}".encode()).hexdigest()
+        write_record(run_dir, name, "done", fp, settings, chain=upstream, result=out)
+        results[name] = out
+        result.ran.append(name)
+        events(StageFinished(**where, seconds=round(time.perf_counter() - started, 3), result=out))
     result.summary = build_summary(run_dir, results, ran=result.ran, skipped=result.skipped)
     atomic_write_json(run_dir / "run_summary.json", result.summary)
     return result
 
 
+# A train record in one of these states, with a matching fingerprint and checkpoints, is resumed.
+UNFINISHED = ("running", "failed", "cancelled")
+
+
 def _why(name: str, record: dict | None, fp: str, settings: dict, forced: bool, resume: bool) -> str:
     if resume:
-        return f"{name}: resuming from the last checkpoint"
+        return "resuming from the last checkpoint"
     if forced:
-        return f"{name}: re-running (asked to)"
+        return "re-running (asked to)"
     if record is None:
-        return f"{name}: starting"
+        return "starting"
     if record.get("status") != "done":
-        return f"{name}: starting again (the last attempt did not finish)"
+        return "starting again (the last attempt did not finish)"
     if record.get("fingerprint") == fp:
         if name in ALWAYS_RUN:
-            return f"{name}: checking the Hub copy (an unchanged bot makes no commit)"
-        return f"{name}: outputs missing, running again"
+            return "checking the Hub copy (an unchanged bot makes no commit)"
+        return "outputs missing, running again"
     changed = changes(record.get("settings") or {}, settings)
-    return f"{name}: settings changed ({changed}), running again" if changed else \
-        f"{name}: an earlier stage re-ran, running again"
+    return f"settings changed ({changed}), running again" if changed else "an earlier stage re-ran, running again"

@@ -76,7 +76,6 @@ def fixture_train_config(base_model: Path | str, **overrides):
         checkpoint_every=0,
         # One thread: with other work on the 2 cores, two threads of a tiny model spin-wait (10x slower).
         cpu_threads=1,
-        progress=False,
     )
     knobs.update(overrides)
     return TrainConfig(**knobs)

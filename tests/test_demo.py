@@ -143,8 +143,9 @@ def test_demo_end_to_end_with_fewer_epochs(tmp_path, monkeypatch):
     # The downstream pipeline() processes: one thread is plenty for the tiny model (and torch in
     # this process was initialised by the fixture already, so only the children read this).
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    lines: list[str] = []
-    result = demo.run_demo(home=tmp_path / "demo", echo=lines.append, progress=False)
+    seen: list = []
+    result = demo.run_demo(home=tmp_path / "demo", events=seen.append)
+    lines = [e.text for e in seen if e.kind == "message"]
     assert len(result.posts) == 5 and all(p.startswith("My dream is") for p in result.posts)
     assert result.repo_id.startswith(f"{demo.DEMO_ORG}/")
     assert result.card_path == (tmp_path / "demo" / "run" / "model" / "README.md").resolve()
@@ -155,7 +156,7 @@ def test_demo_end_to_end_with_fewer_epochs(tmp_path, monkeypatch):
     assert [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE] == []
     # Hub data persists under the demo folder; a second demo reuses every finished stage.
     assert any((tmp_path / "demo" / "hub").iterdir())
-    second = demo.run_demo(home=tmp_path / "demo", progress=False)
+    second = demo.run_demo(home=tmp_path / "demo")
     assert second.summary["skipped"] == ["fetch", "prepare", "train", "generate", "card"]
     assert second.summary["ran"] == ["publish"]  # a new server port is a new endpoint: no change is pushed
     assert len(second.posts) == 5

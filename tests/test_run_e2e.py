@@ -19,6 +19,7 @@ from conftest import run_cli
 
 from huggingtweets.config import RunConfig
 from huggingtweets.errors import CardError, HuggingtweetsError, TrainingError
+from huggingtweets.events import StageStarted
 from huggingtweets.paths import sample_archive
 from huggingtweets.runner import STAGES, read_record, run
 
@@ -164,7 +165,7 @@ def base_config(tmp_path: Path, hub, tiny_base_dir, **train) -> RunConfig:
         samples=3,
         train=tuple(sorted({**FAST_TRAIN, **train}.items())),
         org="huggingtweets",
-        endpoint=hub.url,
+        endpoint=hub.url if hub is not None else None,
         run_dir=str(tmp_path / "run"),
     )
 
@@ -178,7 +179,7 @@ def test_interrupted_training_resumes_and_a_failed_stage_publishes_nothing(tmp_p
     # 1. Training stops after 3 steps with a checkpoint, as a crash or Ctrl-C would leave it.
     stopped = base_config(tmp_path, hub, tiny_base_dir, stop_after_steps=3, checkpoint_every=1)
     with pytest.raises(TrainingError, match="stopped after 3"):
-        run(stopped, token=hub.token, progress=False)
+        run(stopped, token=hub.token)
     assert read_record(run_dir, "train")["status"] == "failed"
     assert any((run_dir / "checkpoints").iterdir())
     assert not repo_exists(hub, repo_id)
@@ -188,16 +189,12 @@ def test_interrupted_training_resumes_and_a_failed_stage_publishes_nothing(tmp_p
     bad_template = tmp_path / "bad.md.j2"
     bad_template.write_text("{{ no_such_value }}\n")
     resumed = base_config(tmp_path, hub, tiny_base_dir, checkpoint_every=1)
-    lines: list[str] = []
+    seen: list = []
     with pytest.raises((CardError, HuggingtweetsError)):
-        run(
-            dataclasses.replace(resumed, template=str(bad_template)),
-            token=hub.token,
-            progress=False,
-            echo=lines.append,
-        )
-    assert "train: resuming from the last checkpoint" in lines
-    assert "fetch: already done, skipped" in lines and "prepare: already done, skipped" in lines
+        run(dataclasses.replace(resumed, template=str(bad_template)), token=hub.token, events=seen.append)
+    reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
+    assert reasons["train"] == "resuming from the last checkpoint"
+    assert reasons["fetch"] == reasons["prepare"] == "already done, skipped"
     training = json.loads((run_dir / "training_summary.json").read_text())
     assert training["resumed"] is True
     assert read_record(run_dir, "card")["status"] == "failed"
@@ -205,13 +202,13 @@ def test_interrupted_training_resumes_and_a_failed_stage_publishes_nothing(tmp_p
     assert not repo_exists(hub, repo_id)
 
     # 3. Fixed: only the card and publish run, and the bot is published exactly once.
-    result = run(resumed, token=hub.token, progress=False)
+    result = run(resumed, token=hub.token)
     assert result.ran == ["card", "publish"]
     assert result.skipped == ["fetch", "prepare", "train", "generate"]
     assert len(commits(hub, repo_id)) == 1
 
     # 4. Once more: nothing to do, no new commit.
-    result = run(resumed, token=hub.token, progress=False)
+    result = run(resumed, token=hub.token)
     assert result.ran == ["publish"] and len(commits(hub, repo_id)) == 1  # re-checked, no new commit
 
 
@@ -290,7 +287,7 @@ def test_two_people_make_one_cyborg_bot(tmp_path, hub, tiny_base_dir):
     posts = Path(__file__).parent / "fixtures" / "run" / "gull_watcher.txt"
     config = dataclasses.replace(base_config(tmp_path, hub, tiny_base_dir), posts_files=((str(posts), "gull_watcher"),),
                                  samples=2)
-    result = run(config, token=hub.token, progress=False)
+    result = run(config, token=hub.token)
     handles = sorted([sample_handle(), "gull_watcher"])
     assert sorted(result.summary["users"]) == handles
     assert all(u["kept"] > 0 for u in result.summary["users"].values())
@@ -298,3 +295,60 @@ def test_two_people_make_one_cyborg_bot(tmp_path, hub, tiny_base_dir):
     card = (tmp_path / "run" / "model" / "README.md").read_text(encoding="utf-8")
     assert "AI CYBORG" in card and "@gull_watcher" in card
     assert len(commits(hub, result.summary["repo_id"])) == 1
+
+
+def test_cancelled_run_resumes_with_the_same_settings_and_reports_every_stage(tmp_path, tiny_base_dir):
+    import dataclasses
+
+    from huggingtweets.errors import Cancelled
+    from huggingtweets.events import CancelToken, StageFinished, TrainStep
+
+    config = dataclasses.replace(base_config(tmp_path, None, tiny_base_dir), publish=False, samples=2)
+    token = CancelToken()
+
+    def cancel_at_step_4(event):
+        if isinstance(event, TrainStep) and event.step == 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run(config, events=cancel_at_step_4, cancel=token)
+    run_dir = tmp_path / "run"
+    assert read_record(run_dir, "train")["status"] == "cancelled"
+
+    seen: list = []
+    result = run(config, events=seen.append)
+    names = list(STAGES[:-1])
+    assert [e.stage for e in seen if isinstance(e, StageStarted)] == names
+    assert [e.stage for e in seen if isinstance(e, StageFinished)] == names
+    reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
+    assert reasons["train"] == "resuming from the last checkpoint"
+    steps = [e.step for e in seen if isinstance(e, TrainStep)]
+    assert steps == list(range(5, FAST_TRAIN["max_steps"] + 1))
+    assert result.ran == ["train", "generate", "card"] and result.resumed
+
+
+def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_base_dir):
+    config = tmp_path / "bot.yaml"
+    config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": SUBPROCESS_TRAIN}))
+    run_dir, log = tmp_path / "run", tmp_path / "log"
+    cmd = [sys.executable, "-m", "huggingtweets", "run", "--archive", str(sample_archive()), "--base-model",
+           str(tiny_base_dir), "--config", str(config), "--no-publish", "--run-dir", str(run_dir)]
+    with open(log, "wb") as out:  # `huggingtweets run ... > log 2>&1`
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(), cwd=tmp_path, timeout=300)
+    text = log.read_bytes().decode("utf-8")
+    assert proc.returncode == 0, text[-3000:]
+    assert "\r" not in text
+    lines = text.splitlines()
+    names = list(STAGES[:-1])
+    import re
+
+    stage_lines = [m.groups() for m in map(re.compile(r"\[(\d)/5\] (\w+): (.*)").fullmatch, lines) if m]
+    assert [name for _, name, text in stage_lines if not text.startswith("done in ")] == names
+    assert [name for _, name, text in stage_lines if text.startswith("done in ")] == names
+    assert not any("Token indices sequence length" in ln for ln in lines)
+    steps = [ln for ln in lines if ln.startswith("train: step ")]
+    assert steps and steps[-1].startswith(f"train: step {FAST_TRAIN['max_steps']}/{FAST_TRAIN['max_steps']},")
+    assert len(steps) <= FAST_TRAIN["max_steps"]
+    # The libraries' own bars are silenced: their texts never reach the log.
+    for bar_text in ("Loading weights", "Tokenizing", "Writing model shards", "it/s]"):
+        assert bar_text not in text

@@ -10,6 +10,7 @@ import pytest
 
 from huggingtweets.config import RunConfig
 from huggingtweets.errors import HubError, TrainingError
+from huggingtweets.events import StageFinished, StageStarted
 from huggingtweets.runner import STAGES, read_record, run, stage_status
 
 
@@ -90,7 +91,7 @@ def base(tmp_path) -> RunConfig:
 
 def go(config: RunConfig, fake: FakeStages, **kw):
     fake.calls.clear()
-    return run(config, token="hf_fake", stages=fake.mapping(), progress=False, **kw)
+    return run(config, token="hf_fake", stages=fake.mapping(), **kw)
 
 
 def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
@@ -203,7 +204,7 @@ def test_publishing_without_a_token_fails_before_any_work(base, fake, monkeypatc
     stages = fake.mapping()
     del stages["preflight"]  # the real check
     with pytest.raises(HubError, match="no Hugging Face token"):
-        run(base, stages=stages, progress=False)
+        run(base, stages=stages)
     assert fake.calls == []
 
 
@@ -213,12 +214,12 @@ def test_a_token_that_may_not_write_there_fails_before_any_work(base, fake, hub)
     del stages["preflight"]
     config = dataclasses.replace(base, endpoint=hub.url)
     with pytest.raises(HubError, match="cannot write to huggingtweets/"):
-        run(config, token=hub.other_token, stages=stages, progress=False)
+        run(config, token=hub.other_token, stages=stages)
     assert fake.calls == []
     with pytest.raises(HubError, match="cannot write to huggingtweets/"):
         run(dataclasses.replace(config, repo_id=None, org="huggingtweets"), token=hub.other_token,
-            stages=stages, progress=False)
-    run(config, token=hub.token, stages=stages, progress=False)  # alice may
+            stages=stages)
+    run(config, token=hub.token, stages=stages)  # alice may
     assert fake.calls == list(STAGES)
 
 
@@ -230,17 +231,12 @@ def test_default_repo_id_is_namespace_and_sorted_handles(base, fake):
 
 def test_messages_say_why_a_stage_runs(base, fake):
     go(base, fake)
-    lines: list[str] = []
-    run(
-        dataclasses.replace(base, epochs=3),
-        token="t",
-        stages=fake.mapping(),
-        progress=False,
-        echo=lines.append,
-    )
-    assert "fetch: already done, skipped" in lines
-    assert any(line.startswith("train: settings changed (epochs None -> 3)") for line in lines)
-    assert "generate: an earlier stage re-ran, running again" in lines
+    seen: list = []
+    run(dataclasses.replace(base, epochs=3), token="t", stages=fake.mapping(), events=seen.append)
+    reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
+    assert reasons["fetch"] == "already done, skipped"
+    assert reasons["train"].startswith("settings changed (epochs None -> 3)")
+    assert reasons["generate"] == "an earlier stage re-ran, running again"
 
 
 def test_train_config_maps_run_settings_and_rejects_unknown_train_keys(base):
@@ -249,10 +245,10 @@ def test_train_config_maps_run_settings_and_rejects_unknown_train_keys(base):
 
     config = dataclasses.replace(base, epochs=2, learning_rate=1e-3, seed=7,
                                  train=(("batch_size", 4), ("max_steps", 9)))
-    tc = train_config(config, resume=True, progress=False)
+    tc = train_config(config, resume=True)
     assert (tc.base_model, tc.epochs, tc.learning_rate, tc.seed, tc.batch_size, tc.max_steps) == \
         ("tiny", 2, 1e-3, 7, 4, 9)
-    assert tc.resume is True and tc.progress is False
+    assert tc.resume is True
     assert tc.predictions == 0  # the generate stage writes predictions.json, once
     for key in ("batch_sise", "resume", "base_model"):
         with pytest.raises(InputError, match=f"train.{key}"):
@@ -325,11 +321,36 @@ def test_a_second_run_on_the_same_folder_is_refused_while_one_runs(base, fake):
 
     def nested(ctx):
         with pytest.raises(InputError, match="another `huggingtweets run` is using") as err:
-            run(base, token="t", stages=fake.mapping(), progress=False)
+            run(base, token="t", stages=fake.mapping())
         seen["error"] = str(err.value)
         return {}
 
     stages = fake.mapping()
     stages["prepare"] = nested
-    run(dataclasses.replace(base, publish=False), token="t", stages=stages, progress=False)
+    run(dataclasses.replace(base, publish=False), token="t", stages=stages)
     assert "another" in seen["error"]
+
+
+def test_every_stage_reports_start_and_finish_in_order(base, fake):
+    seen: list = []
+    go(base, fake, events=seen.append)
+    kinds = [(type(e).__name__, e.stage, e.index, e.total) for e in seen]
+    n = len(STAGES)
+    assert kinds == [pair for i, name in enumerate(STAGES)
+                     for pair in (("StageStarted", name, i + 1, n), ("StageFinished", name, i + 1, n))]
+    assert all(not e.skipped and e.seconds >= 0 for e in seen if isinstance(e, StageFinished))
+    again: list = []
+    go(base, fake, events=again.append)
+    finished = {e.stage: e.skipped for e in again if isinstance(e, StageFinished)}
+    assert finished == {**dict.fromkeys(STAGES[:-1], True), "publish": False}
+
+
+def test_a_cancelled_stage_is_recorded_as_unfinished(base, fake):
+    from huggingtweets.errors import Cancelled
+
+    fake.fail["train"] = Cancelled("stop")
+    with pytest.raises(Cancelled):
+        go(base, fake)
+    assert read_record(Path(base.run_dir), "train")["status"] == "cancelled"
+    go(base, fake)
+    assert fake.resume_flags == [False, True]

@@ -162,3 +162,38 @@ def test_missing_tracker_package_is_named(tmp_path, tiny_base_dir):
     build_fixture_dataset(tmp_path)
     with pytest.raises(TrainingError, match="pip install wandb"):
         train(tmp_path, fixture_train_config(tiny_base_dir, report_to="wandb"))
+
+
+def test_steps_and_epochs_are_reported_and_cancel_checkpoints_then_resume_finishes(tmp_path, tiny_base_dir):
+    from huggingtweets.errors import Cancelled
+    from huggingtweets.events import CancelToken, EpochEnd, TrainStep
+    from huggingtweets.train import train
+    from huggingtweets.train.checkpoints import checkpoint_folders
+
+    build_fixture_dataset(tmp_path)
+    token, seen = CancelToken(), []
+
+    def on_event(event):
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.step == 3:
+            token.cancel()
+
+    config = fixture_train_config(tiny_base_dir, epochs=2)
+    with pytest.raises(Cancelled, match=r"cancelled after 3 of \d+ steps"):
+        train(tmp_path, config, events=on_event, cancel=token)
+    steps = [e for e in seen if isinstance(e, TrainStep)]
+    assert [e.step for e in steps] == [1, 2, 3]
+    assert all(math.isfinite(e.loss) and e.tokens_per_second > 0 and e.eta_seconds >= 0 for e in steps)
+    assert checkpoint_folders(tmp_path) and not (tmp_path / "model").exists()
+
+    more: list = []
+    import dataclasses
+
+    summary = train(tmp_path, dataclasses.replace(config, resume=True), events=more.append)
+    resumed_steps = [e.step for e in more if isinstance(e, TrainStep)]
+    assert resumed_steps == list(range(4, summary["steps"] + 1))
+    assert steps[0].total_steps == summary["steps"]
+    epochs = [e for e in more if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert epochs[-1].validation_loss == summary["validation_loss"]["last"]
+    assert summary["resumed"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from huggingtweets.cli.data import pair_handles
+from huggingtweets.cli.progress import renderer
 from huggingtweets.config import field_help
 
 STAGE_NAMES = ("fetch", "prepare", "train", "generate", "card", "publish")
@@ -15,12 +16,6 @@ class _RunCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["huggingtweets.sources"] = pair_handles(list(args))
         return super().parse_args(ctx, args)
-
-
-def _echo(line: str) -> None:
-    from tqdm.auto import tqdm
-
-    tqdm.write(line, file=click.get_text_stream("stderr"))  # above the progress display, not through it
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -106,7 +101,11 @@ def run(ctx: click.Context, **_: object) -> None:
             flags[name] = params[name]
     file_values = load_config_file(params["config_file"]) if params["config_file"] else {}
     config = build_config(file_values, flags)
-    result = run_pipeline(config, echo=_echo, rerun_from=params["rerun_from"])
+    display = renderer()
+    try:
+        result = run_pipeline(config, events=display, rerun_from=params["rerun_from"])
+    finally:
+        display.close()
     if result.is_main:
         print_summary(result.summary, result.run_dir)
 
@@ -151,7 +150,11 @@ def demo(fresh: bool, prompt: str) -> None:
     """
     from huggingtweets.demo import run_demo
 
-    result = run_demo(fresh=fresh, prompt=prompt, echo=_echo)
+    display = renderer()
+    try:
+        result = run_demo(fresh=fresh, prompt=prompt, events=display)
+    finally:
+        display.close()
     print_summary(result.summary, result.card_path.parent.parent)
     click.echo(f"\nLoaded {result.repo_id} from the local Hub with pipeline('text-generation', "
                f"model={result.repo_id!r}) in a fresh process:")

@@ -77,11 +77,16 @@ def train(run_dir: Path, config_file: Path | None, compile_: bool | None, **flag
     huggingtweets train --run-dir runs/jack --resume
     accelerate launch --num_processes 2 -m huggingtweets train --run-dir runs/jack
     """
+    from huggingtweets.cli.progress import renderer
     from huggingtweets.train import TrainConfig
     from huggingtweets.train import train as run_training
 
     config = TrainConfig.load(config_file, compile=compile_, **flags)
-    summary = run_training(run_dir, config)
+    display = renderer()
+    try:
+        summary = run_training(run_dir, config, events=display)
+    finally:
+        display.close()
     if not _is_main_process():
         return
     if "stopped_after_steps" in summary:

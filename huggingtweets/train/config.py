@@ -58,7 +58,6 @@ class TrainConfig:
     # (measured 1.6x faster per token for GPT-2 124M here, loss unchanged to 4 decimals).
     save_dtype: str = "bfloat16"
     predictions: int = 10  # samples written to DIR/predictions.json after training (0 = none)
-    progress: bool = True  # show a progress bar on stderr (main process only)
     # --- testing hooks -----------------------------------------------------------------------
     debug_nan_at_step: int = 0  # make the loss NaN at this optimizer step, to exercise the guard (0 = off)
 
@@ -131,7 +130,7 @@ class TrainConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         """What describes the training, for the summary and trackers (not run control or test hooks)."""
-        skip = {"resume", "progress", "debug_nan_at_step", "stop_after_steps", "predictions"}
+        skip = {"resume", "debug_nan_at_step", "stop_after_steps", "predictions"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 

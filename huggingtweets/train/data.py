@@ -111,7 +111,9 @@ def tokenize_and_pack(
 
     def tokenize(batch):
         # add_special_tokens=False: the EOS after each post is the only special token we want.
-        ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
+        # verbose=False: posts are packed into blocks after this, so "sequence longer than the
+        # model's maximum" (the whole split in one batch) is expected, not a problem.
+        ids = tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]
         return pack(ids, eos_id, block_size)
 
     cache_dir.mkdir(parents=True, exist_ok=True)

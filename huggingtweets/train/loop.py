@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from huggingtweets.errors import TrainingError
+from huggingtweets.errors import Cancelled, TrainingError
+from huggingtweets.events import CancelToken, EpochEnd, Events, TrainStep, ignore
 from huggingtweets.runfolder import atomic_dir, atomic_write_json
 from huggingtweets.train.checkpoints import (
     checkpoint_folders,
@@ -39,14 +40,22 @@ from huggingtweets.train.runtime import (
 TINY_BASE_DIRNAME = "base-tiny"  # where `--base-model tiny` is built, inside the run folder
 
 
-def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
+def train(
+    run_dir: Path | str, config: TrainConfig, *, events: Events = ignore, cancel: CancelToken | None = None
+) -> dict[str, Any]:
     """Fine-tune ``config.base_model`` on ``run_dir/dataset``; write model/, checkpoints/, the summary.
 
     Returns the training summary (also written to ``run_dir/training_summary.json``). With
     ``stop_after_steps`` it returns early after checkpointing, as an interrupted run would leave it.
+    The main process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation
+    to ``events``. When ``cancel`` is set between two steps, a checkpoint is saved and
+    ``errors.Cancelled`` raised; ``resume`` continues from there.
     """
+    from huggingtweets.librarybars import quiet_library_bars
+
     try:
-        return _train(Path(run_dir), config)
+        with quiet_library_bars():
+            return _train(Path(run_dir), config, events, cancel)
     finally:
         # On every way out, errors included, once training is over: the next train() in this
         # process (runner, demo, a notebook) may ask for another mixed precision, which accelerate's
@@ -54,12 +63,11 @@ def train(run_dir: Path | str, config: TrainConfig) -> dict[str, Any]:
         reset_accelerate_state()
 
 
-def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
+def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelToken | None) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
     from huggingtweets.train.base import resolve_base_model
@@ -92,11 +100,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     if config.cpu_threads and accelerator.device.type == "cpu":
         torch.set_num_threads(config.cpu_threads)
     if not is_main:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+        events = ignore  # one report per step, from the main process
     set_seed(config.seed)
 
     # --- data and base model -------------------------------------------------------------------
@@ -207,16 +211,9 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     )
 
     # --- the loop ---------------------------------------------------------------------------
-    bar = tqdm(
-        total=total_steps,
-        initial=state.global_step,
-        disable=not (is_main and config.progress),
-        desc="Training",
-        unit="step",
-        dynamic_ncols=True,
-    )
     session_tokens, clock = 0, TrainClock()  # the clock leaves out evaluation and checkpoint time
     stop_at = min(total_steps, config.stop_after_steps or total_steps)
+    session_start_step = state.global_step
     while state.global_step < stop_at:
         model.train()
         train_loader.set_epoch(state.epoch)
@@ -269,10 +266,20 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             if not accelerator.sync_gradients:
                 continue
             state.global_step += 1
-            tokens_per_second = session_tokens / clock.training_seconds()
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_second:,.0f}", epoch=state.epoch + 1
+            seconds = clock.training_seconds()
+            tokens_per_second = session_tokens / seconds
+            steps_this_session = state.global_step - session_start_step
+            events(
+                TrainStep(
+                    step=state.global_step,
+                    total_steps=total_steps,
+                    epoch=min(state.epoch + 1, config.epochs),
+                    epochs=config.epochs,
+                    loss=loss_value,
+                    learning_rate=scheduler.get_last_lr()[0],
+                    tokens_per_second=round(tokens_per_second, 1),
+                    eta_seconds=round(seconds / steps_this_session * (total_steps - state.global_step), 1),
+                )
             )
             accelerator.log(
                 {
@@ -284,6 +291,15 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             )
             if state.global_step >= stop_at:
                 break
+            if _cancel_requested(cancel, accelerator):
+                with clock.paused():
+                    saved = save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+                accelerator.end_training()
+                raise Cancelled(
+                    f"training cancelled after {state.global_step} of {total_steps} steps; "
+                    f"the checkpoint is checkpoints/{saved.name}",
+                    hint="run the same command again to resume from it",
+                )
             # The epoch's last step is saved by the epoch-end checkpoint below: not twice at one step.
             epoch_ends_here = state.micro_step_in_epoch >= len(train_loader)
             if (
@@ -298,7 +314,7 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
             with clock.paused():
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
                 save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
-            _log_epoch(accelerator, state)
+            _log_epoch(accelerator, state, events, config.epochs)
             continue
         # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
@@ -306,9 +322,8 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
                 state.finish_epoch(evaluate(model, eval_loader, accelerator))
             save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
-            _log_epoch(accelerator, state)
+            _log_epoch(accelerator, state, events, config.epochs)
         break
-    bar.close()
     train_seconds = clock.training_seconds()
 
     if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
@@ -364,8 +379,27 @@ def _train(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
     return summary
 
 
-def _log_epoch(accelerator, state: TrainState) -> None:
-    """The finished epoch's metrics to the trackers, at its last optimizer step."""
+def _cancel_requested(cancel: CancelToken | None, accelerator) -> bool:
+    """The main process's token decides, and every process learns it in the same step."""
+    wanted = bool(cancel is not None and cancel.cancelled and accelerator.is_main_process)
+    if accelerator.num_processes == 1:
+        return wanted
+    from accelerate.utils import broadcast_object_list
+
+    return bool(broadcast_object_list([wanted], from_process=0)[0])
+
+
+def _log_epoch(accelerator, state: TrainState, events: Events, epochs: int) -> None:
+    """The finished epoch's metrics to the trackers (at its last optimizer step) and to ``events``."""
+    events(
+        EpochEnd(
+            epoch=state.epoch,
+            epochs=epochs,
+            train_loss=state.last_train_loss,
+            validation_loss=state.last_validation_loss,
+            perplexity=_ppl(state.last_validation_loss),
+        )
+    )
     accelerator.log(
         {
             "eval/loss": state.last_validation_loss,

@@ -1,0 +1,36 @@
+"""The libraries' own progress bars, switched off while our stages run.
+
+datasets ("Tokenizing train"), transformers ("Loading weights", "Writing model shards") and
+huggingface_hub (downloads) each draw a tqdm bar of their own. Progress reaches the user as
+``huggingtweets.events`` instead, so their bars would only be left behind between our lines on a
+terminal and fill a log with carriage returns. Each library's switch is process-wide, so it is put
+back as it was when the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def quiet_library_bars() -> Iterator[None]:
+    import datasets
+    import huggingface_hub.utils as hf_utils
+    from transformers.utils import logging as tf_logging
+
+    restore = []
+    if datasets.is_progress_bar_enabled():
+        datasets.disable_progress_bars()
+        restore.append(datasets.enable_progress_bars)
+    if tf_logging.is_progress_bar_enabled():
+        tf_logging.disable_progress_bar()
+        restore.append(tf_logging.enable_progress_bar)
+    if not hf_utils.are_progress_bars_disabled():
+        hf_utils.disable_progress_bars()
+        restore.append(hf_utils.enable_progress_bars)
+    try:
+        yield
+    finally:
+        for undo in restore:
+            undo()
