@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import yaml
 from conftest import REPO_ROOT
 
@@ -30,8 +29,13 @@ def test_ending_a_session_deletes_its_uploads_and_run_folder(tmp_path):
     for s in (a, b):
         s.uploads.mkdir(parents=True)
         (s.uploads / "archive.zip").write_bytes(b"posts")
+    gradio_copy = tmp_path / "gradio" / "f00d" / "archive.zip"  # the upload as Gradio's cache holds it
+    gradio_copy.parent.mkdir(parents=True)
+    gradio_copy.write_bytes(b"posts")
+    a.foreign_files.add(gradio_copy)
     store.end("a")
     assert not a.root.exists() and "a" not in store
+    assert not gradio_copy.parent.exists()
     assert (b.uploads / "archive.zip").read_bytes() == b"posts"  # another visitor's files stay
 
 

@@ -33,17 +33,31 @@ def _path(item: Any) -> Path:
     return Path(getattr(item, "path", None) or (item.get("path") if isinstance(item, dict) else item))
 
 
-def _take_upload(item: Any, into: Path) -> str:
-    """Move an upload out of Gradio's shared cache into the visitor's own folder."""
+def _take_upload(item: Any, session: Session) -> str:
+    """Copy an upload into the visitor's own folder; Gradio's copy goes when the session ends.
+
+    Copied, not moved: the page still shows (and a second "Check" reads) the upload.
+    """
     src = _path(item)
-    into.mkdir(parents=True, exist_ok=True)
-    dest = into / (_SAFE_NAME.sub("_", src.name) or "upload")
-    shutil.move(str(src), dest)
-    try:
-        src.parent.rmdir()  # Gradio keeps each upload in a folder of its own
-    except OSError:
-        pass
+    session.uploads.mkdir(parents=True, exist_ok=True)
+    dest = session.uploads / (_SAFE_NAME.sub("_", src.name) or "upload")
+    shutil.copyfile(src, dest)
+    session.foreign_files.add(src)
     return str(dest)
+
+
+def _learning_rate(text: Any) -> float | None:
+    """Blank: the trainer's default; otherwise a positive number."""
+    text = str(text if text is not None else "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise InputError(f"learning rate {text!r} is not a positive number", hint="e.g. 1.372e-4, or blank for the default")
+    return value
 
 
 class Handlers:
@@ -78,14 +92,14 @@ class Handlers:
         if len(handles) > MAX_USERS:
             raise InputError(f"{len(handles)} handles given ({', '.join(handles)}); expected at most {MAX_USERS}",
                              hint="a bot mixes at most three people")
-        kept_archives = tuple((_take_upload(a, session.uploads), None) for a in archives or ())
+        kept_archives = tuple((_take_upload(a, session), None) for a in archives or ())
         posts_files: tuple = ()
         if posts_file:
             handle = (posts_handle or "").strip()
             if not handle:
                 raise InputError("the posts file has no handle",
                                  hint="type whose posts they are in the box beside it")
-            posts_files = ((_take_upload(posts_file, session.uploads), handle),)
+            posts_files = ((_take_upload(posts_file, session), handle),)
         if not (handles or kept_archives or posts_files):
             raise InputError("no source given: expected a handle, an archive or a posts file",
                              hint="upload your X archive (.zip) or type a handle")
@@ -104,7 +118,7 @@ class Handlers:
 
     # ------------------------------------------------------------------ training
 
-    def train(self, base_model: str, epochs: float | None, learning_rate: float | None, request: gr.Request):
+    def train(self, base_model: str, epochs: float | None, learning_rate: str | None, request: gr.Request):
         """Run the pipeline (no publish) and stream its progress; finish with the results."""
         session = self.session(request)
         progress = Progress()
@@ -117,7 +131,7 @@ class Handlers:
         try:
             config = RunConfig(**session.sources, base_model=(base_model or "gpt2").strip(),
                                epochs=int(epochs) if epochs else None,
-                               learning_rate=float(learning_rate) if learning_rate else None,
+                               learning_rate=_learning_rate(learning_rate),
                                publish=False, run_dir=str(session.run_dir), endpoint=self.endpoint)
             validate(config)
         except HuggingtweetsError as err:

@@ -31,6 +31,7 @@ class Session:
     sources: dict[str, Any] | None = None  # what the data check accepted: handles, archives, posts_files
     job: Any = None
     data: dict[str, Any] = field(default_factory=dict)
+    foreign_files: set[Path] = field(default_factory=set)  # this visitor's uploads in Gradio's cache
 
     @property
     def uploads(self) -> Path:
@@ -127,3 +128,9 @@ def _discard(session: Session) -> None:
         job.cancel()
         job.wait(timeout=60)  # the trainer stops at its next step; its files go right after
     shutil.rmtree(session.root, ignore_errors=True)
+    for path in session.foreign_files:
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+        except OSError:
+            pass

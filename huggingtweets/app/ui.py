@@ -34,9 +34,9 @@ def build(handlers: Handlers) -> gr.Blocks:
             handles = gr.Textbox(label="Handles, up to three (X: jack, Bluesky: bsky:alice.bsky.social, "
                                        "Mastodon: @alice@mastodon.social)", elem_id="ht-handles")
             archives = gr.File(label="Archives: X (.zip), Bluesky (.car), Mastodon (.zip)",
-                               file_count="multiple", file_types=[".zip", ".car"], elem_id="ht-archives")
+                               file_count="multiple", file_types=[".zip", ".car"], height=140, elem_id="ht-archives")
             with gr.Row():
-                posts_file = gr.File(label="Posts file (.jsonl, .csv, .txt)", min_width=240,
+                posts_file = gr.File(label="Posts file (.jsonl, .csv, .txt)", min_width=240, height=140,
                                      file_types=[".jsonl", ".json", ".csv", ".txt"], elem_id="ht-posts-file")
                 posts_handle = gr.Textbox(label="Whose posts file (a handle)", min_width=240)
             check_btn = gr.Button("Check the data", variant="primary", elem_id="ht-check")
@@ -49,7 +49,8 @@ def build(handlers: Handlers) -> gr.Blocks:
                                          label="Base model (gpt2, tiny, or a Hub id)", min_width=200,
                                          elem_id="ht-base-model")
                 epochs = gr.Number(4, precision=0, minimum=1, label="Epochs", min_width=120, elem_id="ht-epochs")
-                learning_rate = gr.Number(None, label="Learning rate (blank: 1.372e-4 for GPT-2)", min_width=200)
+                learning_rate = gr.Textbox(label="Learning rate", placeholder="blank: the default (1.372e-4 for GPT-2)",
+                                           min_width=200, elem_id="ht-learning-rate")
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary", interactive=False, elem_id="ht-train")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ht-cancel")
