@@ -62,10 +62,12 @@ def build(handlers: Handlers) -> gr.Blocks:
         with gr.Group(visible=False) as result_box:
             gr.Markdown("## 3. Result")
             memorization = gr.Markdown(elem_id="ht-memorization")
-            samples = gr.Dataframe(headers=SAMPLE_HEADERS, interactive=False, wrap=True, elem_id="ht-samples")
-            preview = gr.Image(label="Preview image", type="filepath", interactive=False, elem_id="ht-preview")
+            samples = gr.Dataframe(headers=SAMPLE_HEADERS, interactive=False, wrap=True, max_height=420,
+                                   column_widths=["22%", "63%", "15%"], elem_id="ht-samples")
+            preview = gr.Image(label="Preview image", type="filepath", interactive=False, height=320,
+                               elem_id="ht-preview")
             gr.Markdown("### Model card, as the Hub will show it")
-            card = gr.HTML(elem_id="ht-card-box")
+            card = gr.HTML(elem_id="ht-card-box", elem_classes="ht-scroll")
             gr.Markdown("### Try it")
             with gr.Row():
                 prompt = gr.Textbox(value="My dream is", label="The start of a post", min_width=240,

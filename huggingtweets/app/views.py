@@ -57,8 +57,13 @@ def _clock(seconds: float | None) -> str:
 
 def progress_html(p, *, state: str = "running") -> str:
     """Stage, progress bar with tokens/s and ETA, as a small HTML block."""
-    stage = (f"Stage {p.stage_index}/{p.stage_total}: <b>{html.escape(p.stage)}</b>"
-             + (f" ({html.escape(p.reason)})" if p.reason else "")) if p.stage else "Starting"
+    if state == "done":
+        stage = f"Finished all {p.stage_total} stages"
+    elif p.stage:
+        stage = (f"Stage {p.stage_index}/{p.stage_total}: <b>{html.escape(p.stage)}</b>"
+                 + (f" ({html.escape(p.reason)})" if p.reason else ""))
+    else:
+        stage = "Starting"
     parts = [f'<div id="ht-progress" data-state="{state}"><div>{stage}</div>']
     if p.total_steps:
         parts.append(f'<progress max="{p.total_steps}" value="{p.step}" style="width:100%"></progress>')
@@ -141,6 +146,7 @@ CSS = """
 .ht-chip { display: inline-block; border: 1px solid #d1d5db; border-radius: 999px; padding: 1px 10px;
            margin: 0 6px 6px 0; font-size: 12px; }
 #ht-card img { max-width: 100%; height: auto; }
+.ht-scroll { max-height: 720px; overflow-y: auto; }
 #ht-card table { display: block; overflow-x: auto; max-width: 100%; }
 #ht-card pre { white-space: pre-wrap; }
 """
