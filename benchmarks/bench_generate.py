@@ -109,7 +109,6 @@ def main() -> None:
                 base_model=str(base),
                 max_steps=2,
                 checkpoint_every=0,
-                predictions=0,
                 save_dtype="float32",
             ),
         )

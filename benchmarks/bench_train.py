@@ -112,7 +112,6 @@ def run_ours(run: Path, base: Path, args) -> dict:
         if args.token_budget
         else 0,
         checkpoint_every=0,
-        predictions=0,
         seed=0,
     )
     summary = train(run, config)

@@ -6,9 +6,11 @@ interchangeable). Unknown keys are an error that names the key and the valid one
 silently trains with a default. Paths in a file are relative to the file's own folder, so a config
 checked into a repository works from any working directory.
 
-Training knobs beyond the common ones go in a ``train:`` mapping whose keys are the fields of
-``huggingtweets.train.TrainConfig`` (checked when the run starts, where that class is imported).
-Tokens never come from here: they are secrets and stay in ``HF_TOKEN`` / ``X_BEARER_TOKEN``.
+Training knobs are ``huggingtweets.train.TrainConfig``, nested as ``RunConfig.train``: in a file
+either under a ``train:`` mapping or at the top level (``epochs: 2``), on the command line as
+flags of their own (``--epochs 2``), generated from that class's field metadata. The whole
+config, ``train`` included, is checked before any stage runs. Tokens never come from here: they
+are secrets and stay in ``HF_TOKEN`` / ``X_BEARER_TOKEN``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.errors import InputError
+from huggingtweets.redact import redact
+from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
+from huggingtweets.train.config import TrainConfig, coerce_mapping
 
 MAX_USERS = 3  # the original's "cyborg" bots mix at most three people, and so does the card
 
@@ -51,17 +56,13 @@ class RunConfig:
     )
     max_posts: int | None = _help("At most this many posts per user from the X API.", default=None)
     price_per_read: float = _help("USD per post read from the X API, for the cost estimate.", default=0.005)
-    # --- prepare
-    seed: int = _help("Seed for the train/validation split, training and sample posts.", default=42)
+    # --- prepare (its seed is train.seed: one seed for the split, training and samples)
     keep_newlines: bool = _help("Keep line breaks inside posts.", default=False)
     keep_replies: bool = _help("Keep replies (their leading @mentions are stripped).", default=True)
     # --- train
-    base_model: str = _help("gpt2, tiny (offline, for tests and the demo), a Hub id or a local path.",
-                            default="gpt2")
-    epochs: int | None = _help("Training epochs (default: the trainer's, 4).", default=None)
-    learning_rate: float | None = _help("Peak learning rate (default: the trainer's).", default=None)
-    train: tuple[tuple[str, Any], ...] = _help(
-        "Other TrainConfig fields, e.g. {batch_size: 8, block_size: 128}.", default=()
+    train: TrainConfig = _help(
+        "Training settings (TrainConfig): in a file under train: or at the top level, as flags of their own.",
+        default_factory=TrainConfig,
     )
     # --- generate
     samples: int = _help("Sample posts generated for the card, each checked for copied training text.",
@@ -76,14 +77,21 @@ class RunConfig:
         "an existing repo keeps its own unless this is given.",
         default=None,
     )
-    endpoint: str | None = _help("Hub endpoint URL (default: HF_ENDPOINT or huggingface.co).", default=None)
+    endpoint: str | None = _help("Hub endpoint URL (default: HF_ENDPOINT or huggingface.co); also used "
+                                 "for base-model downloads.", default=None)
     publish: bool = _help("Publish at the end; false stops after the card.", default=True)
     # --- where
     run_dir: str | None = _help("Run folder (default: runs/<handles sorted, joined by ->).", default=None)
 
+    def __post_init__(self) -> None:
+        # Python callers may give the training settings as a mapping (or key/value pairs).
+        if not isinstance(self.train, TrainConfig):
+            values = dict(self.train or {})
+            object.__setattr__(self, "train", TrainConfig(**coerce_mapping(values, where="RunConfig",
+                                                                           prefix="train.")))
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out["train"] = dict(self.train)
         out["posts_files"] = [{"path": p, "handle": h} for p, h in self.posts_files]
         out["archives"] = [{"path": p, "handle": h} for p, h in self.archives]
         return out
@@ -91,6 +99,7 @@ class RunConfig:
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(RunConfig)}
 PATH_KEYS = ("run_dir", "template")  # archives and posts_files hold (path, handle) pairs
+SECRET_KEYS = {"token", "hf_token", "x_bearer_token", "bearer_token", "mastodon_token", "access_token"}
 
 
 def field_help(name: str) -> str:
@@ -105,18 +114,16 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _show(value: Any) -> str:
+    return redact(repr(value))
+
+
 def _coerce(key: str, value: Any) -> Any:
     """Check one file value against the field's type; return it in the dataclass's form."""
     if key == "posts_files":
         return _coerce_pairs(key, value, handle_required=True)
     if key == "archives":
         return _coerce_pairs(key, value, handle_required=False)
-    if key == "train":
-        if value is None:
-            return ()
-        if not isinstance(value, Mapping):
-            raise InputError(f"config key 'train' is {value!r}; expected a mapping of TrainConfig fields")
-        return tuple(sorted((_norm_key(k), v) for k, v in value.items()))
     hints = typing.get_type_hints(RunConfig)
     tp = hints[key]
     args = typing.get_args(tp)
@@ -129,7 +136,7 @@ def _coerce(key: str, value: Any) -> Any:
     if typing.get_origin(base) is tuple:  # tuple[str, ...]: a list of strings, or one string
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(v, str | int) for v in items):
-            raise InputError(f"config key {key!r} is {value!r}; expected a list of strings")
+            raise InputError(f"config key {key!r} is {_show(value)}; expected a list of strings")
         return tuple(str(v) for v in items)
     ok = {
         bool: isinstance(value, bool),
@@ -138,7 +145,7 @@ def _coerce(key: str, value: Any) -> Any:
         str: isinstance(value, str | int | float) and not isinstance(value, bool),
     }[base]
     if not ok:
-        raise InputError(f"config key {key!r} is {value!r}; expected {_type_name(base)}")
+        raise InputError(f"config key {key!r} is {_show(value)}; expected {_type_name(base)}")
     return base(value)
 
 
@@ -150,7 +157,7 @@ def _coerce_pairs(key: str, value: Any, *, handle_required: bool) -> tuple[tuple
     if isinstance(value, str) and not handle_required:
         value = [value]
     if not isinstance(value, list | tuple):
-        raise InputError(f"config key {key!r} is {value!r}; {expected}")
+        raise InputError(f"config key {key!r} is {_show(value)}; {expected}")
     pairs = []
     for item in value:
         if isinstance(item, Mapping) and "path" in item and set(item) <= {"path", "handle"}:
@@ -160,9 +167,9 @@ def _coerce_pairs(key: str, value: Any, *, handle_required: bool) -> tuple[tuple
         elif isinstance(item, str) and not handle_required:
             path, handle = item, None
         else:
-            raise InputError(f"config key {key!r} has item {item!r}; {expected}")
+            raise InputError(f"config key {key!r} has item {_show(item)}; {expected}")
         if handle_required and not handle:
-            raise InputError(f"config key {key!r} has {path!r} without a handle; {expected}")
+            raise InputError(f"config key {key!r} has {_show(path)} without a handle; {expected}")
         pairs.append((str(path), None if handle is None else str(handle)))
     return tuple(pairs)
 
@@ -183,27 +190,57 @@ def _resolve_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
+def _refuse_secret(key: str, shown_key: str, where: str) -> None:
+    if key in SECRET_KEYS:
+        raise InputError(
+            f"{where} sets {shown_key!r}; tokens are secrets and never go in files",
+            hint="set HF_TOKEN or X_BEARER_TOKEN in the environment, or run `hf auth login`",
+        )
+
+
 def parse_mapping(data: Any, *, source: str = "config", base_dir: Path | None = None) -> dict[str, Any]:
-    """Validate a mapping of settings (from a YAML file) into RunConfig keyword arguments."""
+    """Validate a mapping of settings (from a YAML file) into RunConfig keyword arguments.
+
+    Training settings, under ``train:`` or at the top level, come back typed as ``{"train": {...}}``;
+    an error names the key as the user wrote it (``train.batch_size``) and ``source`` (the file).
+    """
     if data is None:
         return {}
     if not isinstance(data, Mapping):
         raise InputError(f"{source} holds {type(data).__name__}; expected a mapping of settings (key: value)")
     out: dict[str, Any] = {}
+    train: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = _norm_key(raw_key)
-        if key in {"token", "hf_token", "x_bearer_token", "bearer_token"}:
+        _refuse_secret(key, str(raw_key), source)
+        if key == "train":
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise InputError(f"config key 'train' is {_show(value)}; expected a mapping of training "
+                                 "settings such as {epochs: 2, batch_size: 8}")
+            for sub_key in value:
+                _refuse_secret(_norm_key(sub_key), f"train.{sub_key}", source)
+            typed = coerce_mapping(dict(value), where=source, prefix="train.")
+        elif key in TRAIN_FIELDS:
+            typed = coerce_mapping({raw_key: value}, where=source)
+        elif key in FIELDS:
+            if key in out:
+                raise InputError(f"{source} sets {key!r} twice (as dashes and underscores)")
+            out[key] = _coerce(key, value)
+            continue
+        else:
             raise InputError(
-                f"{source} sets {raw_key!r}; tokens are secrets and never go in files",
-                hint="set HF_TOKEN or X_BEARER_TOKEN in the environment, or run `hf auth login`",
+                f"{source} has unknown key {redact(str(raw_key))!r}; valid keys: "
+                f"{', '.join(sorted({*FIELDS, *TRAIN_FIELDS}))}"
             )
-        if key not in FIELDS:
-            raise InputError(
-                f"{source} has unknown key {raw_key!r}; valid keys: {', '.join(sorted(FIELDS))}"
-            )
-        if key in out:
-            raise InputError(f"{source} sets {key!r} twice (as dashes and underscores)")
-        out[key] = _coerce(key, value)
+        for name in typed:
+            if name in train:
+                raise InputError(f"{source} sets {name!r} twice (at the top level and under train:, or as "
+                                 "dashes and underscores)", hint="keep one of them")
+        train.update(typed)
+    if train:
+        out["train"] = train
     return _resolve_paths(out, base_dir) if base_dir is not None else out
 
 
@@ -216,22 +253,32 @@ def load_config_file(path: Path | str) -> dict[str, Any]:
         raise InputError(f"config file {str(path)!r} does not exist; expected a YAML file of settings")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"config file {path.name!r} is not UTF-8 text; expected a YAML file of settings",
+                         hint="save it as UTF-8") from None
+    except OSError as err:
+        raise InputError(f"config file {path.name!r} cannot be read ({err.strerror or type(err).__name__})") \
+            from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"config file {path.name!r} is not valid YAML{where}; expected key: value lines") from None
-    return parse_mapping(data, source=f"config file {path.name!r}", base_dir=path.resolve().parent)
+    return parse_mapping(data, source=path.name, base_dir=path.resolve().parent)
 
 
 def build_config(file_values: Mapping[str, Any] | None = None,
                  flag_values: Mapping[str, Any] | None = None) -> RunConfig:
     """defaults < file < flags. ``flag_values`` holds only the flags the user actually gave."""
     merged: dict[str, Any] = dict(file_values or {})
+    train = dict(merged.pop("train", None) or {})
     for key, value in (flag_values or {}).items():
-        if key not in FIELDS:
+        if key == "train":
+            train.update(value)
+        elif key not in FIELDS:
             raise InputError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(FIELDS))}")
-        merged[key] = value
-    config = RunConfig(**merged)
+        else:
+            merged[key] = value
+    config = RunConfig(**merged, train=TrainConfig(**train))
     validate(config)
     return config
 
@@ -249,7 +296,7 @@ def validate(config: RunConfig) -> None:
             f"{n} users given; a bot imitates at most {MAX_USERS} people (one 'cyborg' bot)",
             hint="run once per group of up to three users",
         )
-    for name in ("epochs", "learning_rate", "max_posts", "samples"):
+    for name in ("max_posts", "samples"):
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise InputError(f"{name} is {value}; expected a positive number")

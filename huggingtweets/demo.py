@@ -206,10 +206,9 @@ def load_downstream(url: str, repo_id: str, prompt: str, *, hf_home: Path) -> li
 def demo_config(archive: Path, run_dir: Path, endpoint: str):
     from huggingtweets.config import RunConfig
 
-    return RunConfig(archives=((str(archive), None),), base_model="tiny", epochs=DEMO_EPOCHS,
-                     learning_rate=DEMO_LEARNING_RATE, samples=DEMO_SAMPLES,
-                     train=tuple(sorted(DEMO_TRAIN.items())), org=DEMO_ORG, private=False,
-                     endpoint=endpoint, run_dir=str(run_dir))
+    train = {"base_model": "tiny", "epochs": DEMO_EPOCHS, "learning_rate": DEMO_LEARNING_RATE, **DEMO_TRAIN}
+    return RunConfig(archives=((str(archive), None),), train=train, samples=DEMO_SAMPLES, org=DEMO_ORG,
+                     private=False, endpoint=endpoint, run_dir=str(run_dir))
 
 
 def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.errors import InputError, StageError
-from huggingtweets.runfolder import atomic_write_json, read_json
+from huggingtweets.runfolder import atomic_write_json
 
 DEFAULT_PROMPTS = ("My dream is", "I think that", "Today I", "The best thing about", "Honestly,")
 MEMORIZATION_THRESHOLD_WORDS = 8  # a sample copying this many words in a row counts as memorized
@@ -104,7 +104,7 @@ def write_predictions(
     """Sample posts for the card into ``DIR/predictions.json`` with a memorization check per sample.
 
     ``n_samples`` (optional) is the total wanted: spread over the prompts, overriding ``n_per_prompt``.
-    The memorization rate also goes into ``DIR/training_summary.json`` when it exists.
+    Only predictions.json is written: the training summary stays the train stage's own file.
     """
     run_dir = Path(run_dir)
     prompts = list(prompts or DEFAULT_PROMPTS)
@@ -139,10 +139,4 @@ def write_predictions(
         "memorization_threshold_words": MEMORIZATION_THRESHOLD_WORDS,
     }
     atomic_write_json(run_dir / "predictions.json", result)
-    summary_path = run_dir / "training_summary.json"
-    if summary_path.is_file():
-        summary = read_json(summary_path)
-        summary["memorization_rate"] = result["memorization_rate"]
-        summary["memorization_threshold_words"] = MEMORIZATION_THRESHOLD_WORDS
-        atomic_write_json(summary_path, summary)
     return result

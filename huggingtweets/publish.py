@@ -29,13 +29,12 @@ class PublishResult:
 
 
 def default_repo_id(run_dir: Path, namespace: str) -> str:
-    from huggingtweets.runfolder import read_json
+    from huggingtweets.runfolder import bot_name, read_json
 
     users_file = run_dir / "users.json"
     if not users_file.is_file():
         raise StageError(f"{users_file} is missing", hint=f"run: huggingtweets fetch --run-dir {run_dir}")
-    handles = sorted({str(u["handle"]).lstrip("@").lower() for u in read_json(users_file)})
-    return f"{namespace}/{'-'.join(handles)}"
+    return f"{namespace}/{bot_name(u['handle'] for u in read_json(users_file))}"
 
 
 def card_hub_url(endpoint: str) -> str:

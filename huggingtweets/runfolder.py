@@ -18,12 +18,21 @@ from typing import Any
 RUNS_ROOT = Path("runs")
 
 
-def default_run_dir(handles: Iterable[str], root: Path | str = RUNS_ROOT) -> Path:
-    """``runs/<handles sorted, joined by ->``, handles lower-cased and without ``@``."""
-    names = sorted({h.lstrip("@").lower() for h in handles if h})
+def bot_name(handles: Iterable[str]) -> str:
+    """A bot's name: its people's handles without ``@``, lower-cased, sorted, joined by ``-``.
+
+    The one place this is computed: the default run folder, the default repo id and the
+    publishing pre-flight all use it, so they always agree.
+    """
+    names = sorted({str(h).strip().lstrip("@").lower() for h in handles if h and str(h).strip().lstrip("@")})
     if not names:
-        raise ValueError("default_run_dir needs at least one handle")
-    return Path(root) / "-".join(names)
+        raise ValueError("a bot name needs at least one handle")
+    return "-".join(names)
+
+
+def default_run_dir(handles: Iterable[str], root: Path | str = RUNS_ROOT) -> Path:
+    """``runs/<bot name>`` (see ``bot_name``)."""
+    return Path(root) / bot_name(handles)
 
 
 # Exclusive create: never follow or reuse an existing path. The mode passed to os.open/os.mkdir

@@ -1,13 +1,17 @@
 """``huggingtweets run``: fetch -> prepare -> train -> generate -> card -> publish, resumable.
 
-Each stage that finishes writes ``DIR/.stages/<stage>.json`` (atomically) with a fingerprint of
-its settings and of what the stage before it produced. A re-run skips a finished stage whose
-fingerprint still matches; a changed setting changes that stage's fingerprint, and because each
-fingerprint includes the previous stage's output token, every later stage re-runs too, while
-earlier ones are skipped. Training interrupted (crash, Ctrl-C) keeps a "running" record with its
-fingerprint; the next run with the same fingerprint resumes from ``DIR/checkpoints``.
-Publishing is the last stage and only starts when every earlier one finished in this run or a
-matching earlier one, so a failure publishes nothing.
+Each stage is declared once, in ``STAGE_LIST``: its name, its function, the settings its output
+depends on and the files it leaves. A stage that finishes writes ``DIR/.stages/<stage>.json``
+(atomically) with a fingerprint of those settings and of what the stage before it produced, and
+the identity (size, modification time) of its outputs. A re-run skips a finished stage whose
+fingerprint still matches and whose outputs are unchanged; a changed setting changes that stage's
+fingerprint, and because each fingerprint includes the previous stage's output token, every later
+stage re-runs too, while earlier ones are skipped. Outputs changed under a finished stage (a
+stage command run by hand on the folder) re-run it and the later ones. Training interrupted
+(crash, Ctrl-C, a cancel) keeps an unfinished record with its fingerprint; the next run with the
+same fingerprint resumes from ``DIR/checkpoints``. Publishing is the last stage and only starts
+when every earlier one finished in this run or a matching earlier one, so a failure publishes
+nothing.
 """
 
 from __future__ import annotations
@@ -25,24 +29,21 @@ from typing import Any
 from huggingtweets.config import RunConfig, validate
 from huggingtweets.errors import Cancelled, HubError, InputError
 from huggingtweets.events import CancelToken, Events, Message, StageFinished, StageStarted, ignore
-from huggingtweets.runfolder import atomic_write_json, default_run_dir, read_json
+from huggingtweets.runfolder import atomic_write_json, bot_name, default_run_dir, read_json
 from huggingtweets.stagerecords import (
-    ALWAYS_RUN,
-    STAGES,
     Team,
     build_summary,
     changes,
     file_identity,
     fingerprint,
-    outputs_present,
+    outputs_identity,
     read_record,
     run_lock,
-    stage_status,
     write_record,
 )
 
-__all__ = ["STAGES", "RunResult", "StageContext", "build_summary", "file_identity", "read_record", "run",
-           "stage_status"]
+__all__ = ["STAGES", "STAGE_LIST", "RunResult", "StageContext", "StageSpec", "build_summary", "file_identity",
+           "read_record", "run", "stage_status"]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -55,11 +56,11 @@ class StageContext:
     run_dir: Path
     token: str | None
     endpoint: str
+    namespace: str | None = None  # from the publishing pre-flight; None without publishing
     events: Events = ignore
     cancel: CancelToken | None = None
     resume: bool = False  # train only: continue from DIR/checkpoints
-    repo_id: str | None = None  # resolved before the card is written (the card shows it)
-    namespace: str | None = None
+    repo_id: str | None = None  # resolved once fetch has named the users (the card shows it)
 
     def say(self, text: str) -> None:
         """A stage's note for the user, as a ``Message`` event."""
@@ -67,6 +68,21 @@ class StageContext:
 
 
 Stage = Callable[[StageContext], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage: what it runs, what its output depends on, what it leaves in the run folder."""
+
+    name: str
+    run: Stage
+    settings: Callable[[StageContext], dict[str, Any]]
+    outputs: tuple[str, ...]  # must exist (and be unchanged) for a finished stage to count as finished
+    # Publish leaves nothing local to check: the repo may have been deleted (`huggingtweets delete`, a
+    # wiped demo Hub) since, so "already done" would print a dead URL. Re-publishing is cheap: an
+    # unchanged folder makes no commit.
+    always_run: bool = False
+    needs_repo_id: bool = False
 
 
 @dataclass
@@ -91,52 +107,28 @@ def _fetch(ctx: StageContext) -> dict:
     return {"users": [u["handle"] for u in users]}
 
 
+def _fetch_settings(ctx: StageContext) -> dict:
+    c = ctx.config
+    return {"handles": sorted(bot_name([h]) for h in c.handles),
+            "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
+            "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
+            "max_posts": c.max_posts}
+
+
 def _prepare(ctx: StageContext) -> dict:
     from huggingtweets.prepare import prepare
 
     c = ctx.config
-    report = prepare(ctx.run_dir, seed=c.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies)
+    report = prepare(ctx.run_dir, seed=c.train.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies)
     return {"kept": {h: u["kept"] for h, u in report["users"].items()}}
-
-
-# TrainConfig fields that steer a session but not the trained weights: changing one must not
-# re-train, and a run stopped with stop_after_steps must resume under the same fingerprint.
-RUN_CONTROL = frozenset({"resume", "stop_after_steps", "debug_nan_at_step", "report_to",
-                         "keep_checkpoints", "checkpoint_every", "cpu_threads"})
-NOT_OVERRIDABLE = frozenset({"resume", "base_model", "predictions"})  # the runner sets these
-
-
-def train_config(config: RunConfig, *, resume: bool = False):
-    """The TrainConfig this run trains with: common knobs, then the ``train:`` overrides."""
-    from huggingtweets.train import TrainConfig
-    from huggingtweets.train.config import coerce_file_values
-
-    known = set(TrainConfig.field_names())
-    values: dict[str, Any] = {"base_model": config.base_model, "seed": config.seed}
-    if config.epochs is not None:
-        values["epochs"] = config.epochs
-    if config.learning_rate is not None:
-        values["learning_rate"] = config.learning_rate
-    for key, _ in config.train:
-        if key not in known or key in NOT_OVERRIDABLE:
-            raise InputError(
-                f"config key 'train.{key}' is not a training setting run takes; "
-                f"valid: {', '.join(sorted(known - NOT_OVERRIDABLE))}",
-                hint="base_model is a top-level key; sample posts come from the generate stage",
-            )
-    # The same typing as `train --config FILE` (YAML reads `mixed_precision: no` as False, `1e-3` as text).
-    values.update(coerce_file_values(dict(config.train), "the config's train: section"))
-    # The generate stage writes predictions.json, so training does not (it would be done twice).
-    values.update(resume=resume, predictions=0)
-    return TrainConfig(**values)
 
 
 def _train(ctx: StageContext) -> dict:
     from huggingtweets.errors import TrainingError
     from huggingtweets.train import train
 
-    summary = train(ctx.run_dir, train_config(ctx.config, resume=ctx.resume), events=ctx.events,
-                    cancel=ctx.cancel)
+    summary = train(ctx.run_dir, ctx.config.train, resume=ctx.resume, events=ctx.events, cancel=ctx.cancel,
+                    endpoint=ctx.endpoint)
     if "stopped_after_steps" in summary:
         # A deliberate early stop (train.stop_after_steps) leaves training unfinished, like Ctrl-C.
         raise TrainingError(
@@ -150,7 +142,7 @@ def _train(ctx: StageContext) -> dict:
 def _generate(ctx: StageContext) -> dict:
     from huggingtweets.generate import write_predictions
 
-    predictions = write_predictions(ctx.run_dir, n_samples=ctx.config.samples, seed=ctx.config.seed)
+    predictions = write_predictions(ctx.run_dir, n_samples=ctx.config.samples, seed=ctx.config.train.seed)
     return {"memorization_rate": predictions.get("memorization_rate")}
 
 
@@ -163,48 +155,23 @@ def _card(ctx: StageContext) -> dict:
     return {"repo_id": ctx.repo_id}
 
 
+def _card_settings(ctx: StageContext) -> dict:
+    # The packaged templates count too: a new huggingtweets version with a new card re-renders it.
+    from huggingtweets.publish import card_hub_url
+
+    c = ctx.config
+    template = file_identity(c.template) if c.template else _packaged_templates()
+    return {"template": template, "repo_id": ctx.repo_id, "hub_url": card_hub_url(ctx.endpoint)}
+
+
 def _publish(ctx: StageContext) -> dict:
+    # The card stage ran before this one: the folder pushed is finished as it is.
     from huggingtweets.publish import publish
 
     result = publish(ctx.run_dir, repo_id=ctx.repo_id, private=ctx.config.private,
                      endpoint=ctx.endpoint, token=ctx.token, template=ctx.config.template)
     return {"repo_id": result.repo_id, "url": result.url, "commit": result.commit_oid,
             "created": result.created, "changed": result.changed, "private": result.private}
-
-
-DEFAULT_STAGES: dict[str, Stage] = {
-    "fetch": _fetch, "prepare": _prepare, "train": _train,
-    "generate": _generate, "card": _card, "publish": _publish,
-}
-
-
-# ---------------------------------------------------------------- settings per stage
-
-
-def stage_settings(name: str, ctx: StageContext) -> dict[str, Any]:
-    """The settings a stage's output depends on; changing one re-runs that stage and the later ones."""
-    c = ctx.config
-    if name == "fetch":
-        return {"handles": sorted(h.lstrip("@").lower() for h in c.handles),
-                "archives": [[file_identity(p), (h or "").lstrip("@").lower()] for p, h in c.archives],
-                "posts_files": [[file_identity(p), h.lstrip("@").lower()] for p, h in c.posts_files],
-                "max_posts": c.max_posts}
-    if name == "prepare":
-        return {"seed": c.seed, "keep_newlines": c.keep_newlines, "keep_replies": c.keep_replies}
-    if name == "train":
-        return {"base_model": c.base_model, "epochs": c.epochs, "learning_rate": c.learning_rate,
-                "seed": c.seed, "train": {k: v for k, v in c.train if k not in RUN_CONTROL}}
-    if name == "generate":
-        return {"seed": c.seed, "samples": c.samples}
-    if name == "card":
-        # The packaged templates count too: a new huggingtweets version with a new card re-renders it.
-        from huggingtweets.publish import card_hub_url
-
-        template = file_identity(c.template) if c.template else _packaged_templates()
-        return {"template": template, "repo_id": ctx.repo_id, "hub_url": card_hub_url(ctx.endpoint)}
-    if name == "publish":
-        return {"repo_id": ctx.repo_id, "private": c.private, "endpoint": ctx.endpoint}
-    raise ValueError(f"unknown stage {name!r}")
 
 
 def _packaged_templates() -> dict:
@@ -217,23 +184,61 @@ def _packaged_templates() -> dict:
     return {"packaged": digest.hexdigest()}
 
 
-# ---------------------------------------------------------------- run
+STAGE_LIST: tuple[StageSpec, ...] = (
+    StageSpec("fetch", _fetch, _fetch_settings, ("users.json", "raw")),
+    StageSpec("prepare", _prepare,
+              lambda ctx: {"seed": ctx.config.train.seed, "keep_newlines": ctx.config.keep_newlines,
+                           "keep_replies": ctx.config.keep_replies},
+              ("dataset", "data_report.json")),
+    StageSpec("train", _train, lambda ctx: ctx.config.train.weight_settings(),
+              ("model/config.json", "training_summary.json")),
+    StageSpec("generate", _generate, lambda ctx: {"seed": ctx.config.train.seed, "samples": ctx.config.samples},
+              ("predictions.json",)),
+    StageSpec("card", _card, _card_settings, ("model/README.md", "model/huggingtweets.json"), needs_repo_id=True),
+    StageSpec("publish", _publish,
+              lambda ctx: {"repo_id": ctx.repo_id, "private": ctx.config.private, "endpoint": ctx.endpoint},
+              (), always_run=True, needs_repo_id=True),
+)
+STAGES: tuple[str, ...] = tuple(s.name for s in STAGE_LIST)
+# A train record in one of these states, with a matching fingerprint and checkpoints, is resumed.
+UNFINISHED = ("running", "failed", "cancelled")
+
+
+def stage_status(run_dir: Path | str) -> dict[str, str]:
+    """Each stage's recorded status in a run folder ("done", "running", "failed", "cancelled", "not run")."""
+    from huggingtweets.errors import StageError
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise StageError(f"run folder {run_dir} does not exist", hint="run `huggingtweets run ...` first")
+    return {name: (read_record(run_dir, name) or {}).get("status", "not run") for name in STAGES}
+
+
+# ---------------------------------------------------------------- before the stages
 
 
 def resolve_run_dir(config: RunConfig) -> Path:
     """``--run-dir``, else ``runs/<handles>``; an archive names its owner, so it is read for that."""
     if config.run_dir:
         return Path(config.run_dir)
-    handles = [*config.handles, *(h for _, h in config.posts_files)]
-    for archive, handle in config.archives:
+    return default_run_dir_for(config.handles, config.archives, config.posts_files)
+
+
+def default_run_dir_for(handles, archives, posts_files) -> Path:
+    """``runs/<bot name>`` for these sources, as fetch will name the users (handles checked first:
+    one that is not a handle must not become a path)."""
+    from huggingtweets.sources import check_handle
+
+    names = [check_handle(h) for h in (*handles, *(h for _, h in posts_files))]
+    for archive, handle in archives:
         if handle:
-            handles.append(handle)
+            names.append(check_handle(handle))
             continue
         from huggingtweets.sources.archive import read_archive
 
         user, _ = read_archive(archive)
-        handles.append(user.handle)
-    return default_run_dir(handles)
+        names.append(user.handle)
+    return default_run_dir(names)
 
 
 def hub_token() -> str | None:
@@ -243,80 +248,83 @@ def hub_token() -> str | None:
     return get_token()
 
 
-def _preflight(ctx: StageContext) -> None:
+def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str:
     """Fail before hours of training when the bot could not be published anyway: no token, a token
-    the Hub refuses, or a namespace it may not write to."""
-    if not ctx.token:
+    the Hub refuses, or a namespace it may not write to. Returns the namespace the bot goes to."""
+    if not token:
         raise HubError("no Hugging Face token found; publishing needs one with write access",
                        hint="set HF_TOKEN or run `hf auth login`, or pass --no-publish")
     from huggingtweets.hubclient import HubClient
 
-    client = HubClient(endpoint=ctx.endpoint, token=ctx.token)
-    c = ctx.config
-    ctx.namespace = (c.repo_id or "").split("/")[0] or c.org or client.whoami()["name"]
+    client = HubClient(endpoint=endpoint, token=token)
+    namespace = (config.repo_id or "").split("/")[0] or config.org or client.whoami()["name"]
     # Archive owners are known only after fetch; the name here is only for the error message.
-    name = (c.repo_id or "").partition("/")[2] or "-".join(sorted(
-        h.lstrip("@").lower() for h in (*c.handles, *(h for _, h in c.posts_files), *(h for _, h in c.archives if h))
-    )) or "NAME"
-    client.check_namespace(f"{ctx.namespace}/{name}")
-
-
-# Not a stage (it records nothing), but it talks to the Hub, so it sits at the same seam.
-DEFAULT_STAGES["preflight"] = _preflight
+    known = [*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h)]
+    name = (config.repo_id or "").partition("/")[2] or (bot_name(known) if known else "NAME")
+    client.check_namespace(f"{namespace}/{name}")
+    return namespace
 
 
 def _resolve_repo_id(ctx: StageContext) -> str:
     if ctx.config.repo_id:
         return ctx.config.repo_id
     users = read_json(ctx.run_dir / "users.json")
-    name = "-".join(sorted(u["handle"].lower() for u in users))
     # Without publishing there may be no token to ask whose namespace it is; the card still
     # needs a repo id for its usage snippet, so the original's org stands in.
-    return f"{ctx.namespace or ctx.config.org or 'huggingtweets'}/{name}"
+    return f"{ctx.namespace or ctx.config.org or 'huggingtweets'}/{bot_name(u['handle'] for u in users)}"
+
+
+# ---------------------------------------------------------------- run
 
 
 def run(config: RunConfig, *, token: str | None = None, events: Events = ignore,
         cancel: CancelToken | None = None, stages: dict[str, Stage] | None = None,
+        preflight: Callable[[RunConfig, str | None, str], str | None] | None = None,
         rerun_from: str | None = None) -> RunResult:
     """Run every stage that is not already finished with the same settings; return the summary.
 
     Progress goes to ``events`` (``StageStarted``/``StageFinished`` per stage, the training's
     ``TrainStep``/``EpochEnd``, ``Message`` notes). ``cancel`` stops training at its next step
-    with a checkpoint (``errors.Cancelled``); the same call again resumes from it.
+    with a checkpoint (``errors.Cancelled``); the same call again resumes from it. ``stages``
+    replaces stage functions by name and ``preflight`` the publishing check (tests).
     Under ``accelerate launch`` the main process runs every stage and the others join training.
     """
     validate(config)
     if rerun_from is not None and rerun_from not in STAGES:
         raise InputError(f"stage {rerun_from!r} does not exist; expected one of {', '.join(STAGES)}")
-    impl = {**DEFAULT_STAGES, **(stages or {})}
+    impl = {s.name: (stages or {}).get(s.name, s.run) for s in STAGE_LIST}
     endpoint = (config.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     team = Team()
     run_dir = resolve_run_dir(config)
-    ctx = StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint,
-                       events=events if team.is_main else ignore, cancel=cancel)
     if not team.is_main:
-        return _follow(team, ctx, impl["train"])
-    if config.publish:
-        ctx.token = token if token is not None else hub_token()
-    announced = False
-    if team.state is not None:  # a plan left by an earlier launch must not be read as this one's
-        team.plan_path(run_dir).unlink(missing_ok=True)
+        return _follow(team, StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint),
+                       impl["train"])
+    decided = False
     try:
-        if config.publish:
-            impl["preflight"](ctx)
-        with run_lock(run_dir):
-            result = _lead(ctx, impl, team, rerun_from=rerun_from)
-        announced = True
+        token = (token if token is not None else hub_token()) if config.publish else None
+        namespace = (preflight or check_publishing)(config, token, endpoint) if config.publish else None
+        ctx = StageContext(config=config, run_dir=run_dir, token=token, endpoint=endpoint, namespace=namespace,
+                           events=events, cancel=cancel)
+        created = not run_dir.exists()
+        try:
+            with run_lock(run_dir):
+                result = _lead(ctx, impl, team, rerun_from=rerun_from)
+                decided = True
+        except BaseException:
+            if created and not any((read_record(run_dir, n) or {}).get("status") == "done" for n in STAGES):
+                # Nothing finished in a folder this run made: leave no lock or record behind.
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     finally:
-        if not announced and team.state is not None and not team.plan_path(run_dir).is_file():
-            team.announce(run_dir, "abort")
+        if not decided:
+            team.decide_training(None)  # the other processes must not wait for a plan that never comes
     return result
 
 
 def _follow(team: Team, ctx: StageContext, train: Stage) -> RunResult:
-    plan = team.follow(ctx.run_dir)
+    plan = team.decide_training(None)
     result = RunResult(run_dir=ctx.run_dir, summary={}, is_main=False)
-    if plan["train"] == "abort":
+    if plan is None or plan["train"] == "abort":
         return result
     if plan["train"] == "run":
         ctx.resume = bool(plan["resume"])
@@ -325,24 +333,30 @@ def _follow(team: Team, ctx: StageContext, train: Stage) -> RunResult:
     return result
 
 
+def _finished(run_dir: Path, spec: StageSpec, record: dict | None, fp: str) -> bool:
+    return bool(record and record.get("status") == "done" and record.get("fingerprint") == fp
+                and all((run_dir / rel).exists() for rel in spec.outputs)
+                and record.get("outputs") == outputs_identity(run_dir, spec.outputs))
+
+
 def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: str | None) -> RunResult:
     config, run_dir, events = ctx.config, ctx.run_dir, ctx.events
-    names = STAGES if config.publish else STAGES[:-1]
+    specs = STAGE_LIST if config.publish else STAGE_LIST[:-1]
     result = RunResult(run_dir=run_dir, summary={})
     results: dict[str, dict] = {}
     upstream = ""
-    for i, name in enumerate(names):
-        where = {"stage": name, "index": i + 1, "total": len(names)}
-        if name in ("card", "publish") and ctx.repo_id is None:
+    for i, spec in enumerate(specs):
+        name = spec.name
+        where = {"stage": name, "index": i + 1, "total": len(specs)}
+        if spec.needs_repo_id and ctx.repo_id is None:
             ctx.repo_id = _resolve_repo_id(ctx)
-        settings = stage_settings(name, ctx)
+        settings = spec.settings(ctx)
         fp = fingerprint(name, settings, upstream)
         record = read_record(run_dir, name)
         forced = rerun_from is not None and i >= STAGES.index(rerun_from)
-        if (not forced and name not in ALWAYS_RUN and record and record.get("status") == "done"
-                and record.get("fingerprint") == fp and outputs_present(run_dir, name)):
+        if not forced and not spec.always_run and _finished(run_dir, spec, record, fp):
             if name == "train":
-                team.announce(run_dir, "skip")
+                team.decide_training({"train": "skip", "resume": False})
             result.skipped.append(name)
             results[name] = record.get("result") or {}
             upstream = record["chain"]
@@ -352,14 +366,14 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
         ctx.resume = (name == "train" and not forced and record is not None
                       and record.get("status") in UNFINISHED and record.get("fingerprint") == fp
                       and (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
-        events(StageStarted(**where, reason=_why(name, record, fp, settings, forced, ctx.resume)))
+        events(StageStarted(**where, reason=_why(spec, record, fp, settings, forced, ctx.resume)))
         if name == "train" and not ctx.resume:
             # Checkpoints of other settings must not be resumed by accident.
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         result.resumed = result.resumed or ctx.resume
         write_record(run_dir, name, "running", fp, settings)
         if name == "train":
-            team.announce(run_dir, "run", ctx.resume)
+            team.decide_training({"train": "run", "resume": ctx.resume})
         started = time.perf_counter()
         try:
             out = impl[name](ctx) or {}
@@ -368,7 +382,8 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
             write_record(run_dir, name, status, fp, settings, error=str(err))
             raise
         upstream = hashlib.sha256(f"{fp}:{uuid.uuid4().hex}".encode()).hexdigest()
-        write_record(run_dir, name, "done", fp, settings, chain=upstream, result=out)
+        write_record(run_dir, name, "done", fp, settings, chain=upstream, result=out,
+                     outputs=outputs_identity(run_dir, spec.outputs))
         results[name] = out
         result.ran.append(name)
         events(StageFinished(**where, seconds=round(time.perf_counter() - started, 3), result=out))
@@ -377,11 +392,9 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
     return result
 
 
-# A train record in one of these states, with a matching fingerprint and checkpoints, is resumed.
-UNFINISHED = ("running", "failed", "cancelled")
+def _why(spec: StageSpec, record: dict | None, fp: str, settings: dict, forced: bool, resume: bool) -> str:
+    from huggingtweets.redact import redact
 
-
-def _why(name: str, record: dict | None, fp: str, settings: dict, forced: bool, resume: bool) -> str:
     if resume:
         return "resuming from the last checkpoint"
     if forced:
@@ -391,8 +404,8 @@ def _why(name: str, record: dict | None, fp: str, settings: dict, forced: bool, 
     if record.get("status") != "done":
         return "starting again (the last attempt did not finish)"
     if record.get("fingerprint") == fp:
-        if name in ALWAYS_RUN:
+        if spec.always_run:
             return "checking the Hub copy (an unchanged bot makes no commit)"
-        return "outputs missing, running again"
-    changed = changes(record.get("settings") or {}, settings)
+        return "outputs missing or changed since it ran, running again"
+    changed = redact(changes(record.get("settings") or {}, settings))
     return f"settings changed ({changed}), running again" if changed else "an earlier stage re-ran, running again"

@@ -1,35 +1,24 @@
-"""Stage records of a run folder: fingerprints, ``DIR/.stages/<stage>.json``, the run summary, the team of
-processes under ``accelerate launch``. Used by ``huggingtweets.runner``.
+"""Stage records of a run folder: fingerprints, ``DIR/.stages/<stage>.json``, the run lock, the run summary,
+the team of processes under ``accelerate launch``. Used by ``huggingtweets.runner`` and the stage commands.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from huggingtweets.errors import InputError, StageError
+from huggingtweets.errors import InputError
+from huggingtweets.redact import redact_values
 from huggingtweets.runfolder import atomic_write_json, read_json
 
-STAGES = ("fetch", "prepare", "train", "generate", "card", "publish")
 RECORDS = ".stages"
-# What must exist for a finished stage to count as finished (someone may have deleted it).
-OUTPUTS = {
-    "fetch": ("users.json", "raw"),
-    "prepare": ("dataset", "data_report.json"),
-    "train": ("model/config.json", "training_summary.json"),
-    "generate": ("predictions.json",),
-    "card": ("model/README.md", "model/huggingtweets.json"),
-    "publish": (),
-}
-# Stages that run even when their record matches. Publish leaves nothing local to check: the repo may
-# have been deleted (`huggingtweets delete`, a wiped demo Hub) since, so "already done" would print a
-# dead URL. Re-publishing is cheap: an unchanged folder makes no commit.
-ALWAYS_RUN = frozenset({"publish"})
+SMALL_FILE = 4 << 20  # outputs up to this size are identified by content, larger ones by size and mtime
 
 
 def file_identity(path: str | Path) -> dict:
@@ -78,34 +67,83 @@ def record_path(run_dir: Path | str, name: str) -> Path:
 def read_record(run_dir: Path | str, name: str) -> dict | None:
     try:
         record = read_json(record_path(run_dir, name))
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, ValueError):  # missing, unreadable, or not JSON: no record
         return None
     return record if isinstance(record, dict) else None
 
 
 def write_record(run_dir: Path, name: str, status: str, fp: str, settings: dict, **extra: Any) -> None:
-    atomic_write_json(record_path(run_dir, name),
-                      {"stage": name, "status": status, "fingerprint": fp, "settings": settings, **extra})
+    """The record, with anything token-shaped masked: it says why a stage re-runs, it holds no secret."""
+    record = {"stage": name, "status": status, "fingerprint": fp, "settings": settings, **extra}
+    atomic_write_json(record_path(run_dir, name), redact_values(record))
+
+
+def outputs_identity(run_dir: Path, outputs: Iterable[str]) -> list:
+    """What a stage's outputs are now: small files by content, large ones by size and mtime.
+
+    Recorded when the stage finishes; a different identity later means something (a stage command
+    run by hand on the folder) changed them under the record, and the stage runs again.
+    """
+    run_dir = Path(run_dir)
+    found = []
+    for rel in outputs:
+        top = run_dir / rel
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top] if top.is_file() else []
+        for path in files:
+            stat = path.stat()
+            if stat.st_size <= SMALL_FILE:
+                mark = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                mark = f"{stat.st_size}:{stat.st_mtime_ns}"
+            found.append([path.relative_to(run_dir).as_posix(), mark])
+    return found
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """One ``run`` per run folder at a time: a second one would interleave writes and records.
+def run_lock(run_dir: Path | str, *, create: bool = True, discard_new: bool = False) -> Iterator[None]:
+    """One writer per run folder at a time: ``run`` and every stage command that writes the folder.
 
-    An OS lock (flock), so a crashed or killed run never leaves a stale lock behind.
+    An OS lock (flock), so a crashed or killed command never leaves a stale lock behind. A folder
+    that cannot be written (read-only file system, no permission, a path under a regular file)
+    is a one-line error here, before any work. ``create=False`` (stages that need an earlier
+    stage's folder): a missing folder is left to the stage's own "run fetch first" error.
+    ``discard_new``: when the body fails, a folder this call created is removed again (bad input
+    leaves nothing behind).
     """
+    if not create and not Path(run_dir).is_dir():
+        yield
+        return
+    created = not Path(run_dir).exists()
+    try:
+        with _locked(run_dir):
+            yield
+    except BaseException:
+        if discard_new and created:
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path | str) -> Iterator[None]:
+    path = Path(run_dir) / RECORDS / "run.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")
+    except OSError as err:
+        raise unwritable(run_dir, err) from None
     try:
         import fcntl
     except ImportError:  # Windows: no flock; runs there are not guarded
-        yield
+        with fh:
+            yield
         return
-    path = Path(run_dir) / RECORDS / "run.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InputError(f"another `huggingtweets run` is using {run_dir}",
+            raise InputError(f"another huggingtweets command is writing to {run_dir}",
                              hint="wait for it to finish, or give this one another --run-dir") from None
         try:
             yield
@@ -113,8 +151,14 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def outputs_present(run_dir: Path, name: str) -> bool:
-    return all((run_dir / rel).exists() for rel in OUTPUTS[name])
+def unwritable(run_dir: Path | str, err: OSError) -> InputError:
+    """The one-line error for a run folder that cannot be written."""
+    reason = {errno.EROFS: "it is on a read-only file system", errno.EACCES: "permission denied",
+              errno.EPERM: "permission denied", errno.ENOTDIR: "a part of its path is a file, not a folder",
+              errno.EEXIST: "a file of that name is in the way", errno.ENOSPC: "the disk is full"}
+    why = reason.get(err.errno, err.strerror or type(err).__name__)
+    return InputError(f"cannot write to run folder {run_dir}: {why}",
+                      hint="pass a --run-dir in a writable place")
 
 
 def changes(old: dict, new: dict) -> str:
@@ -127,14 +171,15 @@ class Team:
     """The processes of one ``accelerate launch``; one process (WORLD_SIZE unset) is a team of one.
 
     The main process runs the pipeline; the others only join training, where accelerate splits
-    the batches. The main process tells them what to do in ``DIR/.stages/team.json`` before the
-    barrier in front of training (the run folder must be on storage all processes share). There is
-    no barrier after training: the trainer syncs before saving and its ``end_training`` ends the
+    the batches. They learn what to do from the main process through accelerate's own collective
+    (``broadcast_object_list``) when it reaches the train stage (or gives up before it). There is
+    no meeting after training: the trainer syncs before saving and its ``end_training`` ends the
     process group, after which the other processes simply exit.
     """
 
     def __init__(self) -> None:
         self.state = None
+        self.decided = False
         if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
             from accelerate import PartialState
 
@@ -148,24 +193,19 @@ class Team:
     def is_main(self) -> bool:
         return self.state is None or self.state.is_main_process
 
-    def barrier(self) -> None:
-        if self.state is not None:
-            self.state.wait_for_everyone()
+    def decide_training(self, plan: dict | None) -> dict | None:
+        """Main process: its plan ({"train": "run"|"skip", "resume": bool}; None = abort) goes to all.
 
-    def plan_path(self, run_dir: Path) -> Path:
-        return Path(run_dir) / RECORDS / "team.json"
+        Every process calls this exactly once; the others pass None and get the main one's plan.
+        """
+        if self.state is None or self.decided:
+            return plan
+        from accelerate.utils import broadcast_object_list
 
-    def announce(self, run_dir: Path, action: str, resume: bool = False) -> None:
-        """Main process: "run" / "skip" training, or "abort"; then meet the others at the barrier."""
-        if self.state is None:
-            return
-        atomic_write_json(self.plan_path(run_dir), {"train": action, "resume": resume})
-        self.barrier()
-
-    def follow(self, run_dir: Path) -> dict:
-        """Other processes: wait for the main one's plan."""
-        self.barrier()
-        return read_json(self.plan_path(run_dir))
+        self.decided = True
+        box = [plan if self.is_main else None]
+        broadcast_object_list(box, from_process=0)
+        return box[0]
 
 
 def build_summary(run_dir: Path, results: dict[str, dict], *, ran: list[str], skipped: list[str]) -> dict:
@@ -192,11 +232,3 @@ def build_summary(run_dir: Path, results: dict[str, dict], *, ran: list[str], sk
         "ran": ran,
         "skipped": skipped,
     }
-
-
-def stage_status(run_dir: Path | str) -> dict[str, str]:
-    """Each stage's recorded status in a run folder ("done", "running", "failed", or "not run")."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise StageError(f"run folder {run_dir} does not exist", hint="run `huggingtweets run ...` first")
-    return {name: (read_record(run_dir, name) or {}).get("status", "not run") for name in STAGES}

@@ -5,7 +5,7 @@
   "text" and "handle" columns) from that corpus, without the data stage's code.
 - ``tiny_base_dir`` (session): a very small tiny GPT-2 built from the corpus (for speed in tests).
 - ``trained_run_dir`` (session): a complete small trained run folder: dataset/, model/,
-  training_summary.json, predictions.json (copy it before modifying it).
+  training_summary.json, predictions.json from the generate stage (copy it before modifying it).
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ def fixture_train_config(base_model: Path | str, **overrides):
         block_size=64,
         seed=0,
         mixed_precision="no",
-        predictions=0,
         checkpoint_every=0,
         # One thread: with other work on the 2 cores, two threads of a tiny model spin-wait (10x slower).
         cpu_threads=1,
@@ -87,5 +86,8 @@ def trained_run_dir(tmp_path_factory, tiny_base_dir) -> Path:
 
     run_dir = tmp_path_factory.mktemp("trained-run") / "maple_coder-tidepool_ann"
     build_fixture_dataset(run_dir)
-    train(run_dir, fixture_train_config(tiny_base_dir, predictions=10))
+    train(run_dir, fixture_train_config(tiny_base_dir))
+    from huggingtweets.generate import write_predictions
+
+    write_predictions(run_dir, n_samples=10, seed=0)  # the generate stage's file, as a run leaves it
     return run_dir

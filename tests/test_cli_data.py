@@ -213,7 +213,7 @@ def test_bad_input_leaves_an_existing_run_folder_as_it_was(data_fixtures, tmp_pa
     )
     assert bad.exit_code == 1
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
-    assert sorted(os.listdir(run_dir)) == ["raw", "users.json"]
+    assert sorted(os.listdir(run_dir)) == [".stages", "raw", "users.json"]  # .stages holds the run lock
 
 
 def test_unknown_handle_through_the_cli(monkeypatch, tmp_path):

@@ -9,7 +9,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from huggingtweets.config import FIELDS, RunConfig, build_config, count_users, load_config_file, parse_mapping
+from huggingtweets.config import (
+    FIELDS,
+    TRAIN_FIELDS,
+    RunConfig,
+    build_config,
+    count_users,
+    load_config_file,
+    parse_mapping,
+)
 from huggingtweets.errors import InputError
 
 
@@ -23,7 +31,7 @@ def test_every_field_has_help_and_the_dataclass_is_frozen():
         assert f.metadata.get("help"), f"{name} has no help text"
     config = RunConfig(handles=("a",))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        config.seed = 1  # type: ignore[misc]
+        config.samples = 1  # type: ignore[misc]
 
 
 def test_file_values_are_typed_and_paths_are_relative_to_the_file(tmp_path):
@@ -45,21 +53,20 @@ def test_file_values_are_typed_and_paths_are_relative_to_the_file(tmp_path):
     assert values == {
         "archives": ((str(cfg_dir / "archive.zip"), None), ("/abs/other.zip", "bob")),
         "posts_files": ((str(cfg_dir / "toots.csv"), "carol"),),
-        "base_model": "tiny",
-        "epochs": 2,
         "keep_newlines": True,
-        "train": (("batch_size", 4), ("block_size", 64)),
+        # Training settings at the top level and under train: land in one typed mapping.
+        "train": {"base_model": "tiny", "epochs": 2, "batch_size": 4, "block_size": 64},
         "run_dir": str(cfg_dir / "out"),
     }
     config = build_config(values, {})
-    assert dict(config.train) == {"batch_size": 4, "block_size": 64}
-    assert config.seed == 42  # untouched default
+    assert (config.train.batch_size, config.train.block_size, config.train.epochs) == (4, 64, 2)
+    assert config.train.seed == 42  # untouched default
 
 
 def test_flags_win_over_the_file_and_the_file_over_defaults(tmp_path):
     path = write_yaml(tmp_path / "bot.yaml", {"handles": ["alice"], "epochs": 3, "seed": 7, "private": False})
-    config = build_config(load_config_file(path), {"epochs": 1})
-    assert (config.epochs, config.seed, config.private, config.base_model) == (1, 7, False, "gpt2")
+    config = build_config(load_config_file(path), {"train": {"epochs": 1}})
+    assert (config.train.epochs, config.train.seed, config.private, config.train.base_model) == (1, 7, False, "gpt2")
 
 
 def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
@@ -69,15 +76,19 @@ def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
     message = str(err.value)
     assert "'epoch'" in message
     valid = message.split("valid keys: ", 1)[1].split(", ")
-    assert set(valid) == set(FIELDS)
+    assert set(valid) == set(FIELDS) | set(TRAIN_FIELDS)
 
 
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        ({"epochs": "many"}, "'epochs'"),
+        ({"epochs": "many"}, "`epochs: many` in config: expected a whole number >= 1"),
+        ({"train": {"batch_size": 0}}, "`train.batch_size: 0` in config: expected a whole number >= 1"),
         ({"keep_newlines": "yes"}, "'keep_newlines'"),
-        ({"seed": 1.5}, "'seed'"),
+        ({"seed": 1.5}, "`seed: 1.5` in config: expected a whole number"),
+        ({"epochs": "hf_secret0123456789abcdefghij"}, "`epochs: ***` in config"),
+        ({"train": {"token": "hf_secret0123456789abcdefghij"}}, "sets 'train.token'; tokens are secrets"),
+        ({"endpoint": ["http://u:hf_secret0123456789abcdefghij@h"]}, "config key 'endpoint' is ['http://***@h']"),
         ({"archives": [{"file": "x.zip"}]}, "'archives'"),
         ({"posts_files": ["toots.csv"]}, "'posts_files'"),
         ({"train": [1, 2]}, "'train'"),
@@ -110,9 +121,9 @@ def test_user_count_and_cyborg_limit():
     with pytest.raises(InputError, match="at most 3 people"):
         build_config({}, {"handles": ("a", "b"), "archives": (("x.zip", None), ("y.zip", None))})
     with pytest.raises(InputError, match="no posts to learn from"):
-        build_config({}, {"base_model": "tiny"})
+        build_config({}, {"train": {"base_model": "tiny"}})
     with pytest.raises(InputError, match="epochs"):
-        build_config({}, {"handles": ("a",), "epochs": 0})
+        build_config({}, {"handles": ("a",), "train": {"epochs": 0}})
 
 
 def test_run_cli_reads_the_file_and_flags_override(tmp_path, monkeypatch):
@@ -152,14 +163,15 @@ def test_run_cli_reads_the_file_and_flags_override(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     config = seen["config"]
-    assert config.epochs == 1 and config.seed == 5 and config.private is False and config.base_model == "tiny"
+    assert config.train.epochs == 1 and config.train.seed == 5 and config.private is False
+    assert config.train.base_model == "tiny"
     assert config.archives == ((str(tmp_path / "a.zip"), None),)
     assert config.posts_files == (("t.csv", "carol"),)
     assert seen["rerun_from"] == "train"
 
     result = CliRunner().invoke(main, ["run", "--config", str(cfg), "--public", "--base-model", "gpt2"])
     assert result.exit_code == 0, result.output
-    assert seen["config"].private is False and seen["config"].base_model == "gpt2"
+    assert seen["config"].private is False and seen["config"].train.base_model == "gpt2"
 
 
 def test_run_cli_unknown_config_key_is_exit_1(tmp_path):
@@ -169,3 +181,43 @@ def test_run_cli_unknown_config_key_is_exit_1(tmp_path):
     result = CliRunner().invoke(main, ["run", "--config", str(cfg)])
     assert result.exit_code == 1
     assert "unknown key 'archive'" in result.output and "archives" in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_every_train_config_field_is_a_flag_with_its_help(command):
+    from huggingtweets.cli import main
+    from huggingtweets.train.config import TrainConfig
+
+    options = {opt: p for p in main.commands[command].params for opt in p.opts}
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        assert flag in options, f"{command} has no {flag}"
+        assert options[flag].help.startswith(f.metadata["help"])
+
+
+def test_a_bad_train_key_in_the_file_names_the_key_and_the_file(tmp_path):
+    from huggingtweets.cli import main
+
+    cfg = write_yaml(tmp_path / "bot.yaml", {"archives": ["a.zip"], "train": {"batch_size": 0}})
+    result = CliRunner().invoke(main, ["run", "--config", str(cfg), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: `train.batch_size: 0` in bot.yaml: expected a whole number >= 1 and <= 65536"
+    ]
+    flag = CliRunner().invoke(main, ["run", "--archive", "a.zip", "--batch-size", "0"])
+    assert flag.exit_code == 1 and "--batch-size 0 is invalid" in flag.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_file_that_is_not_utf8_is_a_one_line_error(tmp_path):
+    from huggingtweets.cli import main
+
+    cfg = tmp_path / "bot.yaml"
+    cfg.write_bytes(b"handles: [caf\xe9]\n")  # Latin-1
+    result = CliRunner().invoke(main, ["run", "--config", str(cfg)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: config file 'bot.yaml' is not UTF-8 text; expected a YAML file of settings (save it as UTF-8)"
+    ]
+    train = CliRunner().invoke(main, ["train", "--run-dir", str(tmp_path), "--config", str(cfg)])
+    assert train.exit_code == 1 and "is not UTF-8 text" in train.output

@@ -110,7 +110,7 @@ def test_lazy_api_names_resolve_to_the_objects_they_name():
 @pytest.mark.parametrize("block", blocks("yaml"))
 def test_yaml_examples_are_valid_run_configs(block):
     from huggingtweets.config import build_config
-    from huggingtweets.runner import train_config
 
-    values = parse_mapping(yaml.safe_load(block))
-    train_config(build_config(values, {}))  # the train: keys are real TrainConfig fields
+    values = parse_mapping(yaml.safe_load(block))  # the train: keys are real TrainConfig fields, typed
+    train = build_config(values, {}).train
+    assert all(getattr(train, k) == v for k, v in values.get("train", {}).items())

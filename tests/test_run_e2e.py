@@ -159,11 +159,8 @@ def test_run_cli_publishes_a_bot_that_pipeline_loads(tmp_path, hub, tiny_base_di
 def base_config(tmp_path: Path, hub, tiny_base_dir, **train) -> RunConfig:
     return RunConfig(
         archives=((str(sample_archive()), None),),
-        base_model=str(tiny_base_dir),
-        epochs=1,
-        learning_rate=3e-3,
         samples=3,
-        train=tuple(sorted({**FAST_TRAIN, **train}.items())),
+        train={"base_model": str(tiny_base_dir), "epochs": 1, "learning_rate": 3e-3, **FAST_TRAIN, **train},
         org="huggingtweets",
         endpoint=hub.url if hub is not None else None,
         run_dir=str(tmp_path / "run"),

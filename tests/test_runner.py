@@ -23,9 +23,7 @@ class FakeStages:
         self.fail: dict[str, BaseException] = {}
 
     def mapping(self) -> dict:
-        stages = {name: (lambda ctx, name=name: self._stage(name, ctx)) for name in STAGES}
-        stages["preflight"] = lambda ctx: None  # the real one asks the Hub whether the token may publish
-        return stages
+        return {name: (lambda ctx, name=name: self._stage(name, ctx)) for name in STAGES}
 
     def _stage(self, name: str, ctx) -> dict:
         self.calls.append(name)
@@ -82,16 +80,25 @@ def fake():
 def base(tmp_path) -> RunConfig:
     return RunConfig(
         handles=("alice",),
-        base_model="tiny",
+        train={"base_model": "tiny"},
         repo_id="huggingtweets/alice",
         run_dir=str(tmp_path / "run"),
         endpoint="http://hub",
     )
 
 
+def changed(config: RunConfig, **values) -> RunConfig:
+    """``config`` with some settings changed; training settings go to its nested ``train``."""
+    from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
+
+    train = {k: values.pop(k) for k in list(values) if k in TRAIN_FIELDS}
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **train), **values)
+
+
 def go(config: RunConfig, fake: FakeStages, **kw):
     fake.calls.clear()
-    return run(config, token="hf_fake", stages=fake.mapping(), **kw)
+    # The real pre-flight asks the Hub whether the token may publish; this one names no namespace.
+    return run(config, token="hf_fake", stages=fake.mapping(), preflight=lambda *_: None, **kw)
 
 
 def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
@@ -119,7 +126,7 @@ def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
         ({"keep_newlines": True}, "prepare"),
         ({"seed": 7}, "prepare"),
         ({"epochs": 1}, "train"),
-        ({"train": (("batch_size", 4),)}, "train"),
+        ({"batch_size": 4}, "train"),
         ({"base_model": "gpt2"}, "train"),
         ({"repo_id": "huggingtweets/other"}, "card"),
         ({"private": False}, "publish"),
@@ -130,7 +137,7 @@ def test_first_run_runs_every_stage_and_a_second_skips_them(base, fake):
 )
 def test_a_changed_setting_reruns_only_its_stage_and_the_later_ones(base, fake, change, first_rerun):
     go(base, fake)
-    go(dataclasses.replace(base, **change), fake)
+    go(changed(base, **change), fake)
     assert fake.calls == list(STAGES[STAGES.index(first_rerun) :])
 
 
@@ -182,7 +189,7 @@ def test_checkpoints_of_other_settings_are_not_resumed(base, fake):
         go(base, fake)
     stale = Path(base.run_dir) / "checkpoints" / "step-1" / "marker"
     stale.write_text("old settings")
-    go(dataclasses.replace(base, epochs=2), fake)
+    go(changed(base, epochs=2), fake)
     assert fake.resume_flags == [False, False]
     assert not stale.exists()
 
@@ -201,8 +208,7 @@ def test_no_publish_stops_after_the_card(base, fake):
 
 def test_publishing_without_a_token_fails_before_any_work(base, fake, monkeypatch):
     monkeypatch.setattr("huggingtweets.runner.hub_token", lambda: None)
-    stages = fake.mapping()
-    del stages["preflight"]  # the real check
+    stages = fake.mapping()  # and the real pre-flight check
     with pytest.raises(HubError, match="no Hugging Face token"):
         run(base, stages=stages)
     assert fake.calls == []
@@ -211,7 +217,6 @@ def test_publishing_without_a_token_fails_before_any_work(base, fake, monkeypatc
 def test_a_token_that_may_not_write_there_fails_before_any_work(base, fake, hub):
     """bob is no member of the huggingtweets org: the local Hub says so before anything is trained."""
     stages = fake.mapping()
-    del stages["preflight"]
     config = dataclasses.replace(base, endpoint=hub.url)
     with pytest.raises(HubError, match="cannot write to huggingtweets/"):
         run(config, token=hub.other_token, stages=stages)
@@ -232,49 +237,36 @@ def test_default_repo_id_is_namespace_and_sorted_handles(base, fake):
 def test_messages_say_why_a_stage_runs(base, fake):
     go(base, fake)
     seen: list = []
-    run(dataclasses.replace(base, epochs=3), token="t", stages=fake.mapping(), events=seen.append)
+    run(changed(base, epochs=3), token="t", stages=fake.mapping(), preflight=lambda *_: None, events=seen.append)
     reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
     assert reasons["fetch"] == "already done, skipped"
-    assert reasons["train"].startswith("settings changed (epochs None -> 3)")
+    assert reasons["train"].startswith("settings changed (epochs 4 -> 3)")
     assert reasons["generate"] == "an earlier stage re-ran, running again"
 
 
-def test_train_config_maps_run_settings_and_rejects_unknown_train_keys(base):
-    from huggingtweets.errors import InputError
-    from huggingtweets.runner import train_config
-
-    config = dataclasses.replace(base, epochs=2, learning_rate=1e-3, seed=7,
-                                 train=(("batch_size", 4), ("max_steps", 9)))
-    tc = train_config(config, resume=True)
-    assert (tc.base_model, tc.epochs, tc.learning_rate, tc.seed, tc.batch_size, tc.max_steps) == \
-        ("tiny", 2, 1e-3, 7, 4, 9)
-    assert tc.resume is True
-    assert tc.predictions == 0  # the generate stage writes predictions.json, once
-    for key in ("batch_sise", "resume", "base_model"):
-        with pytest.raises(InputError, match=f"train.{key}"):
-            train_config(dataclasses.replace(base, train=((key, 1),)))
-
-
 def test_train_section_of_a_yaml_config_is_typed_like_train_config(base, tmp_path):
-    from huggingtweets.config import load_config_file
+    from huggingtweets.config import build_config, load_config_file
     from huggingtweets.errors import InputError
-    from huggingtweets.runner import train_config
 
     cfg = tmp_path / "bot.yaml"
-    cfg.write_text("train:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8")
-    train = load_config_file(cfg)["train"]
-    tc = train_config(dataclasses.replace(base, train=train))
+    cfg.write_text("handles: [alice]\ntrain:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8")
+    tc = build_config(load_config_file(cfg)).train
     assert (tc.mixed_precision, tc.warmup_ratio) == ("no", 0.1)
-    with pytest.raises(InputError, match="`batch_size: many` in the config's train: section"):
-        train_config(dataclasses.replace(base, train=(("batch_size", "many"),)))
+    cfg.write_text("handles: [alice]\ntrain:\n  batch_size: many\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"`train.batch_size: many` in bot.yaml: expected a whole number"):
+        load_config_file(cfg)
+    for key in ("batch_sise", "resume"):
+        cfg.write_text(f"handles: [alice]\ntrain:\n  {key}: 1\n", encoding="utf-8")
+        with pytest.raises(InputError, match=f"unknown training setting 'train.{key}'"):
+            load_config_file(cfg)
 
 
 def test_session_knobs_do_not_change_the_training_fingerprint(base, fake):
     """stop_after_steps, checkpoint_every, report_to... steer a session, not the weights."""
-    go(dataclasses.replace(base, train=(("checkpoint_every", 1), ("stop_after_steps", 3))), fake)
+    go(changed(base, checkpoint_every=1, stop_after_steps=3, cpu_threads=1, report_to="tensorboard"), fake)
     go(base, fake)
     assert fake.calls == ["publish"]
-    go(dataclasses.replace(base, train=(("max_steps", 3),)), fake)
+    go(changed(base, max_steps=3), fake)
     assert fake.calls == list(STAGES[STAGES.index("train"):])
 
 
@@ -320,8 +312,8 @@ def test_a_second_run_on_the_same_folder_is_refused_while_one_runs(base, fake):
     seen = {}
 
     def nested(ctx):
-        with pytest.raises(InputError, match="another `huggingtweets run` is using") as err:
-            run(base, token="t", stages=fake.mapping())
+        with pytest.raises(InputError, match="another huggingtweets command is writing to") as err:
+            run(base, token="t", stages=fake.mapping(), preflight=lambda *_: None)
         seen["error"] = str(err.value)
         return {}
 
@@ -354,3 +346,62 @@ def test_a_cancelled_stage_is_recorded_as_unfinished(base, fake):
     assert read_record(Path(base.run_dir), "train")["status"] == "cancelled"
     go(base, fake)
     assert fake.resume_flags == [False, True]
+
+
+def test_outputs_changed_under_a_finished_stage_rerun_it_and_the_later_ones(base, fake):
+    """`huggingtweets fetch --run-dir` on the run's folder rewrites users.json: fetch's record no longer holds."""
+    go(base, fake)
+    (Path(base.run_dir) / "users.json").write_text(json.dumps([{"handle": "mallory"}]))
+    go(base, fake)
+    assert fake.calls == list(STAGES)
+    go(base, fake)
+    assert fake.calls == ["publish"]
+
+
+def test_a_run_that_fails_in_a_folder_it_made_leaves_nothing_behind(base, fake, tmp_path):
+    from huggingtweets.errors import SourceError
+
+    fake.fail["fetch"] = SourceError("archive is corrupt")
+    with pytest.raises(SourceError):
+        go(base, fake)
+    assert not Path(base.run_dir).exists()  # no .stages/run.lock, no fetch.json
+    # A folder that was there before keeps what it had.
+    Path(base.run_dir).mkdir()
+    (Path(base.run_dir) / "notes.txt").write_text("mine")
+    fake.fail["fetch"] = SourceError("archive is corrupt")
+    with pytest.raises(SourceError):
+        go(base, fake)
+    assert (Path(base.run_dir) / "notes.txt").read_text() == "mine"
+
+
+def test_the_bot_name_is_one_function_wherever_it_is_used(base, fake, tmp_path):
+    from huggingtweets.publish import default_repo_id
+    from huggingtweets.runfolder import bot_name, default_run_dir
+
+    assert bot_name(["@Zed", "alice", "ALICE"]) == "alice-zed"
+    assert default_run_dir(["@Zed", "alice"]) == Path("runs/alice-zed")
+    fake_users = [{"handle": "@Zed"}, {"handle": "alice"}]
+
+    class Users(FakeStages):
+        def _stage(self, name, ctx):
+            out = super()._stage(name, ctx)
+            if name == "fetch":
+                (ctx.run_dir / "users.json").write_text(json.dumps(fake_users))
+            return out
+
+    users = Users()
+    go(dataclasses.replace(base, repo_id=None, org="bots", publish=False), users)
+    assert read_record(Path(base.run_dir), "card")["settings"]["repo_id"] == "bots/alice-zed"
+    assert default_repo_id(Path(base.run_dir), "bots") == "bots/alice-zed"
+
+
+def test_records_hold_no_token_shaped_value(base, fake):
+    secret = "hf_" + "a1B2c3D4" * 4
+    config = changed(base, base_model=secret)
+    config = dataclasses.replace(config, endpoint=f"http://user:{secret}@hub.example", publish=False)
+    fake.fail["train"] = TrainingError(f"cannot fetch base model {secret!r}")
+    with pytest.raises(TrainingError):
+        go(config, fake)
+    for path in (Path(base.run_dir) / ".stages").glob("*.json"):
+        assert secret not in path.read_text(), path.name
+    assert read_record(Path(base.run_dir), "train")["settings"]["base_model"] == "***"

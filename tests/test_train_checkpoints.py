@@ -94,7 +94,7 @@ def test_kill_during_checkpoint_write_resumes_from_last_complete(tmp_path, tiny_
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
 
-    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2, resume=True))
+    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2), resume=True)
     assert resumed["steps"] == expected["steps"] and resumed["tokens_seen"] == expected["tokens_seen"]
     assert resumed["validation_loss"]["last"] == pytest.approx(expected["validation_loss"]["last"], abs=1e-5)
     a, b = _tensors(whole / "model/model.safetensors"), _tensors(parts / "model/model.safetensors")
@@ -110,7 +110,7 @@ def test_resume_with_only_broken_checkpoints_is_an_error(tmp_path, tiny_base_dir
     build_fixture_dataset(tmp_path)
     _fake_checkpoint(tmp_path / "checkpoints" / ".tmp-checkpoint_0")
     with pytest.raises(TrainingError, match=r"holds no checkpoint \(none written completely\)"):
-        train(tmp_path, fixture_train_config(tiny_base_dir, resume=True))
+        train(tmp_path, fixture_train_config(tiny_base_dir), resume=True)
     assert not (tmp_path / "checkpoints" / ".tmp-checkpoint_0").exists()
 
 

@@ -37,7 +37,7 @@ def test_config_file_then_flags_win(tmp_path):
 def test_config_unknown_keys_and_bad_values_fail(tmp_path):
     path = tmp_path / "train.yaml"
     path.write_text("epocs: 7\n")
-    with pytest.raises(InputError, match="Unknown training setting.*epocs"):
+    with pytest.raises(InputError, match="unknown training setting 'epocs'"):
         TrainConfig.load(path)
     with pytest.raises(InputError, match="--epochs -1 is invalid"):
         TrainConfig(epochs=-1)
@@ -72,7 +72,7 @@ def test_config_file_yaml_values_take_each_settings_type(tmp_path):
     [
         ("max_grad_norm:\n", "`max_grad_norm:` in train.yaml: expected a number"),
         ("learning_rate: fast\n", "`learning_rate: fast` in train.yaml: expected a number"),
-        ("epochs: 2.5\n", "`epochs: 2.5` in train.yaml: expected a whole number"),
+        ("epochs: 2.5\n", "`epochs: 2.5` in train.yaml: expected a whole number >= 1 and <= 1000"),
         ("epochs: true\n", "`epochs: true` in train.yaml: expected a whole number"),
         ("mixed_precision: yes\n", "`mixed_precision: true` in train.yaml: expected one of auto | no"),
         ("save_dtype: fp8\n", "`save_dtype: fp8` in train.yaml: expected one of float32 | bfloat16"),
@@ -99,7 +99,7 @@ def test_config_file_bad_value_is_one_cli_line(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--epochs", "-1"], "--epochs -1 is invalid"),
+        (["--epochs", "-1"], "--epochs -1 is invalid: expected a whole number >= 1 and <= 1000"),
         (["--base-model", "not a model!"], "is not a known base model"),
         (["--base-model", "gpt2"], "cannot be reached"),
     ],
@@ -111,6 +111,32 @@ def test_bad_flags_give_one_line_errors(tmp_path, args, expected):
     assert expected in line
     if "gpt2" in args:
         assert "--base-model tiny" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--epochs", "1e20"], "--epochs 1e20 is invalid: expected a whole number >= 1 and <= 1000"),
+        (["--seed", "-1"], "--seed -1 is invalid: expected a whole number >= 0 and <= 4294967295"),
+        (["--seed", "1e23"], "--seed 1e23 is invalid: expected a whole number >= 0 and <= 4294967295"),
+        (["--batch-size", "many"], "--batch-size many is invalid: expected a whole number >= 1"),
+        (["--mixed-precision", "fp8"], "--mixed-precision fp8 is invalid: expected one of auto | no | bf16 | fp16"),
+        (["--learning-rate", "0"], "--learning-rate 0 is invalid: expected a number such as 1e-3 or 0.5 > 0"),
+        (["--max-steps", "1e9"], "--max-steps 1e9 is invalid: expected a whole number >= 0 and <= 10000000"),
+        (["--epochs", "hf_abcdefghijklmnopqrstuvwxyz0123"], "--epochs *** is invalid"),
+    ],
+)
+def test_out_of_range_flags_are_one_line_errors_before_any_work(tmp_path, args, expected):
+    from click.testing import CliRunner
+
+    from huggingtweets.cli import main
+
+    result = CliRunner().invoke(main, ["train", "--run-dir", str(tmp_path / "run"), *args])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {expected}"), result.output
+    assert "hf_abc" not in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_empty_dataset_is_a_one_line_error(tmp_path):

@@ -98,10 +98,8 @@ def test_predictions_file(trained_run_dir):
         assert isinstance(sample["longest_copied_words"], int) and sample["longest_copied_words"] >= 0
     copied = sum(s["longest_copied_words"] >= 8 for s in predictions["samples"]) / 10
     assert predictions["memorization_rate"] == pytest.approx(copied)
-    assert (
-        read_json(trained_run_dir / "training_summary.json")["memorization_rate"]
-        == predictions["memorization_rate"]
-    )
+    # Data flows forward: generate writes its own file and leaves the training summary alone.
+    assert "memorization_rate" not in read_json(trained_run_dir / "training_summary.json")
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, tiny_base_dir):
@@ -117,7 +115,7 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, tiny_base
     stopped = train(parts, fixture_train_config(tiny_base_dir, epochs=2, stop_after_steps=5))
     assert stopped["stopped_after_steps"] == 5
     assert not (parts / "model").exists() and (parts / "checkpoints").is_dir()
-    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2, resume=True))
+    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2), resume=True)
 
     assert resumed["resumed"] is True and resumed["steps"] == expected["steps"]
     assert resumed["tokens_seen"] == expected["tokens_seen"]
@@ -140,7 +138,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_base_d
     weights = _tensors(checkpoint / "model.safetensors")
     assert all(bool(t.isfinite().all()) for t in weights.values())
     # The kept checkpoint resumes to a finished, finite run.
-    summary = train(tmp_path, fixture_train_config(tiny_base_dir, epochs=1, resume=True))
+    summary = train(tmp_path, fixture_train_config(tiny_base_dir, epochs=1), resume=True)
     assert math.isfinite(summary["validation_loss"]["last"])
 
 
@@ -149,7 +147,7 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, tiny_base_dir):
 
     build_fixture_dataset(tmp_path)
     with pytest.raises(TrainingError, match="no checkpoint"):
-        train(tmp_path, fixture_train_config(tiny_base_dir, resume=True))
+        train(tmp_path, fixture_train_config(tiny_base_dir), resume=True)
 
 
 def test_missing_tracker_package_is_named(tmp_path, tiny_base_dir):
@@ -187,9 +185,8 @@ def test_steps_and_epochs_are_reported_and_cancel_checkpoints_then_resume_finish
     assert checkpoint_folders(tmp_path) and not (tmp_path / "model").exists()
 
     more: list = []
-    import dataclasses
 
-    summary = train(tmp_path, dataclasses.replace(config, resume=True), events=more.append)
+    summary = train(tmp_path, config, resume=True, events=more.append)
     resumed_steps = [e.step for e in more if isinstance(e, TrainStep)]
     assert resumed_steps == list(range(4, summary["steps"] + 1))
     assert steps[0].total_steps == summary["steps"]

@@ -7,14 +7,17 @@ at module level (torch, transformers, datasets are imported inside the commands)
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 import click
 
 from huggingtweets.errors import HuggingtweetsError
+from huggingtweets.redact import redact
 
 DEBUG_VARS = ("HUGGINGTWEETS_DEBUG", "HF_DEBUG")
+WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.ENOTDIR, errno.EDQUOT}
 
 
 def debug_enabled() -> bool:
@@ -30,8 +33,17 @@ class _Group(click.Group):
         except HuggingtweetsError as err:
             if debug_enabled():
                 raise
-            click.secho(f"Error: {err}", fg="red", err=True)
+            click.secho(f"Error: {redact(str(err))}", fg="red", err=True)
             sys.exit(err.exit_code)
+        except OSError as err:
+            # A folder that cannot be written (read-only, no permission, disk full) deep inside a
+            # stage: one line naming the path, not a traceback.
+            if debug_enabled() or err.errno not in WRITE_ERRNOS:
+                raise
+            where = f" {err.filename}" if err.filename else ""
+            click.secho(f"Error: cannot write{redact(where)}: {err.strerror} (pass a --run-dir in a writable "
+                        "place)", fg="red", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted. Run the same command again to continue.", err=True)
             sys.exit(130)

@@ -100,19 +100,21 @@ def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts
                 f"--posts-file {path} has no --handle",
                 hint=f"huggingtweets fetch --posts-file {path} --handle NAME",
             )
-    users = fetch_sources(
-        run_dir,
-        handles=handles,
-        archives=archive_args,
-        posts_files=file_args,
-        max_posts=max_posts,
-        price_per_read=price_per_read,
-        echo=lambda line: click.echo(line, err=True),
-    )
-    if run_dir is None:
-        from huggingtweets.runfolder import default_run_dir
+    from huggingtweets.runner import default_run_dir_for
+    from huggingtweets.stagerecords import run_lock
 
-        run_dir = str(default_run_dir(u["handle"] for u in users))
+    if run_dir is None:
+        run_dir = str(default_run_dir_for(handles, archive_args, file_args))
+    with run_lock(run_dir, discard_new=True):  # the same lock `run` holds: never two writers in one folder
+        users = fetch_sources(
+            run_dir,
+            handles=handles,
+            archives=archive_args,
+            posts_files=file_args,
+            max_posts=max_posts,
+            price_per_read=price_per_read,
+            echo=lambda line: click.echo(line, err=True),
+        )
     for user in users:
         click.echo(f"@{user['handle']} ({user['name']}): posts from {user['source_detail']}")
     click.echo(
@@ -132,8 +134,10 @@ def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts
 def prepare(run_dir, seed, keep_newlines, keep_replies):
     """Clean the posts of DIR into DIR/dataset/ (train/validation) and DIR/data_report.json."""
     from huggingtweets.prepare import prepare as prepare_run
+    from huggingtweets.stagerecords import run_lock
 
-    report = prepare_run(run_dir, seed=seed, keep_newlines=keep_newlines, keep_replies=keep_replies)
+    with run_lock(run_dir, create=False):
+        report = prepare_run(run_dir, seed=seed, keep_newlines=keep_newlines, keep_replies=keep_replies)
     for handle, rep in report["users"].items():
         dropped = ", ".join(
             f"{k.replace('_', '-')} {rep[k]}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from huggingtweets.cli.data import pair_handles
+from huggingtweets.cli.options import given_train_flags, train_options
 from huggingtweets.cli.progress import renderer
 from huggingtweets.config import field_help
-
-STAGE_NAMES = ("fetch", "prepare", "train", "generate", "card", "publish")
+from huggingtweets.runner import STAGES
 
 
 class _RunCommand(click.Command):
@@ -33,10 +33,6 @@ def _given(ctx: click.Context, name: str) -> bool:
                    "--handle H. Repeatable. [file key: posts_files]")
 @click.option("--handle", "given_handles", multiple=True, metavar="H",
               help="The account of the --posts-file (or --archive) it stands beside.")
-@click.option("--base-model", metavar="NAME", help=field_help("base_model") + " [default: gpt2]")
-@click.option("--epochs", type=click.IntRange(min=1), help=field_help("epochs"))
-@click.option("--learning-rate", type=float, help=field_help("learning_rate"))
-@click.option("--seed", type=int, help=field_help("seed") + " [default: 42]")
 @click.option("--max-posts", type=click.IntRange(min=1), help=field_help("max_posts"))
 @click.option("--price-per-read", type=click.FloatRange(min=0), help=field_help("price_per_read"))
 @click.option("--keep-newlines/--no-keep-newlines", default=None, help=field_help("keep_newlines"))
@@ -49,11 +45,12 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--endpoint", metavar="URL", help=field_help("endpoint"))
 @click.option("--publish/--no-publish", default=None, help=field_help("publish"))
 @click.option("--run-dir", type=click.Path(file_okay=False), help=field_help("run_dir"))
+@train_options
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="YAML file of settings. Keys: the flags' names with underscores (handles, archives and "
-                   "posts_files for the sources), plus a train: mapping of TrainConfig fields. Flags given "
-                   "on the command line win over the file.")
-@click.option("--rerun-from", type=click.Choice(STAGE_NAMES), help="Run this stage and the later ones again.")
+                   "posts_files for the sources); training settings at the top level or under a train: "
+                   "mapping. Flags given on the command line win over the file.")
+@click.option("--rerun-from", type=click.Choice(STAGES), help="Run this stage and the later ones again.")
 @click.pass_context
 def run(ctx: click.Context, **_: object) -> None:
     """Fetch, prepare, train, generate, write the card and publish: one bot, one command.
@@ -76,7 +73,8 @@ def run(ctx: click.Context, **_: object) -> None:
     from huggingtweets.errors import InputError
     from huggingtweets.runner import run as run_pipeline
 
-    params = ctx.params
+    params = dict(ctx.params)
+    train_flags = given_train_flags(params)
     pairs = ctx.meta.get("huggingtweets.sources") or []
     paired = [h for _, _, h in pairs if h]
     if len(paired) != len(params["given_handles"]):
@@ -94,11 +92,12 @@ def run(ctx: click.Context, **_: object) -> None:
                 raise InputError(f"--posts-file {path} has no --handle",
                                  hint=f"huggingtweets run --posts-file {path} --handle NAME")
         flags["posts_files"] = files
-    for name in ("base_model", "epochs", "learning_rate", "seed", "max_posts", "price_per_read",
-                 "keep_newlines", "keep_replies", "samples", "template", "repo_id", "org", "private", "endpoint",
+    for name in ("max_posts", "price_per_read", "keep_newlines", "keep_replies", "samples", "template", "repo_id", "org", "private", "endpoint",
                  "publish", "run_dir"):
         if _given(ctx, name) and params[name] is not None:
             flags[name] = params[name]
+    if train_flags:
+        flags["train"] = train_flags
     file_values = load_config_file(params["config_file"]) if params["config_file"] else {}
     config = build_config(file_values, flags)
     display = renderer()

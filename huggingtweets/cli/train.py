@@ -1,7 +1,7 @@
 """CLI commands ``train`` and ``generate``: flags -> TrainConfig -> library call.
 
-Flags default to None so that a ``--config`` file's values apply unless a flag is given
-(defaults < file < flags). Values are checked by TrainConfig, so a bad one is a one-line error.
+The training flags are generated from TrainConfig's field metadata (``cli.options``); they default
+to None so that a ``--config`` file's values apply unless a flag is given (defaults < file < flags).
 """
 
 from __future__ import annotations
@@ -10,7 +10,21 @@ from pathlib import Path
 
 import click
 
+from huggingtweets.cli.options import given_train_flags, train_options
+
 RUN_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+def _writer_lock(run_dir: Path):
+    """The run folder's lock, held by the main process (under `accelerate launch` all run this)."""
+    import contextlib
+    import os
+
+    from huggingtweets.stagerecords import run_lock
+
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return contextlib.nullcontext()
+    return run_lock(run_dir, create=False)
 
 
 def _is_main_process() -> bool:
@@ -22,53 +36,15 @@ def _is_main_process() -> bool:
 
 @click.command()
 @click.option("--run-dir", required=True, type=RUN_DIR, help="Run folder with dataset/ (from `prepare`).")
-@click.option(
-    "--base-model",
-    metavar="gpt2|tiny|HUB_ID|PATH",
-    help="Model to fine-tune; `tiny` builds a small GPT-2 offline from the posts. [default: gpt2]",
-)
-@click.option("--epochs", type=int, help="Passes over the data. [default: 4]")
-@click.option(
-    "--learning-rate",
-    type=float,
-    help="Peak AdamW learning rate (cosine schedule). [default: 1.372e-4; 1e-3 for tiny]",
-)
-@click.option("--warmup-ratio", type=float, help="Share of steps warming up linearly. [default: 0]")
-@click.option("--batch-size", type=int, help="Blocks per process per step. [default: 8]")
-@click.option("--block-size", type=int, help="Tokens per packed block. [default: 256]")
-@click.option("--gradient-accumulation-steps", type=int, help="Micro-steps per optimizer step. [default: 1]")
-@click.option("--seed", type=int, help="Seed for weights init, data order and dropout. [default: 42]")
-@click.option(
-    "--mixed-precision",
-    type=click.Choice(["auto", "no", "bf16", "fp16"]),
-    help="auto = bf16 where the hardware supports it. [default: auto]",
-)
-@click.option(
-    "--compile/--no-compile", "compile_", default=None, help="torch.compile the model. [default: off]"
-)
-@click.option(
-    "--report-to",
-    type=click.Choice(["none", "trackio", "wandb", "tensorboard"]),
-    help="Tracker for hyperparameters and metrics. [default: none]",
-)
-@click.option(
-    "--checkpoint-every", type=int, help="Steps between checkpoints; 0 = epoch ends only. [default: 200]"
-)
-@click.option(
-    "--save-dtype",
-    type=click.Choice(["float32", "bfloat16"]),
-    help="Saved weights' dtype. [default: bfloat16]",
-)
-@click.option(
-    "--resume", is_flag=True, default=None, help="Continue from the last checkpoint in DIR/checkpoints."
-)
+@train_options
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in DIR/checkpoints.")
 @click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML or JSON file of training settings; flags override it.",
+    help="YAML or JSON file of training settings (keys: the flags' names); flags override it.",
 )
-def train(run_dir: Path, config_file: Path | None, compile_: bool | None, **flags) -> None:
+def train(run_dir: Path, config_file: Path | None, resume: bool, **params) -> None:
     """Fine-tune a causal LM on DIR/dataset; write DIR/model/ and DIR/training_summary.json.
 
     \b
@@ -81,10 +57,11 @@ def train(run_dir: Path, config_file: Path | None, compile_: bool | None, **flag
     from huggingtweets.train import TrainConfig
     from huggingtweets.train import train as run_training
 
-    config = TrainConfig.load(config_file, compile=compile_, **flags)
+    config = TrainConfig.load(config_file, **given_train_flags(params))
     display = renderer()
     try:
-        summary = run_training(run_dir, config, events=display)
+        with _writer_lock(run_dir):
+            summary = run_training(run_dir, config, resume=resume, events=display)
     finally:
         display.close()
     if not _is_main_process():
@@ -105,10 +82,6 @@ def train(run_dir: Path, config_file: Path | None, compile_: bool | None, **flag
         click.echo(
             f"Validation loss {val['initial']:.3f} -> {val['last']:.3f} (best {val['best']:.3f}), "
             f"perplexity {ppl['last']:.1f}."
-        )
-    if "memorization_rate" in summary:
-        click.echo(
-            f"Memorization: {summary['memorization_rate']:.0%} of samples copy 8+ words of a training post."
         )
     click.echo(f"Model saved to {run_dir / 'model'}")
 

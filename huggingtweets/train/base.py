@@ -85,10 +85,13 @@ def resolve_base_model(
     tiny_dir: Path,
     tiny_texts: Callable[[], Iterable[str]],
     seed: int = 0,
+    endpoint: str | None = None,
 ) -> tuple[Path, str]:
     """Return ``(local folder, name for the summary)`` for a ``--base-model`` value.
 
-    ``tiny`` builds (or reuses) an offline tiny GPT-2 in ``tiny_dir`` from ``tiny_texts()``.
+    ``tiny`` builds (or reuses) an offline tiny GPT-2 in ``tiny_dir`` from ``tiny_texts()``. A Hub
+    id is downloaded from ``endpoint`` (default: HF_ENDPOINT or huggingface.co), as the bot will be
+    published there too.
     """
     spec = (spec or "").strip()
     if not spec:
@@ -124,7 +127,7 @@ def resolve_base_model(
             "(owner/name) or a local model folder",
             hint=OFFLINE_HINT,
         )
-    return _fetch_from_hub(spec), spec
+    return _fetch_from_hub(spec, endpoint), spec
 
 
 def _unreachable(repo_id: str, endpoint: str) -> TrainingError:
@@ -146,7 +149,7 @@ def _snapshot(repo_id: str, **kwargs) -> Path:
     return folder
 
 
-def _fetch_from_hub(repo_id: str) -> Path:
+def _fetch_from_hub(repo_id: str, endpoint: str | None = None) -> Path:
     from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -162,14 +165,14 @@ def _fetch_from_hub(repo_id: str) -> Path:
             return cached
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
-    endpoint = constants.ENDPOINT
+    endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
     if constants.HF_HUB_OFFLINE:
         raise _unreachable(repo_id, endpoint)
     # Through a proxy a direct TCP connect says nothing: the download itself decides.
     if not proxy_configured() and not _endpoint_reachable(endpoint):
         raise _unreachable(repo_id, endpoint)
     try:
-        folder = _snapshot(repo_id)
+        folder = _snapshot(repo_id, endpoint=endpoint)
     except (RepositoryNotFoundError, GatedRepoError) as err:
         raise TrainingError(
             f"--base-model {repo_id!r} was not found on the Hub (or needs access): expected a public "

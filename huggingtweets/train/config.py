@@ -1,14 +1,20 @@
-"""Training configuration: one frozen dataclass; defaults < config file (YAML/JSON) < flags.
+"""Training configuration: one frozen dataclass whose fields carry their own help, choices and bounds.
 
-Every knob says what it means and its unit. Unknown keys in a file fail loudly, so a typo never
-silently trains with a default.
+defaults < config file (YAML/JSON) < flags. Each field's metadata (as in trl's ``*_config.py`` and
+``HfArgumentParser``) is the one place that says what a knob means, which values it takes and
+whether it changes the trained weights. Read from it:
+
+- the ``train`` and ``run`` flags (``huggingtweets.cli.options``), with this help text;
+- ``coerce``: file values and flag text into the field's type, checked against its bounds;
+- the train stage's fingerprint (``weight_settings``): only knobs that change the weights re-train;
+- the hyperparameters recorded in training_summary.json, which the card shows (``hyperparameters``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,88 +25,95 @@ TRACKERS = ("none", "trackio", "wandb", "tensorboard")
 SAVE_DTYPES = ("float32", "bfloat16")
 ORIGINAL_LEARNING_RATE = 1.372e-4  # the original huggingtweets' fine-tuning rate for GPT-2
 TINY_LEARNING_RATE = 1e-3  # for the tiny base, trained from random weights
+# Caps that keep a typo (`--epochs 1e20`) from planning a run that never ends: a person's posts
+# are learnt in a few epochs; the demo uses 10.
+MAX_EPOCHS = 1000
+MAX_STEPS = 10_000_000  # optimizer steps in total, for max_steps and for the planned schedule
+MAX_SEED = 2**32 - 1  # NumPy's seed range; torch and Python take it too
+
+
+def knob(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] = (),
+    min: float | None = None,
+    max: float | None = None,
+    above: float | None = None,  # strictly greater than
+    below: float | None = None,  # strictly less than
+    affects_weights: bool = True,
+    recorded: bool = True,
+    metavar: str | None = None,
+) -> Any:
+    """A TrainConfig field with its metadata.
+
+    ``affects_weights=False`` marks run control (threads, checkpoints, trackers, testing hooks):
+    changing it neither re-trains nor blocks a resume. ``recorded=False`` keeps it out of the
+    hyperparameters of training_summary.json and the card.
+    """
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "above": above, "below": below,
+            "affects_weights": affects_weights, "recorded": recorded, "metavar": metavar}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # --- model -------------------------------------------------------------------------------
-    base_model: str = "gpt2"  # "gpt2", "tiny" (offline, built from the run's posts), a Hub id or a folder
-    # --- schedule (defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, cosine, no warm-up) ---
-    epochs: int = 4  # passes over the training blocks
-    # Peak AdamW learning rate, reached after warm-up. None = the original's 1.372e-4 for a pretrained
-    # base, 1e-3 for `tiny` (trained from scratch: measured best of 1.4e-4..6e-3 on a real archive).
-    learning_rate: float | None = None
-    warmup_ratio: float = 0.0  # share of optimizer steps spent warming up linearly from 0 (0 = none)
-    weight_decay: float = 0.0  # AdamW decoupled weight decay (0, as the original Trainer default)
-    max_grad_norm: float = 1.0  # clip gradients to this global L2 norm (0 = no clipping)
-    # --- batches -----------------------------------------------------------------------------
-    batch_size: int = 8  # blocks per process per micro-step (above 16 gained nothing on CPU)
-    block_size: int = 256  # tokens per packed block (capped at the model's context length)
-    gradient_accumulation_steps: int = 1  # micro-steps per optimizer step
-    # --- precision and speed -----------------------------------------------------------------
-    mixed_precision: str = "auto"  # auto (bf16 where the hardware has it), no, bf16 or fp16 (GPU)
-    compile: bool = False  # torch.compile the model: +12-16% on top of bf16, 18-45 s first step on CPU
-    cpu_threads: int = 0  # torch threads per process on CPU (0 = torch's default; 1 is fastest for tiny models on a busy CPU)
-    attention_dropout: float | None = (
-        0.0  # GPT-2 attention dropout; 0 keeps CPU SDPA on its fast kernel; None = base's
-    )
-    # --- reproducibility ---------------------------------------------------------------------
-    seed: int = 42  # seeds Python, NumPy, torch and the data order
-    # --- checkpoints -------------------------------------------------------------------------
-    checkpoint_every: int = 200  # optimizer steps between checkpoints (0 = only at epoch ends)
-    keep_checkpoints: int = 2  # newest checkpoints kept in DIR/checkpoints/
-    resume: bool = False  # continue from the newest checkpoint in DIR/checkpoints/
-    max_steps: int = 0  # stop after this many optimizer steps in total, schedule included (0 = all epochs)
-    stop_after_steps: int = 0  # stop after this many steps, checkpoint, exit; schedule unchanged (0 = off)
-    # --- outputs -----------------------------------------------------------------------------
-    report_to: str = "none"  # tracker through accelerate: none, trackio, wandb or tensorboard
-    # Saved weights' dtype. bfloat16: half the download, and CPU decoding is bound by reading weights
-    # (measured 1.6x faster per token for GPT-2 124M here, loss unchanged to 4 decimals).
-    save_dtype: str = "bfloat16"
-    predictions: int = 10  # samples written to DIR/predictions.json after training (0 = none)
-    # --- testing hooks -----------------------------------------------------------------------
-    debug_nan_at_step: int = 0  # make the loss NaN at this optimizer step, to exercise the guard (0 = off)
+    # --- model
+    base_model: str = knob("gpt2", "Model to fine-tune: gpt2, tiny (a small GPT-2 built offline from the "
+                           "posts), a Hub id or a local folder.", metavar="gpt2|tiny|HUB_ID|PATH")
+    # --- schedule (defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, cosine, no warm-up)
+    epochs: int = knob(4, "Passes over the training blocks.", min=1, max=MAX_EPOCHS)
+    # None = the original's 1.372e-4 for a pretrained base, 1e-3 for `tiny` (trained from scratch:
+    # measured best of 1.4e-4..6e-3 on a real archive).
+    learning_rate: float | None = knob(None, "Peak AdamW learning rate, reached after warm-up (cosine "
+                                       "schedule). Default: 1.372e-4, or 1e-3 for tiny.", above=0)
+    warmup_ratio: float = knob(0.0, "Share of optimizer steps warming up linearly from 0.", min=0, below=1)
+    weight_decay: float = knob(0.0, "AdamW decoupled weight decay.", min=0)
+    max_grad_norm: float = knob(1.0, "Clip gradients to this global L2 norm (0 = no clipping).", min=0)
+    # --- batches
+    batch_size: int = knob(8, "Blocks per process per micro-step (above 16 gained nothing on CPU).",
+                           min=1, max=65536)
+    block_size: int = knob(256, "Tokens per packed block (capped at the model's context length).",
+                           min=8, max=1_048_576)
+    gradient_accumulation_steps: int = knob(1, "Micro-steps per optimizer step.", min=1, max=65536)
+    # --- precision and speed
+    mixed_precision: str = knob("auto", "auto = bf16 where the hardware has it; fp16 needs a GPU.",
+                                choices=MIXED_PRECISION)
+    compile: bool = knob(False, "torch.compile the model: +12-16% on top of bf16, 18-45 s first step on CPU.")
+    cpu_threads: int = knob(0, "Torch threads per process on CPU (0 = torch's default; 1 is fastest for "
+                            "tiny models on a busy CPU).", min=0, max=4096, affects_weights=False)
+    # 0 keeps CPU SDPA on its fast kernel.
+    attention_dropout: float | None = knob(0.0, "GPT-2 attention dropout (empty = the base model's).",
+                                           min=0, below=1)
+    # --- reproducibility
+    seed: int = knob(42, "Seed for the train/validation split, the weights' init, data order, dropout "
+                     "and sample posts.", min=0, max=MAX_SEED)
+    # --- checkpoints
+    checkpoint_every: int = knob(200, "Optimizer steps between checkpoints (0 = only at epoch ends).",
+                                 min=0, max=MAX_STEPS, affects_weights=False)
+    keep_checkpoints: int = knob(2, "Newest checkpoints kept in DIR/checkpoints/.", min=1, max=1000,
+                                 affects_weights=False)
+    max_steps: int = knob(0, "Stop after this many optimizer steps in total, schedule included (0 = all "
+                          "epochs).", min=0, max=MAX_STEPS)
+    stop_after_steps: int = knob(0, "Stop after this many steps with a checkpoint, schedule unchanged "
+                                 "(0 = off); the next run resumes.", min=0, max=MAX_STEPS,
+                                 affects_weights=False, recorded=False)
+    # --- outputs
+    report_to: str = knob("none", "Tracker for hyperparameters and metrics, through accelerate.",
+                          choices=TRACKERS, affects_weights=False)
+    # bfloat16: half the download, and CPU decoding is bound by reading weights (measured 1.6x
+    # faster per token for GPT-2 124M here, loss unchanged to 4 decimals).
+    save_dtype: str = knob("bfloat16", "Saved weights' dtype.", choices=SAVE_DTYPES)
+    # --- testing hooks
+    debug_nan_at_step: int = knob(0, "Make the loss NaN at this optimizer step, to exercise the guard "
+                                  "(0 = off).", min=0, affects_weights=False, recorded=False)
 
     def __post_init__(self) -> None:
-        def bad(name: str, expected: str) -> InputError:
-            flag = "--" + name.replace("_", "-")
-            return InputError(f"{flag} {getattr(self, name)!r} is invalid: expected {expected}")
-
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise bad("epochs", "a whole number of epochs >= 1")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise bad("learning_rate", "a positive number such as 1.372e-4")
-        if not 0 <= self.warmup_ratio < 1:
-            raise bad("warmup_ratio", "a share in [0, 1)")
-        for name in ("batch_size", "gradient_accumulation_steps"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise bad(name, "a whole number >= 1")
-        if not isinstance(self.block_size, int) or self.block_size < 8:
-            raise bad("block_size", "a whole number of tokens >= 8")
-        for name in (
-            "weight_decay",
-            "max_grad_norm",
-            "checkpoint_every",
-            "max_steps",
-            "stop_after_steps",
-            "predictions",
-            "debug_nan_at_step",
-            "cpu_threads",
-        ):
-            if getattr(self, name) < 0:
-                raise bad(name, "a number >= 0")
-        if self.keep_checkpoints < 1:
-            raise bad("keep_checkpoints", "a whole number >= 1")
-        if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
-            raise bad("attention_dropout", "a probability in [0, 1)")
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise bad("mixed_precision", " | ".join(MIXED_PRECISION))
-        if self.report_to not in TRACKERS:
-            raise bad("report_to", " | ".join(TRACKERS))
-        if self.save_dtype not in SAVE_DTYPES:
-            raise bad("save_dtype", " | ".join(SAVE_DTYPES))
-        if not str(self.base_model).strip():
-            raise bad("base_model", "gpt2, tiny, a Hub id or a local model folder")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            problem = check(f.name, value)
+            if problem:
+                raise InputError(f"{flag_name(f.name)} {shown(value)} is invalid: expected {problem}")
 
     def peak_learning_rate(self, base_is_tiny: bool) -> float:
         if self.learning_rate is not None:
@@ -113,25 +126,192 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path | str | None = None, **flags: Any) -> TrainConfig:
-        """Defaults, then the file at ``path`` (YAML or JSON), then ``flags`` (None values are ignored)."""
+        """Defaults, then the file at ``path`` (YAML or JSON), then ``flags`` (None values are ignored).
+
+        Flag values may be text (as typed on the command line): they go through ``coerce`` too.
+        """
         values: dict[str, Any] = {}
         if path is not None:
-            values.update(coerce_file_values(read_config_file(path), Path(path).name))
-        values.update({k: v for k, v in flags.items() if v is not None})
-        unknown = sorted(set(values) - set(cls.field_names()))
-        if unknown:
-            raise InputError(
-                f"Unknown training setting(s) {', '.join(unknown)}: expected one of {', '.join(cls.field_names())}"
-            )
-        try:
-            return cls(**values)
-        except TypeError as err:  # a wrong type that the comparisons above could not even evaluate
-            raise InputError(f"Invalid training setting: {err}") from err
+            values.update(coerce_mapping(read_config_file(path), where=Path(path).name))
+        for name, value in flags.items():
+            if value is None:
+                continue
+            if name not in FIELDS:
+                raise InputError(f"unknown training setting {name!r}: expected one of {', '.join(FIELDS)}")
+            values[name] = coerce_flag(name, value)
+        return cls(**values)
 
     def hyperparameters(self) -> dict[str, Any]:
-        """What describes the training, for the summary and trackers (not run control or test hooks)."""
-        skip = {"resume", "debug_nan_at_step", "stop_after_steps", "predictions"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        """What describes the training, for the summary, trackers and the card (no session control)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if FIELDS[k].metadata["recorded"]}
+
+    def weight_settings(self) -> dict[str, Any]:
+        """The knobs the trained weights depend on: the train stage's fingerprint."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if FIELDS[k].metadata["affects_weights"]}
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def kind_of(name: str) -> tuple[str, bool]:
+    """(``int`` | ``float`` | ``bool`` | ``str``, optional) from the field's annotation."""
+    annotation = str(FIELDS[name].type)
+    optional = "None" in annotation
+    return annotation.replace("| None", "").replace("None |", "").strip(), optional
+
+
+def shown(value: Any) -> str:
+    """A value as the user wrote it in an error message; token-shaped text never appears."""
+    from huggingtweets.redact import redact
+
+    if isinstance(value, bool):
+        return str(value).lower()
+    return redact(repr(value) if isinstance(value, str) else str(value))
+
+
+def expected(name: str) -> str:
+    """What a field takes, in words: its type and bounds."""
+    meta = FIELDS[name].metadata
+    kind, optional = kind_of(name)
+    if meta["choices"]:
+        return "one of " + " | ".join(meta["choices"])
+    words = {"int": "a whole number", "float": "a number such as 1e-3 or 0.5", "bool": "true or false",
+             "str": "text"}[kind]
+    bounds = []
+    if meta["min"] is not None:
+        bounds.append(f">= {_num(meta['min'])}")
+    if meta["above"] is not None:
+        bounds.append(f"> {_num(meta['above'])}")
+    if meta["below"] is not None:
+        bounds.append(f"< {_num(meta['below'])}")
+    if meta["max"] is not None:
+        bounds.append(f"<= {_num(meta['max'])}")
+    text = words + (" " + " and ".join(bounds) if bounds else "")
+    return text + (" (or empty)" if optional else "")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def check(name: str, value: Any) -> str | None:
+    """None when ``value`` (already typed) is valid for field ``name``, else what was expected."""
+    meta = FIELDS[name].metadata
+    kind, optional = kind_of(name)
+    if value is None:
+        return None if optional else expected(name)
+    ok_type = {
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+    }[kind]
+    if not ok_type:
+        return expected(name)
+    if kind == "str":
+        if meta["choices"] and value not in meta["choices"]:
+            return expected(name)
+        if not value.strip():
+            return expected(name).replace("text", "non-empty text")
+        return None
+    if kind in ("int", "float"):
+        if value != value:  # NaN compares false with every bound
+            return expected(name)
+        if meta["min"] is not None and value < meta["min"]:
+            return expected(name)
+        if meta["max"] is not None and value > meta["max"]:
+            return expected(name)
+        if meta["above"] is not None and not value > meta["above"]:
+            return expected(name)
+        if meta["below"] is not None and not value < meta["below"]:
+            return expected(name)
+    return None
+
+
+_TRUE_WORDS = {"true", "yes", "on", "1"}
+_FALSE_WORDS = {"false", "no", "off", "0"}
+
+
+class BadValue(ValueError):
+    """``coerce`` could not use a value; ``str()`` is what was expected."""
+
+
+def coerce(name: str, value: Any) -> Any:
+    """One value for field ``name``, from a YAML/JSON file or a flag's text, in the field's type.
+
+    YAML reads ``mixed_precision: no`` as False and ``learning_rate: 1e-3`` (no dot) as text, and an
+    empty ``max_grad_norm:`` as None; a flag arrives as text. Raises ``BadValue(expected)``.
+    """
+    kind, optional = kind_of(name)
+    choices = FIELDS[name].metadata["choices"]
+    if isinstance(value, str) and kind != "str" and optional and not value.strip():
+        value = None
+    if value is None:
+        if optional:
+            return None
+        raise BadValue(expected(name))
+    if kind == "bool":
+        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+            value = value.strip().lower() in _TRUE_WORDS
+    elif kind in ("int", "float"):
+        if isinstance(value, bool):  # True is an int in Python, never a count or a rate here
+            raise BadValue(expected(name))
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise BadValue(expected(name)) from None
+        if isinstance(value, float) and kind == "int":
+            if not value.is_integer():
+                raise BadValue(expected(name))
+            value = int(value)
+        elif isinstance(value, int) and kind == "float":
+            value = float(value)
+    elif choices and isinstance(value, bool):
+        # YAML 1.1 reads no/off/false as False; "no" (or "none") is what the user meant where valid.
+        words = ("yes",) if value else ("no", "none")
+        value = next((w for w in words if w in choices), value)
+    problem = check(name, value)
+    if problem:
+        raise BadValue(problem)
+    return value
+
+
+def coerce_flag(name: str, value: Any) -> Any:
+    """``coerce`` for a command-line flag: an error names the flag (``--batch-size 0``)."""
+    try:
+        return coerce(name, value)
+    except BadValue as err:
+        from huggingtweets.redact import redact
+
+        text = redact(value) if isinstance(value, str) else shown(value)  # as typed on the command line
+        raise InputError(f"{flag_name(name)} {text} is invalid: expected {err}") from None
+
+
+def coerce_mapping(values: dict[str, Any], *, where: str, prefix: str = "") -> dict[str, Any]:
+    """File values (keys with ``-`` or ``_``) into typed TrainConfig keyword arguments.
+
+    An error names the key as written with its ``prefix`` (``train.batch_size``) and ``where``
+    (the file's name): "`train.batch_size: 0` in bot.yaml: expected a whole number >= 1".
+    """
+    from huggingtweets.redact import redact
+
+    out: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = str(raw_key).strip().replace("-", "_")
+        if key not in FIELDS:
+            raise InputError(f"{where} has unknown training setting '{prefix}{raw_key}': expected one of "
+                             f"{', '.join(FIELDS)}")
+        try:
+            out[key] = coerce(key, value)
+        except BadValue as err:
+            text = "" if value is None else " " + (redact(value) if isinstance(value, str) else shown(value))
+            raise InputError(f"`{prefix}{raw_key}:{text}` in {where}: expected {err}") from None
+    return out
 
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
@@ -139,7 +319,13 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Config file {path} does not exist: expected a YAML or JSON file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"Config file {path.name} is not UTF-8 text: expected a YAML or JSON file",
+                         hint="save it as UTF-8") from None
+    except OSError as err:
+        raise InputError(f"Config file {path.name} cannot be read ({err.strerror or type(err).__name__})") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
@@ -156,85 +342,3 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
             f"Config file {path.name} holds a {type(data).__name__}: expected a mapping of settings"
         )
     return {str(k).replace("-", "_"): v for k, v in data.items()}
-
-
-# Settings with a fixed set of text values: checked here too, so a bad one names the file and key.
-CHOICES = {"mixed_precision": MIXED_PRECISION, "report_to": TRACKERS, "save_dtype": SAVE_DTYPES}
-_TRUE_WORDS = {"true", "yes", "on", "1"}
-_FALSE_WORDS = {"false", "no", "off", "0"}
-
-
-def coerce_file_values(values: dict[str, Any], file_name: str) -> dict[str, Any]:
-    """File values converted to each setting's declared type; unknown keys are passed on untouched.
-
-    YAML reads ``mixed_precision: no`` as False and ``learning_rate: 1e-3`` (no dot) as text, and an
-    empty ``max_grad_norm:`` as None; flags arrive typed by click, so only file values need this.
-    """
-    types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
-    out = {}
-    for key, value in values.items():
-        if key not in types:
-            out[key] = value
-            continue
-        try:
-            out[key] = _coerce(key, value, types[key])
-        except ValueError as err:
-            shown = (
-                "" if value is None else " " + (str(value).lower() if isinstance(value, bool) else str(value))
-            )
-            raise InputError(f"`{key}:{shown}` in {file_name}: expected {err}") from None
-    return out
-
-
-def _coerce(key: str, value: Any, annotation: str) -> Any:
-    """``value`` as the type named by ``annotation``; ValueError(what was expected) otherwise."""
-    optional = "None" in annotation
-    kind = annotation.replace("| None", "").replace("None |", "").strip()
-    if value is None:
-        if optional:
-            return None
-        raise ValueError(_expected(key, kind))
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-            return value.strip().lower() in _TRUE_WORDS
-        raise ValueError(_expected(key, kind))
-    if kind in ("int", "float"):
-        if isinstance(value, bool):  # True is an int in Python, never a count or a rate here
-            raise ValueError(_expected(key, kind))
-        number = value
-        if isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                raise ValueError(_expected(key, kind)) from None
-        if not isinstance(number, (int, float)):
-            raise ValueError(_expected(key, kind))
-        if kind == "float":
-            return float(number)
-        if isinstance(number, float) and not number.is_integer():
-            raise ValueError(_expected(key, kind))
-        return int(number)
-    # Text settings.
-    choices = CHOICES.get(key)
-    if isinstance(value, bool) and choices:
-        # YAML 1.1 reads no/off/false as False; "no" (or "none") is what the user meant where valid.
-        words = ("yes",) if value else ("no", "none")
-        value = next((w for w in words if w in choices), value)
-    if not isinstance(value, str):
-        raise ValueError(_expected(key, kind))
-    if choices and value not in choices:
-        raise ValueError(_expected(key, kind))
-    return value
-
-
-def _expected(key: str, kind: str) -> str:
-    if key in CHOICES:
-        return "one of " + " | ".join(CHOICES[key])
-    return {
-        "int": "a whole number",
-        "float": "a number such as 1e-3 or 0.5",
-        "bool": "true or false",
-        "str": "text",
-    }.get(kind, kind)

@@ -24,7 +24,7 @@ from huggingtweets.train.checkpoints import (
     reset_accelerate_state,
     save_checkpoint,
 )
-from huggingtweets.train.config import TrainConfig
+from huggingtweets.train.config import MAX_STEPS, TrainConfig
 from huggingtweets.train.runtime import (
     TrainClock,
     TrainState,
@@ -41,21 +41,29 @@ TINY_BASE_DIRNAME = "base-tiny"  # where `--base-model tiny` is built, inside th
 
 
 def train(
-    run_dir: Path | str, config: TrainConfig, *, events: Events = ignore, cancel: CancelToken | None = None
+    run_dir: Path | str,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    events: Events = ignore,
+    cancel: CancelToken | None = None,
+    endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``config.base_model`` on ``run_dir/dataset``; write model/, checkpoints/, the summary.
 
     Returns the training summary (also written to ``run_dir/training_summary.json``). With
     ``stop_after_steps`` it returns early after checkpointing, as an interrupted run would leave it.
-    The main process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation
-    to ``events``. When ``cancel`` is set between two steps, a checkpoint is saved and
+    ``resume`` continues from the newest complete checkpoint in ``run_dir/checkpoints``. The main
+    process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation to
+    ``events``. A Hub base model is downloaded from ``endpoint`` (default: HF_ENDPOINT or
+    huggingface.co). When ``cancel`` is set between two steps, a checkpoint is saved and
     ``errors.Cancelled`` raised; ``resume`` continues from there.
     """
     from huggingtweets.librarybars import quiet_library_bars
 
     try:
         with quiet_library_bars():
-            return _train(Path(run_dir), config, events, cancel)
+            return _train(Path(run_dir), config, resume, events, cancel, endpoint)
     finally:
         # On every way out, errors included, once training is over: the next train() in this
         # process (runner, demo, a notebook) may ask for another mixed precision, which accelerate's
@@ -63,7 +71,14 @@ def train(
         reset_accelerate_state()
 
 
-def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelToken | None) -> dict[str, Any]:
+def _train(
+    run_dir: Path,
+    config: TrainConfig,
+    resume: bool,
+    events: Events,
+    cancel: CancelToken | None,
+    endpoint: str | None,
+) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
@@ -107,14 +122,14 @@ def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelTok
     dataset = load_run_dataset(run_dir)
     tiny_dir = run_dir / TINY_BASE_DIRNAME
     with accelerator.main_process_first():
-        if is_main and not config.resume:
+        if is_main and not resume:
             # A fresh run starts over: old checkpoints (and a tiny base built from older posts) go.
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
             if config.base_model == "tiny":
                 shutil.rmtree(tiny_dir, ignore_errors=True)
-        if is_main and config.resume:
+        if is_main and resume:
             remove_broken_checkpoints(run_dir)  # what a kill mid-checkpoint left behind
-        if config.resume and not checkpoint_folders(run_dir):
+        if resume and not checkpoint_folders(run_dir):
             raise TrainingError(
                 f"--resume was given but {run_dir.name}/checkpoints/ holds no checkpoint"
                 " (none written completely)",
@@ -125,6 +140,7 @@ def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelTok
             tiny_dir=tiny_dir,
             tiny_texts=lambda: dataset["train"]["text"],
             seed=config.seed,
+            endpoint=endpoint,
         )
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     overrides: dict[str, Any] = {}
@@ -178,6 +194,12 @@ def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelTok
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
+    if total_steps > MAX_STEPS:
+        raise TrainingError(
+            f"--epochs {config.epochs} plans {total_steps:,} optimizer steps ({steps_per_epoch:,} per epoch): "
+            f"expected at most {MAX_STEPS:,}",
+            hint="lower --epochs, or cap the run with --max-steps",
+        )
     # The prepared scheduler steps once per process per optimizer step, so its horizon is scaled.
     scheduler = get_cosine_schedule_with_warmup(
         optimizer,
@@ -188,7 +210,7 @@ def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelTok
     state = TrainState()
     accelerator.register_for_checkpointing(state)
 
-    if config.resume:
+    if resume:
         newest = max(checkpoint_folders(run_dir))  # the newest complete one: weights, optimizer, RNG, state
         accelerator.load_state(str(checkpoint_path(run_dir, newest)))
         accelerator.project_configuration.iteration = newest + 1
@@ -366,16 +388,11 @@ def _train(run_dir: Path, config: TrainConfig, events: Events, cancel: CancelTok
             "history": state.history,
             "tokens_per_second": round(session_tokens / max(train_seconds, 1e-9), 1),
             "wall_time_s": round(time.perf_counter() - started, 2),
-            "resumed": bool(config.resume),
+            "resumed": bool(resume),
             **environment_summary(accelerator),
         }
         atomic_write_json(run_dir / "training_summary.json", summary)
     accelerator.end_training()
-    if is_main and config.predictions:
-        from huggingtweets.generate import write_predictions
-
-        predictions = write_predictions(run_dir, n_samples=config.predictions, seed=config.seed)
-        summary["memorization_rate"] = predictions["memorization_rate"]
     return summary
 
 
