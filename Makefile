@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU wheel lies on disk here; a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean space
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The wheel space/requirements.txt names: the package and its templates, for a Hugging Face Space.
+space: install
+	rm -f space/huggingtweets-*.whl
+	$(PY) -m pip wheel -q --no-deps -w space .
 
 lint: install
 	$(VENV)/bin/ruff check huggingtweets tests benchmarks

@@ -2,8 +2,10 @@
 
 Upload the bundled sample archive, check the data, train the tiny bot, read the samples and the
 card, try a prompt, publish to the local Hub, then look at it on a phone-sized screen and close it.
-Debian's ``chromium`` and ``chromium-driver`` are used by their paths: Selenium Manager (which
-downloads browsers) cannot work offline. Without them the test skips; under CI=true it fails.
+Debian's ``chromium`` and ``chromium-driver`` (what .ci/run installs) are used by their paths,
+else a Chromium/Chrome and chromedriver found on PATH or in HUGGINGTWEETS_CHROMIUM /
+HUGGINGTWEETS_CHROMEDRIVER: Selenium Manager, which downloads browsers, cannot work offline.
+Without them the test skips with that reason; under CI=true it fails instead.
 
 ``HUGGINGTWEETS_APP_SCREENSHOT=PATH`` also saves the page after the run there (tools/screenshot_app.py).
 """
@@ -25,18 +27,32 @@ except ImportError:  # the test skips (or, under CI=true, fails) with the reason
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def _first(*candidates: str | None) -> Path | None:
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+# Debian's packages first (what .ci/run installs); then what a PATH or a hosted runner has.
+CHROMIUM = _first(os.environ.get("HUGGINGTWEETS_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                  shutil.which("google-chrome"))
+CHROMEDRIVER = _first(os.environ.get("HUGGINGTWEETS_CHROMEDRIVER"), "/usr/bin/chromedriver",
+                      shutil.which("chromedriver"),
+                      os.environ.get("CHROMEWEBDRIVER") and os.path.join(os.environ["CHROMEWEBDRIVER"], "chromedriver"))
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,1000")
 
 
 def _browser_or_skip() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
     reason = None
     if missing:
-        reason = f"needs Debian's chromium and chromium-driver ({', '.join(missing)} not found; apt-get install chromium chromium-driver)"
+        reason = (f"needs Chromium and its driver ({' and '.join(missing)} not found; "
+                  "apt-get install chromium chromium-driver)")
     elif Keys is None:
         reason = "needs selenium (pip install -e '.[dev]')"
     if reason:

@@ -112,8 +112,8 @@ class Handlers:
         lines: list[str] = []
         fetch(session.run_dir, echo=lines.append, **sources)
         session.data["fetch_log"] = lines
-        defaults = RunConfig()
-        return prepare(session.run_dir, seed=defaults.seed, keep_newlines=defaults.keep_newlines,
+        defaults = RunConfig()  # the run's own cleaning settings, so Train finds this dataset as it left it
+        return prepare(session.run_dir, seed=defaults.train.seed, keep_newlines=defaults.keep_newlines,
                        keep_replies=defaults.keep_replies)
 
     # ------------------------------------------------------------------ training
@@ -129,10 +129,14 @@ class Handlers:
             yield self._progress(progress, "a training is already running") + (gr.skip(),) * 6
             return
         try:
-            config = RunConfig(**session.sources, base_model=(base_model or "gpt2").strip(),
-                               epochs=int(epochs) if epochs else None,
-                               learning_rate=_learning_rate(learning_rate),
-                               publish=False, run_dir=str(session.run_dir), endpoint=self.endpoint)
+            train = {"base_model": (base_model or "gpt2").strip()}
+            if epochs:
+                train["epochs"] = int(epochs)
+            rate = _learning_rate(learning_rate)
+            if rate is not None:
+                train["learning_rate"] = rate
+            config = RunConfig(**session.sources, train=train, publish=False, run_dir=str(session.run_dir),
+                               endpoint=self.endpoint)
             validate(config)
         except HuggingtweetsError as err:
             yield self._progress(progress, f"Error: {err}") + (gr.skip(),) * 6

@@ -13,6 +13,9 @@ import gradio as gr
 
 from huggingtweets.app import views
 from huggingtweets.app.handlers import SAMPLE_HEADERS, Handlers
+from huggingtweets.train.config import ORIGINAL_LEARNING_RATE, TINY_LEARNING_RATE, TrainConfig
+
+DEFAULTS = TrainConfig()  # the CLI's defaults
 
 INTRO = """# huggingtweets
 Make a bot that writes like a person, from their posts: check the data, train, read what it writes,
@@ -48,9 +51,11 @@ def build(handlers: Handlers) -> gr.Blocks:
                 base_model = gr.Dropdown(["gpt2", "tiny"], value="gpt2", allow_custom_value=True,
                                          label="Base model (gpt2, tiny, or a Hub id)", min_width=200,
                                          elem_id="ht-base-model")
-                epochs = gr.Number(4, precision=0, minimum=1, label="Epochs", min_width=120, elem_id="ht-epochs")
-                learning_rate = gr.Textbox(label="Learning rate", placeholder="blank: the default (1.372e-4 for GPT-2)",
-                                           min_width=200, elem_id="ht-learning-rate")
+                epochs = gr.Number(DEFAULTS.epochs, precision=0, minimum=1, label="Epochs", min_width=120,
+                                   elem_id="ht-epochs")
+                learning_rate = gr.Textbox(
+                    label="Learning rate", min_width=200, elem_id="ht-learning-rate",
+                    placeholder=f"blank: the default ({ORIGINAL_LEARNING_RATE:g} for GPT-2, {TINY_LEARNING_RATE:g} for tiny)")
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary", interactive=False, elem_id="ht-train")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ht-cancel")
