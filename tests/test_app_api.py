@@ -132,7 +132,9 @@ def test_try_it_writes_five_posts_from_the_trained_model(trained):
 
 
 def test_download_is_a_zip_of_the_model_folder(trained):
-    path = trained["client"].predict(api_name="/download")
+    shown = trained["client"].predict(api_name="/download")  # the file box appears with the zip in it
+    assert shown["visible"] is True, shown
+    path = shown["value"]
     names = {n for n in zipfile.ZipFile(path).namelist() if not n.endswith("/")}  # files, not folders
     model = trained["session"].run_dir / "model"
     assert names == {p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file()}

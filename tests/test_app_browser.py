@@ -182,6 +182,10 @@ def test_make_try_and_publish_a_bot_in_the_browser(browser, tmp_path):
         assert _find(browser, "#ht-token input").get_attribute("value") == ""  # not kept in the page
         assert repo_exists(served.hub_url, repo)
 
+        _find(browser, "#ht-download").click()
+        wait_until(lambda: _all(browser, '#ht-zip td.filename[aria-label="wren_at_gullstone.zip"]'), 60,
+                   "the model zip to be offered")
+
         png = _full_page_png(browser)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         target = os.environ.get("HUGGINGTWEETS_APP_SCREENSHOT")

@@ -218,7 +218,7 @@ class Handlers:
         given = token or (oauth_token.token if oauth_token is not None else "")
         return self.publish(repo_id, private, given, request)
 
-    def download(self, request: gr.Request) -> str:
+    def download(self, request: gr.Request):
         session = self.session(request)
         model = session.run_dir / "model"
         if session.busy() or not (model / "config.json").is_file():
@@ -226,7 +226,8 @@ class Handlers:
         users = read_json(session.run_dir / "users.json")
         name = "-".join(sorted(u["handle"].lower() for u in users)) or "bot"
         session.downloads.mkdir(parents=True, exist_ok=True)
-        return shutil.make_archive(str(session.downloads / name), "zip", root_dir=model)
+        return gr.update(value=shutil.make_archive(str(session.downloads / name), "zip", root_dir=model),
+                         visible=True)
 
     def unload(self, request: gr.Request) -> None:
         self.store.end(request.session_hash or "anonymous")

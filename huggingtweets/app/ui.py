@@ -95,7 +95,7 @@ def build(handlers: Handlers) -> gr.Blocks:
                 publish_btn = gr.Button("Publish to the Hub", variant="primary", elem_id="ht-publish")
                 download_btn = gr.Button("Download the model (.zip)", elem_id="ht-download")
             publish_status = gr.Markdown(elem_id="ht-publish-status")
-            download_file = gr.File(label="Model folder (.zip)", interactive=False, elem_id="ht-zip")
+            download_file = gr.File(label="Model folder (.zip)", interactive=False, visible=False, elem_id="ht-zip")
 
         check_btn.click(handlers.check_data, [handles, archives, posts_file, posts_handle], [report, train_btn],
                         api_name="check")
