@@ -54,7 +54,8 @@ def served_app(tmp: Path) -> Iterator[Served]:
         hub.start()
         from huggingtweets.app import launch
 
-        demo, store = launch(host="127.0.0.1", port=free_port(), endpoint=hub.url, block=False, quiet=True)
+        demo, store = launch(host="127.0.0.1", port=free_port(), endpoint=hub.url, block=False, quiet=True,
+                             base_dir=tmp / "sessions")
         try:
             yield Served(url=demo.local_url, hub_url=hub.url, hub_dir=tmp / "hubdata", store=store)
         finally:

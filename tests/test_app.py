@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 from conftest import REPO_ROOT
 
@@ -139,3 +140,36 @@ def test_app_without_gradio_is_a_one_line_error(tmp_path):
     assert out.stderr.strip().splitlines() == [
         "Error: the web app needs gradio, which is not installed (pip install 'huggingtweets[app]')"]
 
+
+
+def test_app_command_serves_the_page_and_cleans_up_on_sigterm(tmp_path):
+    import json
+    import os
+    import signal
+    import urllib.request
+
+    pytest.importorskip("gradio", reason="the web app needs the app extra: pip install -e '.[app]'")
+    from app_harness import free_port, wait_until
+
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
+    proc = subprocess.Popen([sys.executable, "-m", "huggingtweets", "app", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def config() -> dict | None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
+                    return json.loads(response.read())
+            except OSError:
+                return None
+
+        served = wait_until(config, 120, "the app to serve its page", every=0.5)
+        assert served["title"] == "huggingtweets"
+        assert {"check", "train", "cancel", "try_it", "publish", "download"} <= \
+            {d.get("api_name") for d in served["dependencies"]}
+        assert [p.name.startswith("huggingtweets-app-") for p in tmp_path.iterdir() if p.name != "gradio"] == [True]
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("huggingtweets-app-")]

@@ -31,8 +31,13 @@ def app(host: str, port: int, endpoint: str | None) -> None:
     except ImportError:
         raise InputError("the web app needs gradio, which is not installed",
                          hint="pip install 'huggingtweets[app]'") from None
-    from huggingtweets.app import launch
+    import signal
 
+    from huggingtweets.app import launch
+    from huggingtweets.cli.hub import _raise_interrupt
+
+    # SIGTERM (a container stop) shuts down like Ctrl-C, so the visitors' folders are deleted.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     launch(host=host, port=port, endpoint=endpoint)
 
 
