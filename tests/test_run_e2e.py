@@ -349,3 +349,22 @@ def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_
     # The libraries' own bars are silenced: their texts never reach the log.
     for bar_text in ("Loading weights", "Tokenizing", "Writing model shards", "it/s]"):
         assert bar_text not in text
+
+
+def test_run_endpoint_is_where_a_hub_base_model_comes_from(tmp_path, hub, tiny_base_dir):
+    """`run --endpoint URL --base-model owner/name` downloads the base from URL, as HF_ENDPOINT would."""
+    import dataclasses
+
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.create_repo("alice/tiny-base", private=False)
+    api.upload_folder(repo_id="alice/tiny-base", folder_path=str(tiny_base_dir))
+    config = base_config(tmp_path, hub, tiny_base_dir)
+    config = dataclasses.replace(config, publish=False, samples=1,
+                                 train=dataclasses.replace(config.train, base_model="alice/tiny-base", max_steps=2))
+    assert "HF_ENDPOINT" not in os.environ  # only the run's own setting points at the local Hub
+    result = run(config)
+    assert result.ran == ["fetch", "prepare", "train", "generate", "card"]
+    training = json.loads((tmp_path / "run" / "training_summary.json").read_text())
+    assert training["base_model"] == "alice/tiny-base" and training["steps"] == 2

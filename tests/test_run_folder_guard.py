@@ -64,7 +64,7 @@ def test_a_read_only_run_folder_is_one_line(tmp_path, monkeypatch, command, code
     assert line == f"Error: cannot write to run folder {run_dir}: {why} (pass a --run-dir in a writable place)"
 
 
-@pytest.mark.parametrize("command", ["fetch", "prepare", "train"])
+@pytest.mark.parametrize("command", ["fetch", "prepare", "train", "card"])
 def test_stage_commands_take_the_run_lock(tmp_path, command):
     """While `run` (or any command) writes the folder, a stage command on it is refused."""
     run_dir = tmp_path / "run"
@@ -73,6 +73,7 @@ def test_stage_commands_take_the_run_lock(tmp_path, command):
         "fetch": fetch_args(run_dir),
         "prepare": ["prepare", "--run-dir", str(run_dir)],
         "train": ["train", "--run-dir", str(run_dir), "--base-model", "tiny"],
+        "card": ["card", "--run-dir", str(run_dir)],
     }[command]
     with run_lock(run_dir):
         line = one_error_line(CliRunner().invoke(main, args))

@@ -52,8 +52,10 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
     huggingtweets card --run-dir runs/jack --template my-card.md.j2
     """
     from huggingtweets.card import write_card
+    from huggingtweets.stagerecords import run_lock
 
-    path = write_card(run_dir, repo_id=_card_repo_id(run_dir, repo_id), template=template)
+    with run_lock(run_dir, create=False):  # the lock every command that writes the folder takes
+        path = write_card(run_dir, repo_id=_card_repo_id(run_dir, repo_id), template=template)
     click.echo(f"Wrote {path}")
 
 

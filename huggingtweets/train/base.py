@@ -19,10 +19,6 @@ from huggingtweets.errors import TrainingError
 # A Hub id: "name" or "owner/name", letters, digits, "-", "_", ".", at most 96 characters each.
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 
-# Long enough for a long post in GPT-2 tokens (280 characters is ~70-100 tokens, more with emoji),
-# short enough that a runaway sample ends quickly on a CPU.
-POST_MAX_NEW_TOKENS = 100
-
 OFFLINE_HINT = "use `--base-model tiny` (fully offline) or `--base-model PATH` to a local model folder"
 
 # Files a causal LM folder needs. PyTorch .bin weights are fetched only where a repo has no safetensors
@@ -31,26 +27,6 @@ _ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", 
 _BIN_PATTERNS = ["pytorch_model*.bin"]
 WEIGHTS_WANTED = "*.safetensors or pytorch_model*.bin"
 _PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
-
-
-def post_generation_config(eos_token_id: int, pad_token_id: int):
-    """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
-
-    transformers 5 reads generation defaults only from generation_config.json (not from
-    ``config.task_specific_params`` as the original relied on), and the text-generation pipeline's
-    own defaults (temperature 0.7, 256 new tokens) apply only to what this file leaves unset.
-    """
-    from transformers import GenerationConfig
-
-    return GenerationConfig(
-        do_sample=True,  # posts should vary; greedy decoding repeats the most common post
-        top_p=0.95,
-        temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
-        max_new_tokens=POST_MAX_NEW_TOKENS,
-        eos_token_id=eos_token_id,  # <|endoftext|> ends a post
-        pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
-        bos_token_id=eos_token_id,
-    )
 
 
 def is_local_model_dir(path: Path) -> bool:

@@ -123,7 +123,9 @@ def reset_accelerate_state() -> None:
 
     ``AcceleratorState`` refuses a second ``Accelerator`` with another ``mixed_precision`` (or ``cpu``)
     in the same process; the runner, the demo and notebooks train in-process, possibly twice. Same
-    calls as accelerate's own test scripts (``AcceleratorState._reset_state(True)``, accelerate 1.15).
+    calls as accelerate's own test scripts (``AcceleratorState._reset_state(True)``, accelerate 1.15):
+    accelerate has no public way to do this, and the alternatives (a process per training, or
+    autocast by hand instead of accelerate's mixed precision) cost more than these two calls.
     ``PartialState`` (rank, world size, the process group) is reset only in a single-process run:
     under ``accelerate launch`` it belongs to the launched process, whose CLI and runner still ask it
     for the rank after training, and a fresh one would not match the launcher's group.
@@ -136,7 +138,7 @@ def reset_accelerate_state() -> None:
         group_alive = dist.is_available() and dist.is_initialized()
     except ImportError:
         group_alive = False
-    distributed = PartialState._shared_state.get("num_processes", 1) > 1
+    distributed = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # launched with several processes
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
     if not (group_alive or distributed):

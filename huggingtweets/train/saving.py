@@ -12,9 +12,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from huggingtweets.train.base import post_generation_config
+EOS_TOKEN = "<|endoftext|>"  # GPT-2's: BOS, EOS and pad at once; the tiny base uses it too
 
-EOS_TOKEN = "<|endoftext|>"
+# Long enough for a long post in GPT-2 tokens (280 characters is ~70-100 tokens, more with emoji),
+# short enough that a runaway sample ends quickly on a CPU.
+POST_MAX_NEW_TOKENS = 100
+
+
+def post_generation_config(eos_token_id: int, pad_token_id: int):
+    """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
+
+    transformers 5 reads generation defaults only from generation_config.json (not from
+    ``config.task_specific_params`` as the original relied on), and the text-generation pipeline's
+    own defaults (temperature 0.7, 256 new tokens) apply only to what this file leaves unset.
+    """
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=True,  # posts should vary; greedy decoding repeats the most common post
+        top_p=0.95,
+        temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
+        max_new_tokens=POST_MAX_NEW_TOKENS,
+        eos_token_id=eos_token_id,  # <|endoftext|> ends a post
+        pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
+        bos_token_id=eos_token_id,
+    )
 
 
 def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str = "float32") -> Path:

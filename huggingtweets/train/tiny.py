@@ -13,8 +13,7 @@ from pathlib import Path
 
 from huggingtweets.errors import InputError
 from huggingtweets.runfolder import atomic_dir
-
-EOS_TOKEN = "<|endoftext|>"
+from huggingtweets.train.saving import EOS_TOKEN, post_generation_config
 
 # Defaults: about 4.4M parameters with vocab 4096. Measured on the 2-core CPU, this size learns
 # a person's style in about a minute; wider or deeper mostly costs time on so little data.
@@ -113,8 +112,6 @@ def build_tiny_base(
     )
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(config)
-
-    from huggingtweets.train.base import post_generation_config
 
     model.generation_config = post_generation_config(eos_id, eos_id)
     with atomic_dir(out_dir) as tmp:
