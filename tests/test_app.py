@@ -80,11 +80,11 @@ def test_data_report_table_escapes_text_and_lists_drops():
                                 "last_date": "2021-01-01", "languages": {"en": 6, "fr": 1},
                                 "source": "<script>"}},
               "split": {"train": 6, "validation": 1}, "warnings": ["@a: only 12,345 characters kept"]}
-    text = data_report_markdown(report)
+    text = data_report_markdown(report, notes=["fetching @a: about 10 posts, USD 0.05"])
     row = [line for line in text.splitlines() if line.startswith("| @")][0]
     assert row == ("| @a\\|b (&lt;script&gt;) | 10 | 2 reposts, 1 media only | 7 | 12,345 | "
                    "2020-01-01 to 2021-01-01 | en 6, fr 1 |")
-    assert text.endswith("**Warning:** @a: only 12,345 characters kept")
+    assert text.endswith("**Warning:** @a: only 12,345 characters kept\n\n- fetching @a: about 10 posts, USD 0.05")
 
 
 def test_card_html_inlines_local_images_and_keeps_tables(tmp_path):

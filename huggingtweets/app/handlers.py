@@ -80,11 +80,11 @@ class Handlers:
         try:
             sources = self._sources(session, handles_text, archives, posts_file, posts_handle)
             validate(RunConfig(**sources))
-            report = self._fetch_and_prepare(session, sources)
+            report, notes = self._fetch_and_prepare(session, sources)
         except HuggingtweetsError as err:
             return views.error_markdown(err), gr.update(interactive=False)
         session.sources = sources
-        return views.data_report_markdown(report), gr.update(interactive=True)
+        return views.data_report_markdown(report, notes=notes), gr.update(interactive=True)
 
     def _sources(self, session: Session, handles_text: str, archives: list | None, posts_file: Any,
                  posts_handle: str) -> dict:
@@ -105,16 +105,17 @@ class Handlers:
                              hint="upload your X archive (.zip) or type a handle")
         return {"handles": handles, "archives": kept_archives, "posts_files": posts_files}
 
-    def _fetch_and_prepare(self, session: Session, sources: dict) -> dict:
+    def _fetch_and_prepare(self, session: Session, sources: dict) -> tuple[dict, list[str]]:
+        """The data report, and what fetch said on the way (the X API's cost estimate, rate-limit waits)."""
         from huggingtweets.prepare import prepare
         from huggingtweets.sources import fetch
 
-        lines: list[str] = []
-        fetch(session.run_dir, echo=lines.append, **sources)
-        session.data["fetch_log"] = lines
+        notes: list[str] = []
+        fetch(session.run_dir, echo=notes.append, **sources)
         defaults = RunConfig()  # the run's own cleaning settings, so Train finds this dataset as it left it
-        return prepare(session.run_dir, seed=defaults.train.seed, keep_newlines=defaults.keep_newlines,
-                       keep_replies=defaults.keep_replies)
+        report = prepare(session.run_dir, seed=defaults.train.seed, keep_newlines=defaults.keep_newlines,
+                         keep_replies=defaults.keep_replies)
+        return report, notes
 
     # ------------------------------------------------------------------ training
 

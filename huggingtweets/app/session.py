@@ -30,7 +30,6 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     sources: dict[str, Any] | None = None  # what the data check accepted: handles, archives, posts_files
     job: Any = None
-    data: dict[str, Any] = field(default_factory=dict)
     foreign_files: set[Path] = field(default_factory=set)  # this visitor's uploads in Gradio's cache
 
     @property

@@ -22,8 +22,11 @@ def _md(text: Any) -> str:
     return html.escape(" ".join(str(text).split())).replace("|", "\\|")
 
 
-def data_report_markdown(report: dict) -> str:
-    """The data report: per person downloaded, dropped (and why), kept, dates, languages."""
+def data_report_markdown(report: dict, notes: list[str] | None = None) -> str:
+    """The data report: per person downloaded, dropped (and why), kept, dates, languages.
+
+    ``notes``: what fetching said (the X API's cost estimate, waits), listed under the table.
+    """
     lines = ["### Data report", "",
              "| | downloaded | dropped | kept | characters | dates | languages |",
              "|---|---:|---|---:|---:|---|---|"]
@@ -38,6 +41,8 @@ def data_report_markdown(report: dict) -> str:
         lines += ["", f"Training on {split.get('train', 0)} posts, validating on {split.get('validation', 0)}."]
     for warning in report.get("warnings") or []:
         lines += ["", f"**Warning:** {_md(warning)}"]
+    if notes:
+        lines += ["", *(f"- {_md(note)}" for note in notes)]
     return "\n".join(lines)
 
 
