@@ -15,7 +15,7 @@ def test_card_command_writes_card_metadata_and_images(card_run_dir):
     assert proc.stdout.strip() == f"Wrote {model / 'README.md'}"
     meta = json.loads((model / "huggingtweets.json").read_text())
     assert meta["repo_id"] == "huggingtweets/ada_l-grace_h"  # offline default: the original's org
-    assert meta["template_version"] == "2026.11.1"
+    assert meta["template_version"] == "2026.12.1"
     assert [u["handle"] for u in meta["users"]] == ["ada_l", "grace_h"]
     card = parse_card((model / "README.md").read_text())
     assert card["header"]["thumbnail"].endswith("/huggingtweets/ada_l-grace_h/resolve/main/predictions.png")

@@ -64,7 +64,7 @@ def test_body_keeps_every_element_and_goes_past_the_original(meta):
         "Data provenance and consent",
     ]
     assert "own X archive" in card["body"] and "through the X API" in card["body"]
-    assert "<!-- huggingtweets card template 2026.11.1 -->" in card["body"]
+    assert "<!-- huggingtweets card template 2026.12.1 -->" in card["body"]
 
 
 def test_same_metadata_renders_identical_bytes_and_write_card_is_stable(card_run_dir):
@@ -193,7 +193,7 @@ def test_language_mix():
     ("base", "in_header", "words"),
     [
         ("/tmp/tiny-base", None, "loaded from a local folder named /tmp/tiny-base"),
-        ("my_local_gpt", None, "loaded from a local folder named my\\_local\\_gpt"),
+        ("my_local_gpt", None, "loaded from a local folder named my_local_gpt"),
         ("tiny", None, "initialised at\nrandom and trained from scratch"),
         ("gpt2", "openai-community/gpt2", "pre-trained [openai-community/gpt2]"),
         ("someone/gpt2-poetry", "someone/gpt2-poetry", "pre-trained [someone/gpt2-poetry]"),

@@ -83,7 +83,7 @@ def test_fifty_bots_ten_changes_make_exactly_ten_commits(hub, fleet):
     assert {r for r in before if before[r] != after[r]} == stale
     for repo in stale:  # one commit each, README only, and it is the current render of the stored metadata
         commits = api.list_repo_commits(repo)
-        assert len(commits) == 3 and commits[0].title.startswith("Re-render model card (template 2026.11.1")
+        assert len(commits) == 3 and commits[0].title.startswith("Re-render model card (template 2026.12.1")
         meta = json.loads(open(api.hf_hub_download(repo, "huggingtweets.json"), encoding="utf-8").read())
         assert open(api.hf_hub_download(repo, "README.md"), encoding="utf-8").read() == render(meta)
         assert sorted(api.list_repo_files(repo)) == [".gitattributes", "README.md", "huggingtweets.json"]

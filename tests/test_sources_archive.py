@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from archive_kit import corrupt_deflate, seed, write_archive, zip_folder
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.archive import read_archive
@@ -181,3 +182,113 @@ def test_sample_archive_content(tmp_path):
     assert sum(p.lang in {"zxx", "qme"} for p in posts) == 6
     assert any(len(p.text) > 280 for p in posts)  # the note-tweet
     assert not any("arived" in p.text for p in posts)  # the edit chain's first version
+
+
+# --------------------------------------------------------------------------- malformed archives
+# Valid JSON of the wrong shape, and damaged zips: one SourceError naming file, record and field.
+
+
+def _set(kind: str, path: list, value):
+    """The seeds, with the field at ``path`` of part ``kind`` set to ``value``."""
+    parts = {k: seed(k) for k in ("tweets", "account", "profile", "manifest", "note")}
+    target = parts[kind]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return {"tweets" if k == "tweets" else k: v for k, v in parts.items()}
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "message"),
+    [
+        ("tweets", [0, "full_text"], 5, r"data/tweets.js record 0 \(id 1582825767519809536\): field `full_text` is a number \(5\), expected a string"),
+        ("tweets", [1, "entities"], [], r"data/tweets.js record 1 \(id 1552312824818458627\): field `entities` is a list of 0, expected an object"),
+        ("tweets", [0, "edit_info"], "edited", r"data/tweets.js record 0 .*: field `edit_info` is a string \('edited'\), expected an object"),
+        ("tweets", [2, "in_reply_to_screen_name"], 42, r"data/tweets.js record 2 \(id 1221130902635458567\): field `in_reply_to_screen_name` is a number \(42\)"),
+        ("tweets", [1, "entities", "urls", 0, "expanded_url"], {"a": 1}, r"data/tweets.js record 1 .*: field `entities.urls\[0\].expanded_url` is an object of 1, expected a string"),
+        ("tweets", [0, "edit_info", "initial", "editTweetIds"], "1,2", r"data/tweets.js record 0 .*: field `edit_info.initial.editTweetIds` is a string \('1,2'\), expected a list, each an id"),
+        ("tweets", [0, "lang"], ["en"], r"data/tweets.js record 0 .*: field `lang` is a list of 1, expected a language code"),
+        ("tweets", [0, "created_at"], "yesterday", r"data/tweets.js record 0 .*: field `created_at` is a string \('yesterday'\), expected a date"),
+        ("account", ["username"], 5, r"data/account.js record 0 \(id 1153674767859441664\): field `username` is a number \(5\), expected a string"),
+        ("manifest", ["dataTypes"], [], r"data/manifest.js: field `dataTypes` is a list of 0, expected an object"),
+        ("manifest", ["dataTypes", "tweet", "files"], {"fileName": "data/tweet.js"}, r"data/manifest.js: field `dataTypes.tweet.files` is an object of 1, expected a list"),
+        ("note", ["core"], "long text", r"data/note-tweet.js record 0 \(id 1600000000000099999\): field `core` is a string \('long text'\), expected an object"),
+        ("profile", ["avatarMediaUrl"], 3, r"data/profile.js record 0: field `avatarMediaUrl` is a number \(3\), expected a string"),
+    ],
+)  # fmt: skip
+def test_wrong_field_types_name_file_record_and_field(tmp_path, kind, path, value, message):
+    folder = write_archive(tmp_path / "odd-archive", **_set(kind, path, value))
+    with pytest.raises(SourceError, match=r"^odd-archive:" + message) as info:
+        read_archive(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_seed_archive_reads_as_its_records_say(tmp_path):
+    # The untouched seeds parse: the tests above change one field of a valid archive.
+    user, posts = read_archive(write_archive(tmp_path / "seeds"))
+    assert (user.handle, user.name) == ("LumenInferius", "Lumen Inferius")
+    assert [p.id for p in posts] == ["1582825767519809536", "1552312824818458627", "1221130902635458567"]
+    assert posts[0].reply_to == "sharon000" and posts[0].created_at == "2022-10-19T20:07:25Z"
+    assert posts[1].urls == [
+        "https://learningalliances.net/2022/07/musing-about-data-analytics-in-faith-based-organizations/"
+    ]
+
+
+def test_corrupt_deflate_stream(tmp_path):
+    zipped = zip_folder(write_archive(tmp_path / "seeds"), tmp_path / "twitter-2022.zip")
+    corrupt_deflate(zipped, "data/tweets.js")
+    with pytest.raises(
+        SourceError, match=r"^archive twitter-2022.zip: data/tweets.js cannot be read \(error: .*invalid block type"
+    ):
+        read_archive(zipped)
+
+
+def test_corrupt_zip_directory(tmp_path):
+    zipped = zip_folder(write_archive(tmp_path / "seeds"), tmp_path / "cut.zip")
+    data = zipped.read_bytes()
+    # The central directory survives, the members it points to do not.
+    zipped.write_bytes(b"\0" * (len(data) - 400) + data[-400:])
+    with pytest.raises(SourceError, match=r"^archive cut.zip"):
+        read_archive(zipped)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, r"nested too deeply"),
+        ('[{"tweet": {"id": ' + "9" * 5000 + "}}]", r"[Ee]xceeds the limit"),
+    ],
+)
+def test_json_that_json_cannot_hold(tmp_path, body, reason):
+    folder = write_archive(tmp_path / "deep")
+    (folder / "data/tweets.js").write_text("window.YTD.tweets.part0 = " + body)
+    with pytest.raises(SourceError, match=r"deep:data/tweets.js holds no valid JSON .*" + reason):
+        read_archive(folder)
+
+
+def test_lone_surrogate_in_text_becomes_replacement_character(tmp_path):
+    tweets = seed("tweets")
+    tweets[0]["full_text"] = "cut mid-emoji \ud83d"
+    folder = write_archive(tmp_path / "cut", tweets=tweets)
+    _, posts = read_archive(folder)
+    assert posts[0].text == "cut mid-emoji \ufffd"
+    posts[0].to_json().encode("utf-8")  # fetch writes it as UTF-8
+
+
+def test_not_utf8_data_file(tmp_path):
+    folder = write_archive(tmp_path / "latin")
+    (folder / "data/account.js").write_bytes(b"window.YTD.account.part0 = [{\"account\": {\"username\": \"caf\xe9\"}}]")
+    with pytest.raises(SourceError, match=r"^archive latin: data/account.js is not UTF-8 text \(byte"):
+        read_archive(folder)
+
+
+def test_unreadable_archive_folder(tmp_path, monkeypatch):
+    folder = write_archive(tmp_path / "locked")
+
+    def denied(self, pattern):
+        # What listing a folder without read permission raises (tests may run as root, who has it).
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "rglob", denied)
+    with pytest.raises(SourceError, match=r"^archive folder locked cannot be listed \(Permission denied\)"):
+        read_archive(folder)

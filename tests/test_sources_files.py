@@ -100,3 +100,76 @@ def test_jsonl_and_text_split_on_newlines_only(tmp_path):
     text_file.write_bytes(f"{odd}\r\nsecond line\n".encode())
     _, posts = read_posts_file(text_file, "odd")
     assert [p.text for p in posts] == [odd, "second line"]
+
+
+# --------------------------------------------------------------------------- malformed posts files
+
+
+def test_csv_field_over_128_kib_is_accepted(tmp_path):
+    import csv
+
+    big = "word " * 60_000  # 300 KB: over csv's default field limit of 128 KiB
+    path = tmp_path / "long.csv"
+    path.write_text(f'id,text\n1,"{big}"\n2,short one here\n', encoding="utf-8")
+    limit = csv.field_size_limit()
+    _, posts = read_posts_file(path, "longpost")
+    assert [(p.id, p.text) for p in posts] == [("1", big), ("2", "short one here")]
+    assert csv.field_size_limit() == limit  # the process-wide limit is put back
+
+
+def test_posts_of_a_megabyte_in_every_format(tmp_path):
+    import json
+
+    big = "x" * 1_000_000
+    files = {
+        "big.txt": big + "\n",
+        "big.jsonl": json.dumps({"text": big}) + "\n",
+        "big.csv": f"text\n{big}\n",
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        _, posts = read_posts_file(tmp_path / name, "big")
+        assert [p.text for p in posts] == [big], name
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            '{"text": "hi there", "created_at": "0001-01-01T00:00:00+14:00"}',
+            r"^posts.jsonl line 2: field `created_at` is a string \('0001-01-01T00:00:00\+14:00'\), expected a date",
+        ),
+        ('{"text": "hi there", "lang": ["en", "fr"]}', r"^posts.jsonl line 2: field `lang` is a list of 2, expected a language code"),
+        ('{"text": "hi there", "reply_to": {"handle": "bob"}}', r"^posts.jsonl line 2: field `reply_to` is an object of 1, expected a string"),
+        ('{"text": "hi there", "urls": [1, 2]}', r"^posts.jsonl line 2: field `urls` is a list of 2, expected a string or a list, each a string"),
+        ('{"text": "hi there", "is_reply": "maybe"}', r"^posts.jsonl line 2: field `is_reply` is a string \('maybe'\), expected a flag"),
+        ('{"text": "hi there", "id": [1]}', r"^posts.jsonl line 2: field `id` is a list of 1, expected an id"),
+        ('{"text": "hi", "id": ' + "7" * 5000 + "}", r"^posts.jsonl line 2 cannot be read as JSON \(.*[Ee]xceeds the limit"),
+        ('{"text": ' + "[" * 50_000 + "]" * 50_000 + "}", r"^posts.jsonl line 2 cannot be read as JSON \(nested too deeply\)"),
+    ],
+)  # fmt: skip
+def test_jsonl_fields_of_the_wrong_shape(tmp_path, line, message):
+    path = tmp_path / "posts.jsonl"
+    path.write_text('{"text": "a fine first post"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=message) as info:
+        read_posts_file(path, "x")
+    assert "\n" not in str(info.value)
+
+
+def test_csv_cells_are_checked_too(tmp_path):
+    path = tmp_path / "dated.csv"
+    path.write_text("text,created_at,lang\nfirst post,2023-01-01,en\nsecond post,31/12/2023,\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"^dated.csv row 2: field `created_at` is a string \('31/12/2023'\)"):
+        read_posts_file(path, "x")
+
+
+def test_csv_blank_optional_cells_mean_absent(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("id,text,created_at,lang,is_reply,reply_to,urls\n,just a post,,,,,\n", encoding="utf-8")
+    _, posts = read_posts_file(path, "x")
+    assert [p.to_dict() for p in posts] == [
+        {
+            "id": "1", "created_at": None, "text": "just a post", "is_retweet": False, "is_reply": False,
+            "reply_to": None, "is_self_thread": False, "lang": None, "urls": [], "source": "file",
+        }
+    ]  # fmt: skip

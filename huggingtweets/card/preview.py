@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from huggingtweets.card.escape import one_line
+
 AVATAR_SIZE = 256
 PREVIEW_SIZE = (1200, 630)  # the social-card size most sites crop to
 _BG = (255, 255, 255)
@@ -112,8 +114,9 @@ def preview_png(users: list[dict], avatars: list, sample: str | None) -> bytes:
         draw.text(((width - font.getlength(text)) / 2, y), text, font=font, fill=fill)
 
     centred("AI CYBORG" if len(users) > 1 else "AI BOT", 205, 30, _MUTED)
-    centred(" & ".join(u["name"] for u in users), 245, 44, _INK)
-    centred(" ".join("@" + u["handle"] for u in users), 300, 30, _MUTED)
+    # A name with line breaks or bidi overrides would spill over the lines below it.
+    centred(" & ".join(one_line(u["name"]) for u in users), 245, 44, _INK)
+    centred(" ".join("@" + one_line(u["handle"]) for u in users), 300, 30, _MUTED)
     if sample:
         draw.rounded_rectangle((60, 360, width - 60, height - 40), radius=24, fill=_BOX)
         font = _font(30)

@@ -2,19 +2,20 @@
 
 The YAML header is a dict dumped with ``yaml.safe_dump`` (never string-templated), so a display
 name with colons, quotes or ``</div>`` cannot break it. The body is a jinja2 template rendered with
-``StrictUndefined`` (a missing value fails) and HTML autoescaping; the filters below add the extra
-escaping Markdown tables need. The same metadata always renders the same bytes (no timestamps).
+``StrictUndefined`` (a missing value fails) and HTML autoescaping; user text also goes through the
+filters registered below (``huggingtweets.card.escape``): one line in the HTML header block, escaped
+Markdown in text and tables. The same metadata always renders the same bytes (no timestamps).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import re
 from pathlib import Path
 from typing import Any
 
+from huggingtweets.card.escape import md_text, one_line
 from huggingtweets.errors import CardError
 
 TEMPLATE_NAME = "modelcard.md.j2"
@@ -27,7 +28,6 @@ REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}$")
 HUB_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
 # X's language codes that name no language (undetermined, no text, hashtags only, ...).
 NOT_A_LANGUAGE = {"und", "zxx", "art", "qam", "qct", "qht", "qme", "qst"}
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
 # --------------------------------------------------------------------------- templates
@@ -82,15 +82,17 @@ def _environment_for(folder: str):
         keep_trailing_newline=True,
     )
 
-    def cell(value: Any) -> Markup:
-        # HTML-escape, then escape what Markdown would read as table/emphasis syntax.
-        text = html.escape(str(value), quote=True)
-        text = _MD_SPECIAL.sub(r"\\\1", text)
-        # A table row is one line: keep the post's line breaks as <br>.
-        return Markup("<br>".join(text.splitlines()) if "\n" in text else text)
+    # The only places user text is made safe for the card; templates pick by where it lands:
+    # `line` in HTML (autoescaping does the rest), `md` (alias `cell`) in Markdown text and tables,
+    # `at` for a handle in Markdown.
+    def md(value: Any) -> Markup:
+        return Markup(md_text(value))
 
-    def at(handle: Any) -> str:
-        return f"@{handle}"
+    def line(value: Any) -> str:
+        return one_line(value)
+
+    def at(handle: Any) -> Markup:
+        return Markup("@" + md_text(one_line(handle)))
 
     def count(value: Any) -> str:
         return "unknown" if value is None else str(int(value))
@@ -109,7 +111,7 @@ def _environment_for(folder: str):
             raise CardError(f"value {text!r} cannot go in a code block; expected no quotes or markup")
         return Markup(text)
 
-    env.filters.update(cell=cell, at=at, count=count, num=num, pct=pct, code=code)
+    env.filters.update(md=md, cell=md, line=line, at=at, count=count, num=num, pct=pct, code=code)
     return env
 
 
@@ -227,7 +229,7 @@ def card_header(meta: dict) -> dict:
     header["widget"] = [{"text": meta.get("widget_prompt", DEFAULT_PROMPT)}]
     ppl = ((meta["training_summary"] or {}).get("perplexity") or {}).get("last")
     if ppl is not None:
-        handles = ", ".join(f"@{u['handle']}" for u in meta["users"])
+        handles = ", ".join(f"@{one_line(u['handle'])}" for u in meta["users"])
         header["model-index"] = [
             {
                 "name": meta["repo_id"].split("/", 1)[1],

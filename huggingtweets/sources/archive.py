@@ -15,16 +15,59 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from huggingtweets.errors import SourceError
-from huggingtweets.sources.record import Post, UserInfo, parse_date
+from huggingtweets.sources.record import Post, UserInfo
+from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, ListOf, MapOf, Obj, conform
 
 _YTD_HEAD = re.compile(r"\s*window\.YTD\.(?P<name>\w+)\.part(?P<part>\d+)\s*=\s*")
 _MANIFEST_HEAD = re.compile(r"\s*window\.__THAR_CONFIG\s*=\s*")
 _PART_NUMBER = re.compile(r"-part(\d+)\.js$")
 _DATA_FILE_NAME = re.compile(r"(?:manifest|account|tweets?(?:-part\d+)?)\.js")
 _DATA_FILE = re.compile(r"(?:^|/)data/" + _DATA_FILE_NAME.pattern + "$")
+# What a zip member can throw when its bytes are damaged: a bad deflate/bzip2/lzma stream, a CRC
+# mismatch, a truncated member, an encrypted or unsupported entry.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+)
+_HINT = "download the archive again from X (Settings > Your account > Download an archive)"
+
+# The fields each record type is read for (see the X archive's own data/README.txt); others pass.
+_EDIT_IDS = Obj({"editTweetIds": ListOf(ID)})
+TWEET = Obj(
+    {
+        "id_str": ID, "id": ID, "full_text": STR, "text": STR, "created_at": DATE, "lang": LANG,
+        "in_reply_to_screen_name": STR, "in_reply_to_status_id_str": ID, "in_reply_to_status_id": ID,
+        "retweeted": FLAG, "entities": URLS,
+        "edit_info": Obj({"initial": _EDIT_IDS, "edit": Obj({"editControlInitial": _EDIT_IDS})}),
+    }
+)  # fmt: skip
+ACCOUNT = Obj({"username": STR, "accountDisplayName": STR, "accountId": ID})
+PROFILE = Obj({"avatarMediaUrl": STR})
+NOTE_TWEET = Obj(
+    {
+        "tweetId": ID,
+        "noteTweetId": ID,
+        "createdAt": DATE,
+        "core": Obj({"text": STR}),
+        "noteTweetResults": Obj({"text": STR}),
+    }
+)
+MANIFEST = Obj(
+    {
+        "userInfo": Obj({"userName": STR, "displayName": STR, "accountId": ID}),
+        "dataTypes": MapOf(Obj({"files": ListOf(Obj({"fileName": STR})), "mediaDirectory": STR})),
+    }
+)
+SHAPES = {"tweet": TWEET, "account": ACCOUNT, "profile": PROFILE, "noteTweet": NOTE_TWEET}
 
 
 class _Files:
@@ -35,9 +78,17 @@ class _Files:
         self.label = path.name  # never an absolute path in users.json or errors shown to others
         if path.is_dir():
             self._zip = None
-            names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+            try:
+                names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+            except OSError as err:  # an unreadable subfolder
+                raise SourceError(f"archive folder {self.label} cannot be listed ({err.strerror})") from None
         elif zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except _ZIP_ERRORS as err:
+                raise SourceError(
+                    f"archive {self.label} is a damaged .zip file ({err})", hint=_HINT
+                ) from None
             names = [n for n in self._zip.namelist() if not n.endswith("/")]
         else:
             raise SourceError(
@@ -54,12 +105,22 @@ class _Files:
 
     def read_bytes(self, rel: str) -> bytes:
         real = self._names[rel]
-        if self._zip is not None:
-            return self._zip.read(real)
-        return (self.path / real).read_bytes()
+        try:
+            if self._zip is not None:
+                return self._zip.read(real)
+            return (self.path / real).read_bytes()
+        except _ZIP_ERRORS as err:
+            raise SourceError(
+                f"archive {self.label}: {real} cannot be read ({type(err).__name__}: {err})", hint=_HINT
+            ) from None
 
     def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8-sig")
+        try:
+            return self.read_bytes(rel).decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise SourceError(
+                f"archive {self.label}: {rel} is not UTF-8 text (byte {err.start}: {err.reason})", hint=_HINT
+            ) from None
 
     def close(self) -> None:
         if self._zip is not None:
@@ -94,16 +155,27 @@ def parse_ytd(text: str, where: str) -> list:
         )
     body = text[head.end() :].strip().rstrip(";")
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as err:
+        data = _json(body)
+    except ValueError as err:
         raise SourceError(
-            f"{where} holds no valid JSON after `window.YTD.{head['name']}.part{head['part']} =` "
-            f"(line {err.lineno}: {err.msg})",
+            f"{where} holds no valid JSON after `window.YTD.{head['name']}.part{head['part']} =` ({err})",
             hint="expected `window.YTD... = [JSON]`; re-download the archive",
         ) from None
     if not isinstance(data, list):
         raise SourceError(f"{where} holds a JSON {type(data).__name__}, expected a list of records")
     return data
+
+
+def _json(text: str):
+    """``json.loads``, with every way it fails as one ValueError saying where."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"line {err.lineno}: {err.msg}") from None
+    except ValueError as err:  # an integer of over 4,300 digits
+        raise ValueError(" ".join(str(err).split())[:120]) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _parse_manifest(files: _Files) -> dict:
@@ -115,12 +187,10 @@ def _parse_manifest(files: _Files) -> dict:
     if head is None:
         raise SourceError(f"{where} does not start with `window.__THAR_CONFIG = `")
     try:
-        data = json.loads(text[head.end() :].strip().rstrip(";"))
-    except json.JSONDecodeError as err:
-        raise SourceError(f"{where} holds no valid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(data, dict):
-        raise SourceError(f"{where} holds a JSON {type(data).__name__}, expected an object")
-    return data
+        data = _json(text[head.end() :].strip().rstrip(";"))
+    except ValueError as err:
+        raise SourceError(f"{where} holds no valid JSON ({err})", hint=_HINT) from None
+    return conform(data, MANIFEST, where, hint=_HINT)
 
 
 def _manifest_files(manifest: dict, *types: str) -> list[str]:
@@ -150,20 +220,31 @@ def _tweet_files(files: _Files, manifest: dict) -> list[str]:
 
 
 def _records(files: _Files, rel: str, key: str) -> list[dict]:
-    """The ``key`` objects in one YTD file; the 2019-era tweet.js lists tweets without the wrapper."""
+    """The ``key`` objects in one YTD file, each checked against its shape; the 2019-era tweet.js
+    lists tweets without the wrapper."""
     where = f"{files.label}:{rel}"
     out = []
     for i, item in enumerate(parse_ytd(files.read_text(rel), where)):
         if isinstance(item, dict) and isinstance(item.get(key), dict):
-            out.append(item[key])
+            record = item[key]
         elif key == "tweet" and isinstance(item, dict) and ("full_text" in item or "text" in item):
-            out.append(item)
+            record = item
         else:
             raise SourceError(
                 f"{where}: record {i} is not an object with a {key!r} object",
                 hint=f'expected [{{"{key}": {{...}}}}, ...] as X writes it',
             )
+        out.append(conform(record, SHAPES[key], where, record=f"record {i}{_id_of(record)}", hint=_HINT))
     return out
+
+
+def _id_of(record: dict) -> str:
+    """ " (id 123)" when the record names a plausible id, to find it in the file."""
+    for key in ("id_str", "id", "tweetId", "noteTweetId", "accountId"):
+        value = record.get(key)
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,30}", value):
+            return f" (id {value})"
+    return ""
 
 
 def _first_record(files: _Files, manifest: dict, data_type: str, default: str) -> dict:
@@ -206,13 +287,12 @@ def _note_texts(files: _Files, manifest: dict) -> tuple[dict[str, str], dict[str
         for note in _records(files, rel, "noteTweet"):
             core = note.get("core") or note.get("noteTweetResults") or {}
             text = core.get("text")
-            if not isinstance(text, str):
+            if text is None:
                 continue
             if note.get("tweetId"):
-                by_id[str(note["tweetId"])] = text
-            created = parse_date(note.get("createdAt"))
-            if created:
-                by_time[created] = text
+                by_id[note["tweetId"]] = text
+            if note.get("createdAt"):
+                by_time[note["createdAt"]] = text
     return by_id, by_time
 
 
@@ -230,17 +310,16 @@ def _long_text(tweet: dict, text: str, created: str | None, notes: tuple[dict, d
 
 
 def _to_post(tweet: dict, handle: str, notes: tuple[dict, dict]) -> Post:
-    text = tweet.get("full_text") if isinstance(tweet.get("full_text"), str) else tweet.get("text") or ""
-    created = parse_date(tweet.get("created_at"))
+    """``tweet`` has been conformed to ``TWEET``: every field read here has its type."""
+    text = tweet.get("full_text") if tweet.get("full_text") is not None else tweet.get("text") or ""
+    created = tweet.get("created_at")
     text = _long_text(tweet, text, created, notes)
     reply_to = tweet.get("in_reply_to_screen_name") or None
     is_reply = bool(reply_to or tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id"))
     urls = [
-        u["expanded_url"]
-        for u in (tweet.get("entities") or {}).get("urls") or []
-        if isinstance(u, dict) and u.get("expanded_url")
+        u["expanded_url"] for u in (tweet.get("entities") or {}).get("urls") or [] if u.get("expanded_url")
     ]
-    retweeted = tweet.get("retweeted") in (True, "true")
+    retweeted = tweet.get("retweeted") is True
     return Post(
         id=str(tweet.get("id_str") or tweet.get("id") or ""),
         created_at=created,

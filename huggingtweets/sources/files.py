@@ -11,32 +11,43 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 from huggingtweets.errors import SourceError
-from huggingtweets.sources.record import Post, UserInfo, parse_date
+from huggingtweets.sources.record import Post, UserInfo
+from huggingtweets.sources.schema import DATE, FLAG, LANG, STR, Either, Key, ListOf, Obj, conform
 
-_TRUE = {"1", "true", "yes"}
+# One post of a file; CSV gives every cell as a string, JSON lines may type them.
+ROW = Obj(
+    {
+        "text": STR, "id": Key(), "created_at": DATE, "date": DATE, "lang": LANG,
+        "is_retweet": FLAG, "is_reply": FLAG, "reply_to": STR, "urls": Either(STR, ListOf(STR)),
+    },
+    required=("text",),
+)  # fmt: skip
+_C_LONG_MAX = min(sys.maxsize, 2**31 - 1)  # csv's limit is a C long: 32 bits on Windows
+_HINT = (
+    "fix that value in the file: a post has a `text` string and, optionally, `id`, `created_at` "
+    '(ISO 8601), `lang` (a code like "en"), `is_reply`/`is_retweet` (true/false), `reply_to` and `urls`'
+)
 
 
-def _flag(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
-
-
-def _post(row: dict, index: int) -> Post:
+def _post(row: dict, index: int, where: str, record: str) -> Post:
+    row = conform(row, ROW, where, record=record, hint=_HINT)
     urls = row.get("urls")
     if isinstance(urls, str):
         urls = urls.split()
     reply_to = row.get("reply_to") or None
     return Post(
-        id=str(row.get("id") or index),
-        created_at=parse_date(row.get("created_at") or row.get("date")),
+        id=row.get("id") or str(index),
+        created_at=row.get("created_at") or row.get("date"),
         text=row["text"],
-        is_retweet=_flag(row.get("is_retweet")),
-        is_reply=_flag(row.get("is_reply")) or bool(reply_to),
+        is_retweet=row.get("is_retweet", False),
+        is_reply=row.get("is_reply", False) or bool(reply_to),
         reply_to=reply_to,
         lang=row.get("lang") or None,
-        urls=list(urls) if isinstance(urls, list) else [],
+        urls=list(urls or []),
         source="file",
     )
 
@@ -56,25 +67,45 @@ def _read_jsonl(path: Path, text: str) -> list[Post]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise SourceError(f"{path.name} line {lineno} is not JSON ({err.msg})") from None
+        except (ValueError, RecursionError) as err:  # a 4,300+ digit integer; nesting too deep
+            reason = (
+                "nested too deeply" if isinstance(err, RecursionError) else " ".join(str(err).split())[:120]
+            )
+            raise SourceError(f"{path.name} line {lineno} cannot be read as JSON ({reason})") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise SourceError(
                 f"{path.name} line {lineno} has no string `text` field",
                 hint='expected one JSON object per line, like {"text": "..."}',
             )
-        posts.append(_post(row, lineno))
+        posts.append(_post(row, lineno, path.name, f"line {lineno}"))
     return posts
 
 
 def _read_csv(path: Path, text: str) -> list[Post]:
     # A quoted field may hold line breaks: the reader must see the text whole, not split into lines.
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = reader.fieldnames or []
-    if "text" not in columns:
-        raise SourceError(
-            f"{path.name} has no `text` column (columns: {', '.join(columns) or 'none'})",
-            hint="expected a CSV whose header row names a `text` column",
-        )
-    return [_post(row, i) for i, row in enumerate(reader, 1) if (row.get("text") or "").strip()]
+    # csv refuses fields over 128 KiB by default, where text and JSON lines files take a post of
+    # any length. No field can be longer than the file, which is already in memory: that bounds it.
+    # The limit is process-wide, so it is put back afterwards.
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, min(len(text) + 1, _C_LONG_MAX)))
+    try:
+        columns = reader.fieldnames or []
+        if "text" not in columns:
+            raise SourceError(
+                f"{path.name} has no `text` column (columns: {', '.join(map(str, columns)) or 'none'})",
+                hint="expected a CSV whose header row names a `text` column",
+            )
+        # Rows count from 1 after the header, as spreadsheets number them from 2.
+        return [
+            _post(row, i, path.name, f"row {i}")
+            for i, row in enumerate(reader, 1)
+            if isinstance(row.get("text"), str) and row["text"].strip()
+        ]
+    except csv.Error as err:
+        raise SourceError(f"{path.name} is not a readable CSV file (line {reader.line_num}: {err})") from None
+    finally:
+        csv.field_size_limit(old_limit)
 
 
 def read_posts_file(path: Path | str, handle: str) -> tuple[UserInfo, list[Post]]:
@@ -91,7 +122,11 @@ def read_posts_file(path: Path | str, handle: str) -> tuple[UserInfo, list[Post]
     elif suffix == ".csv":
         posts = _read_csv(path, text)
     else:
-        posts = [_post({"text": line}, i) for i, line in enumerate(_lines(text), 1) if line.strip()]
+        posts = [
+            _post({"text": line}, i, path.name, f"line {i}")
+            for i, line in enumerate(_lines(text), 1)
+            if line.strip()
+        ]
     if not posts:
         raise SourceError(f"posts file {path.name} holds zero posts", hint="expected at least one post")
     handle = handle.lstrip("@")

@@ -67,11 +67,12 @@ def parse_date(value: object) -> str | None:
     if not value or not isinstance(value, str):
         return None
     value = value.strip()
+    # OverflowError: a date UTC cannot hold (year 1 at +14:00) is as unreadable as a malformed one.
     try:
         return iso_utc(datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y"))
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     try:
         return iso_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None

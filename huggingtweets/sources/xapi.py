@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from huggingtweets.errors import XApiError
 from huggingtweets.runfolder import atomic_write_json
 from huggingtweets.sources import xcache
-from huggingtweets.sources.record import Post, UserInfo, parse_date
+from huggingtweets.sources.record import Post, UserInfo
+from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, Count, ListOf, Obj, Pattern, conform
 
 TOKEN_VARS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
 API_MAX_POSTS = xcache.API_MAX_POSTS  # the timeline endpoint serves at most the 3,200 most recent posts
@@ -35,6 +36,40 @@ TWEET_FIELDS = [
     "note_tweet", "edit_history_tweet_ids", "conversation_id",
 ]  # fmt: skip
 USER_FIELDS = ["name", "username", "profile_image_url", "protected", "public_metrics"]
+
+# The parts of the API's answers that are read (fields asked for above); others pass through.
+_ERRORS = ListOf(Obj({"detail": STR, "title": STR}))
+# It names the cache file, so it is held to X's own rule before it is used.
+USERNAME = Pattern(re.compile(r"[A-Za-z0-9_]{1,50}"), "an X username (letters, digits, _)")
+USER_BODY = Obj(
+    {
+        "data": Obj(
+            {
+                "id": ID, "username": USERNAME, "name": STR, "profile_image_url": STR, "protected": FLAG,
+                "public_metrics": Obj({"tweet_count": Count()}),
+            },
+            required=("id",),
+        ),
+        "errors": _ERRORS,
+    }
+)  # fmt: skip
+TWEET = Obj(
+    {
+        "id": ID, "text": STR, "created_at": DATE, "lang": LANG, "note_tweet": Obj({"text": STR}),
+        "referenced_tweets": ListOf(Obj({"type": STR, "id": ID})), "in_reply_to_user_id": ID,
+        "entities": URLS, "edit_history_tweet_ids": ListOf(ID),
+    },
+    required=("id",),
+)  # fmt: skip
+PAGE_BODY = Obj(
+    {
+        "data": ListOf(TWEET),
+        "includes": Obj({"users": ListOf(Obj({"id": ID, "username": STR}, required=("id", "username")))}),
+        "meta": Obj({"next_token": STR}),
+        "errors": _ERRORS,
+    }
+)
+_HINT = "the X API answered in a shape huggingtweets does not know; try again, or use --archive"
 
 
 class RateLimited(Exception):
@@ -190,8 +225,9 @@ def cache_root() -> Path:
 
 
 def _check_user(handle: str, body: dict) -> dict:
+    body = conform(body, USER_BODY, f"X API answer for user @{handle}", hint=_HINT)
     user = body.get("data")
-    if isinstance(user, dict) and user.get("id"):
+    if user:
         if user.get("protected"):
             raise XApiError(
                 f"@{handle} is a protected account: its posts are visible only to approved followers",
@@ -214,7 +250,9 @@ def avatar_400(url: str | None) -> str | None:
     return url.replace("_normal.", "_400x400.")
 
 
-def _to_posts(tweets: list[dict], users: dict[str, str], user_id: str) -> list[Post]:
+def _to_posts(tweets: list[dict], users: dict[str, str], user_id: str, where: str) -> list[Post]:
+    # The cache may predate these checks, or have been edited: check what it holds too.
+    tweets = [conform(t, TWEET, where, record=f"tweets[{i}]", hint=_HINT) for i, t in enumerate(tweets)]
     # A post edited later is served with the newest version only, but a cache filled before the
     # edit still has the old one: keep the last id of each edit history.
     superseded = {i for t in tweets for i in (t.get("edit_history_tweet_ids") or [])[:-1]}
@@ -228,8 +266,8 @@ def _to_posts(tweets: list[dict], users: dict[str, str], user_id: str) -> list[P
         is_reply = bool(reply_user) or "replied_to" in kinds
         posts.append(
             Post(
-                id=str(t["id"]),
-                created_at=parse_date(t.get("created_at")),
+                id=t["id"],
+                created_at=t.get("created_at"),
                 text=text,
                 is_retweet=text.startswith("RT @") or "retweeted" in kinds,
                 is_reply=is_reply,
@@ -312,6 +350,8 @@ def fetch_user(
                 until_id=region["until_id"],
                 pagination_token=region["token"],
             )
+            # Checked before anything of it reaches the cache, which later fetches build on.
+            body = conform(body, PAGE_BODY, f"X API answer for the posts of @{handle}", hint=_HINT)
             if body.get("errors") and not body.get("data"):
                 _check_user(handle, {"errors": body["errors"]})
             answered = body.get("data") or []
@@ -353,7 +393,7 @@ def fetch_user(
     atomic_write_json(path, state)
 
     tweets = state["tweets"][:limit] if max_posts else state["tweets"]
-    posts = _to_posts(tweets, state["users"], user["id"])
+    posts = _to_posts(tweets, state["users"], user["id"], f"X API cache {path.name}")
     if not posts:
         raise XApiError(
             f"@{handle} has no posts the X API can read", hint="expected an account that has posted"
