@@ -144,7 +144,7 @@ def test_a_renamed_flag_breaks_the_check():
     """Rename `run --base-model` in a copy of the CLI: the real workflow must then fail the check."""
     root = copy.deepcopy(main)
     run = root.commands["run"]
-    option = next(p for p in run.params if p.name == "base_model")
+    option = next(p for p in run.params if "--base-model" in p.opts)
     option.opts = ["--base"]
     script = load("train-and-publish.yml")["jobs"]["train-and-publish"]["steps"]
     scripts = [s["run"] for s in script if "huggingtweets run" in s.get("run", "")]
