@@ -48,7 +48,15 @@ class CardError(HuggingtweetsError):
 
 
 class HubError(HuggingtweetsError):
-    """The Hub refused or failed (auth, ownership, missing repo, server errors)."""
+    """The Hub refused or failed (auth, ownership, missing repo, server errors).
+
+    ``status``: the HTTP status the Hub answered (404 = absent, ...), None when there was no
+    answer; callers branch on it instead of parsing the message.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class StageError(HuggingtweetsError):

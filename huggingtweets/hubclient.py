@@ -1,9 +1,18 @@
 """The one seam between huggingtweets and the Hugging Face Hub: a small class around ``HfApi``.
 
-- The token comes from the standard places (``HF_TOKEN``, ``hf auth login``) and is never printed.
+- The token comes from the standard places (``HF_TOKEN``, ``hf auth login``) and is never printed;
+  neither are credentials inside an endpoint URL (``http://user:hf_...@host``).
 - 429 is retried honouring ``Retry-After``; 5xx and dropped connections with exponential backoff.
-- 401/403/404 and ownership problems become one-line ``HubError``s that name the fix.
-- Every HTTP request is counted, and paced under an API-call budget (``Pacer``) when one is set.
+- 401/403/404 and ownership problems become one-line ``HubError``s that name the fix, with the
+  HTTP ``status`` as a field.
+- Each client counts the Hub calls it makes (``requests``) and paces them under its own budget
+  (``Pacer``) when one is given.
+
+A client changes nothing outside itself: no environment variable, no module state of
+``huggingface_hub``, no process-wide HTTP client or hook. huggingface_hub shares one HTTP session
+per process (its client factory is process-wide), so a hook there would count and pace every
+download of transformers in the same process too; the counting happens here, at the seam, one
+count per HTTP request an operation makes (see ``COMMIT_REQUESTS``) and per retry.
 
 Tests put the local Hub server (or a fault-injecting proxy in front of it) behind this class.
 """
@@ -12,25 +21,38 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from huggingtweets.errors import HubError
 
-
-class _QuietNoOpCommit(logging.Filter):
-    """An unchanged re-publish is a normal outcome here (reported as "unchanged"), not a warning."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "No files have been modified since last commit" not in record.getMessage()
-
 PUBLIC_HUB = "https://huggingface.co"
 LOGIN_HINT = "run: hf auth login (or set HF_TOKEN) with a token that has write access"
+# HTTP requests of one create_commit without LFS files: preupload, commit, and the README check
+# huggingface_hub makes itself before uploading when README.md is among the files.
+COMMIT_REQUESTS = 2
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@")
+_TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9]{6,}")
+
+
+def redact(text: str) -> str:
+    """``text`` without URL credentials (``scheme://user:pass@`` -> ``scheme://***@``) or hf_ tokens."""
+    return _TOKEN_SHAPED.sub("hf_***", _URL_USERINFO.sub(r"\g<scheme>***@", text))
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with its ``user:password@`` part removed (for links that are shown or published)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 # --------------------------------------------------------------------------- pacing
@@ -38,8 +60,8 @@ LOGIN_HINT = "run: hf auth login (or set HF_TOKEN) with a token that has write a
 
 @dataclass
 class Pacer:
-    """Sliding-window limits: at most ``max_calls`` HTTP requests per ``per_s`` seconds (one budget for
-    the whole process, as the Hub counts API calls per token), and at most ``max_commits_per_hour``
+    """Sliding-window limits: at most ``max_calls`` HTTP requests per ``per_s`` seconds (the Hub
+    counts API calls per token: share one Pacer between the clients of one token), and at most ``max_commits_per_hour``
     commits to each repo (the Hub's commit limit is per repo, so each repo has its own window).
     Waits (sleeps) rather than fails when a window is full."""
 
@@ -78,44 +100,6 @@ class Pacer:
         self._admit(lambda: self._commits.setdefault(repo_id, deque()), self.max_commits_per_hour, 3600.0)
 
 
-_REQUESTS = {"count": 0}
-_ACTIVE_PACER: dict[str, Pacer | None] = {"pacer": None}
-_HOOK_LOCK = threading.Lock()
-_COUNT_LOCK = threading.Lock()
-_HOOK_INSTALLED = {"done": False}
-
-
-def _install_request_hook() -> None:
-    """Count (and pace) every HTTP request the Hub client makes, through its public client factory."""
-    with _HOOK_LOCK:
-        if _HOOK_INSTALLED["done"]:
-            return
-        import httpx2
-        from huggingface_hub import set_client_factory
-        from huggingface_hub.utils._http import hf_request_event_hook
-
-        def on_request(request) -> None:
-            pacer = _ACTIVE_PACER["pacer"]
-            if pacer is not None:
-                pacer.before_request()
-            with _COUNT_LOCK:
-                _REQUESTS["count"] += 1
-
-        def factory():
-            return httpx2.Client(
-                event_hooks={"request": [hf_request_event_hook, on_request]},
-                follow_redirects=True,
-                timeout=None,
-            )
-
-        set_client_factory(factory)
-        _HOOK_INSTALLED["done"] = True
-
-
-def requests_made() -> int:
-    return _REQUESTS["count"]
-
-
 # --------------------------------------------------------------------------- errors
 
 
@@ -145,16 +129,46 @@ def _server_message(err: BaseException) -> str:
     return str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
 
 
+def _card_errors(text: str) -> list[str]:
+    """The messages of a validate-yaml 400 body (JSON ``{"errors": [...]}``), else its first line."""
+    import json
+
+    try:
+        body = json.loads(text)
+        found = [str(e.get("message", e)) for e in body.get("errors", []) if isinstance(e, dict)]
+    except (ValueError, AttributeError):
+        found = []
+    lines = [ln.strip(" -") for ln in text.splitlines() if ln.strip(" -")]
+    return found or [ln for ln in lines if not ln.startswith("Invalid metadata")] or ["invalid"]
+
+
 def is_public_hub(endpoint: str | None) -> bool:
-    host = urlparse(endpoint or PUBLIC_HUB).hostname or ""
+    host = urlsplit(endpoint or PUBLIC_HUB).hostname or ""
     return host == "huggingface.co" or host.endswith(".huggingface.co") or host == "hf.co"
+
+
+class _QuietNoOpCommitHere(logging.Filter):
+    """An unchanged re-publish is a normal outcome here (reported as "unchanged"), not a warning.
+
+    Only records of the thread that makes the commit are dropped: another thread's commit in the
+    same process keeps its warning.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread or "No files have been modified since last commit" not in (
+            record.getMessage()
+        )
 
 
 # --------------------------------------------------------------------------- client
 
 
 class HubClient:
-    """``HfApi`` with retries, pacing, request counting and one-line errors."""
+    """``HfApi`` with retries, pacing, request counting and one-line errors; no global state."""
 
     def __init__(
         self,
@@ -167,48 +181,57 @@ class HubClient:
         max_backoff_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or PUBLIC_HUB).rstrip("/")
-        if not is_public_hub(endpoint) and "HF_HUB_DISABLE_XET" not in os.environ:
-            # Self-hosted/local endpoints speak LFS, not Xet. The client reads this variable at
-            # import; when it was imported earlier (e.g. by transformers), set its parsed value too.
-            os.environ["HF_HUB_DISABLE_XET"] = "1"
-            from huggingface_hub import constants
-
-            constants.HF_HUB_DISABLE_XET = True
         from huggingface_hub import HfApi, get_token
 
-        _install_request_hook()
-        self.endpoint = endpoint
+        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or PUBLIC_HUB).rstrip("/")
+        # What messages, results and cards show: never the credentials an endpoint URL may carry.
+        self.shown_endpoint = without_credentials(self.endpoint)
         self._token = token or get_token()
-        self.api = HfApi(endpoint=endpoint, token=self._token or False)
+        self.api = HfApi(endpoint=self.endpoint, token=self._token or False)
         self.pacer = pacer
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.sleep = sleep
         self.retries = 0
+        self.requests = 0
         self._lock = threading.Lock()
         self._whoami: dict | None = None
-        _ACTIVE_PACER["pacer"] = pacer
 
     @property
     def has_token(self) -> bool:
         return bool(self._token)
 
     def __repr__(self) -> str:  # never shows the token
-        return f"HubClient(endpoint={self.endpoint!r}, token={'set' if self._token else 'none'})"
+        return f"HubClient(endpoint={self.shown_endpoint!r}, token={'set' if self._token else 'none'})"
 
     # -- the retry/error core ------------------------------------------------------------
 
+    def _admit(self, requests: int) -> None:
+        """Pace (when a budget is set) and count the HTTP requests of one attempt."""
+        if self.pacer is not None:
+            for _ in range(requests):
+                self.pacer.before_request()
+        with self._lock:
+            self.requests += requests
+
     def call(
-        self, what: str, fn: Callable[..., Any], *args: Any, repo_id: str | None = None, **kwargs: Any
+        self,
+        what: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        repo_id: str | None = None,
+        requests: int = 1,
+        **kwargs: Any,
     ) -> Any:
-        """Run ``fn``; retry 429 (after Retry-After) and 5xx/connection errors; map the rest."""
+        """Run ``fn`` (``requests`` HTTP requests); retry 429 (after Retry-After) and 5xx/connection
+        errors; map the rest to ``HubError``."""
         import httpx2
         from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
         delay = self.backoff_s
         for attempt in range(self.max_retries + 1):
+            self._admit(requests)
             try:
                 return fn(*args, **kwargs)
             except HfHubHTTPError as err:
@@ -216,15 +239,14 @@ class HubClient:
                 status = 404 if isinstance(err, RepositoryNotFoundError) else _status(err)
                 retryable = status == 429 or (status is not None and status >= 500)
                 if not retryable or attempt == self.max_retries:
-                    mapped = self._map(err, what, repo_id)
-                    mapped.status = status  # callers branch on it (404 = absent) without parsing text
-                    raise mapped from None
+                    raise self._map(err, what, repo_id, status) from None
                 wait = _retry_after(err) if status == 429 else None
                 wait = min(self.max_backoff_s, delay if wait is None else wait)
             except (httpx2.TransportError, ConnectionError) as err:
                 if attempt == self.max_retries:
                     raise HubError(
-                        f"cannot reach the Hub at {self.endpoint} while trying to {what} ({type(err).__name__})",
+                        f"cannot reach the Hub at {self.shown_endpoint} while trying to {what} "
+                        f"({type(err).__name__})",
                         hint="check --endpoint / HF_ENDPOINT and your network, then run the same command again",
                     ) from None
                 wait = min(self.max_backoff_s, delay)
@@ -234,33 +256,35 @@ class HubClient:
             delay = min(self.max_backoff_s, delay * 2)
         raise AssertionError("unreachable")
 
-    def _map(self, err: BaseException, what: str, repo_id: str | None) -> HubError:
-        from huggingface_hub.errors import RepositoryNotFoundError
-
-        status = 404 if isinstance(err, RepositoryNotFoundError) else _status(err)
+    def _map(self, err: BaseException, what: str, repo_id: str | None, status: int | None) -> HubError:
         where = f" {repo_id}" if repo_id else ""
         if status == 401:
             return HubError(
-                f"the Hub rejected the token (401) while trying to {what}{where}", hint=LOGIN_HINT
+                f"the Hub rejected the token (401) while trying to {what}{where}", hint=LOGIN_HINT, status=401
             )
         if status == 403:
             user = (self._whoami or {}).get("name", "this token's user")
             return HubError(
                 f"{user} may not {what}{where} (403: the repo belongs to someone else or the token is read-only)",
                 hint="use --org ORG you belong to, --repo-id YOURNAME/NAME, or a token with write access",
+                status=403,
             )
-        if isinstance(err, RepositoryNotFoundError) or status == 404:
+        if status == 404:
             return HubError(
                 f"repo{where or ' '} not found while trying to {what} (404: it does not exist or is private to "
                 "another account)",
                 hint="check the repo id (huggingface.co/ORG/NAME) and that your token can see it",
+                status=404,
             )
         if status == 429:
             return HubError(
                 f"the Hub kept rate-limiting (429) while trying to {what}{where}",
                 hint="wait a few minutes and run the same command again (finished work is skipped)",
+                status=429,
             )
-        return HubError(f"the Hub answered {status} while trying to {what}{where}: {_server_message(err)}")
+        # The library's message may quote the request URL, credentials included.
+        message = redact(_server_message(err))
+        return HubError(f"the Hub answered {status} while trying to {what}{where}: {message}", status=status)
 
     def _need_token(self, what: str) -> None:
         if not self._token:
@@ -295,7 +319,7 @@ class HubClient:
         try:
             return self.call("read", self.api.model_info, repo_id, repo_id=repo_id)
         except HubError as err:
-            if getattr(err, "status", None) == 404:
+            if err.status == 404:
                 return None
             raise
 
@@ -320,32 +344,27 @@ class HubClient:
         self._need_token("delete a repo")
         self.call("delete", self.api.delete_repo, repo_id, repo_id=repo_id)
 
-    def validate_yaml(self, readme: str) -> None:
-        """Ask the Hub to validate the card's YAML header (before anything is uploaded)."""
-        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    def validate_card(self, readme: str) -> bool:
+        """Have the Hub check the card's YAML header with huggingface_hub's own ``ModelCard.validate``.
 
-        def post() -> list[str]:
-            response = get_session().post(
-                f"{self.endpoint}/api/validate-yaml",
-                json={"content": readme, "repoType": "model"},
-                headers=build_hf_headers(token=self._token or False),
-            )
-            if response.status_code == 400:
-                try:
-                    return [str(e.get("message", e)) for e in response.json().get("errors", [])] or [
-                        "invalid"
-                    ]
-                except ValueError:
-                    return [response.text[:200] or "invalid"]
-            hf_raise_for_status(response)  # 429/5xx are retried by call()
-            return []
+        Returns False, having checked nothing, when this client's endpoint is not the one
+        huggingface_hub was configured with (``HF_ENDPOINT`` when it was imported): ``validate``
+        always asks that one, and this client does not move it for the whole process. The card is
+        then checked by the same Hub route inside ``create_commit``, before any file is uploaded.
+        """
+        from huggingface_hub import ModelCard, constants
 
-        errors = self.call("validate the model card for", post)
-        if errors:
+        if without_credentials(constants.ENDPOINT.rstrip("/")) != self.shown_endpoint:
+            return False
+        card = ModelCard(readme, ignore_metadata_errors=True)
+        try:
+            self.call("validate the model card for", card.validate, "model")
+        except ValueError as err:
             raise HubError(
-                f"the Hub rejected the card's YAML header: {'; '.join(errors)}",
+                f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(str(err)))}",
                 hint="fix the template or pass --template PATH, then publish again",
-            )
+            ) from None
+        return True
 
     def create_commit(
         self,
@@ -360,8 +379,9 @@ class HubClient:
         self._need_token("commit")
         if self.pacer is not None:
             self.pacer.before_commit(repo_id)
+        readme = any(getattr(op, "path_in_repo", None) == "README.md" for op in operations)
         hf_logger = logging.getLogger("huggingface_hub.hf_api")
-        quiet = _QuietNoOpCommit()
+        quiet = _QuietNoOpCommitHere()
         hf_logger.addFilter(quiet)
         try:
             return self.call(
@@ -374,7 +394,14 @@ class HubClient:
                 parent_commit=parent_commit,
                 create_pr=create_pr,
                 repo_id=repo_id,
+                requests=COMMIT_REQUESTS + int(readme),
             )
+        except ValueError as err:
+            # create_commit checks README.md's YAML with the Hub before it uploads anything.
+            raise HubError(
+                f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(str(err)))}",
+                hint="fix the template or pass --template PATH, then publish again",
+            ) from None
         finally:
             hf_logger.removeFilter(quiet)
 

@@ -1,9 +1,12 @@
-"""Publish a run's model folder to the Hub in ONE commit, and delete a bot.
+"""Publish a run's finished model folder to the Hub in ONE commit, and delete a bot.
 
-render -> validate -> push: the card is (re)written for the final repo id, its YAML is validated
-locally and by the Hub, and only then is anything created or uploaded. Weights, tokenizer,
-generation config, README, huggingtweets.json, avatars and preview go in a single ``create_commit``
-(all or nothing); unchanged files are skipped by the client, and an unchanged folder makes no commit.
+Data flows forward: the card stage has written DIR/model/README.md and huggingtweets.json for
+the repo id and Hub being published to; this module checks that (``card_staleness``), validates
+the card's YAML locally and with the Hub, and only then creates or uploads anything. It never
+renders the card itself (the ``publish`` command runs the card stage first when it must).
+Weights, tokenizer, generation config, README, huggingtweets.json, avatars and preview go in a
+single ``create_commit`` (all or nothing); unchanged files are skipped by the client, and an
+unchanged folder makes no commit.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingtweets.errors import HubError, StageError
+from huggingtweets.errors import HubError, InputError, StageError
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Files in the repo that publish manages: an avatar no longer in the run is deleted in the same commit.
 MANAGED_PREFIXES = ("avatars/",)
+
+
+# What the card is rendered from, besides the template: newer than the card means the card is stale.
+CARD_INPUTS = ("users.json", "data_report.json", "training_summary.json", "predictions.json")
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,51 @@ class PublishResult:
     created: bool
     changed: bool
     private: bool | None = None
+    # The repo existed but held no bot (a first publish stopped right after creating it).
+    completed_empty: bool = False
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """What a repo on the Hub holds, as far as huggingtweets cares."""
+
+    repo_id: str
+    private: bool
+    files: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing but what the Hub puts in a new repo: a publish stopped after creating it."""
+        return set(self.files) <= {".gitattributes"}
+
+    def describe(self) -> str:
+        visibility = "private" if self.private else "public"
+        if self.empty:
+            return f"{visibility}, empty: no bot in it, only what the Hub creates (a publish stopped after creating it)"
+        weights = [f for f in self.files if f in WEIGHT_FILES]
+        what = "a bot" if weights else "no model weights"
+        return f"{visibility}, {len(self.files)} files, {what}"
+
+
+def check_repo_id(repo_id: object) -> str:
+    """``repo_id`` if the Hub would take it as ORG/NAME; a one-line ``InputError`` naming it otherwise."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from huggingtweets.card.render import REPO_ID_RE
+
+    ok = isinstance(repo_id, str) and REPO_ID_RE.fullmatch(repo_id) is not None
+    if ok:
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError:
+            ok = False
+    if not ok:
+        raise InputError(
+            f"repo id {repo_id!r} is not a Hub repo id; expected ORG/NAME: letters, digits, '-', '_' and '.', "
+            "at most 96 characters each, no '--' or '..', not starting or ending with '-' or '.'",
+            hint="pass ORG/NAME, e.g. huggingtweets/jack",
+        )
+    return repo_id
 
 
 def default_repo_id(run_dir: Path, namespace: str) -> str:
@@ -38,10 +90,57 @@ def default_repo_id(run_dir: Path, namespace: str) -> str:
 
 
 def card_hub_url(endpoint: str) -> str:
-    """Links in the card must be https: a plain-http (local) endpoint links the public Hub instead."""
-    from huggingtweets.card.render import DEFAULT_HUB_URL
+    """Links in the card must be https: a plain-http (local) endpoint links the public Hub instead.
 
+    Credentials inside the endpoint URL never reach the card.
+    """
+    from huggingtweets.card.render import DEFAULT_HUB_URL
+    from huggingtweets.hubclient import without_credentials
+
+    endpoint = without_credentials(endpoint)
     return endpoint.rstrip("/") if endpoint.startswith("https://") else DEFAULT_HUB_URL
+
+
+def card_staleness(
+    run_dir: Path | str,
+    *,
+    repo_id: str,
+    hub_url: str,
+    template: str | Path | None = None,
+    check_template: bool = False,
+) -> str | None:
+    """Why DIR/model's card cannot be published as it is to ``repo_id``, or None when it is current.
+
+    Stale: missing, rendered for another repo id or Hub, older than one of ``CARD_INPUTS`` (or
+    the template file), or, with ``check_template``, rendered with another template version.
+    """
+    from huggingtweets.card import METADATA_FILE
+    from huggingtweets.runfolder import read_json
+
+    run_dir = Path(run_dir)
+    readme, meta_path = run_dir / "model" / "README.md", run_dir / "model" / METADATA_FILE
+    if not readme.is_file() or not meta_path.is_file():
+        return "has no card yet"
+    try:
+        meta = read_json(meta_path)
+    except ValueError:
+        return f"has a {METADATA_FILE} that is not valid JSON"
+    if not isinstance(meta, dict) or meta.get("repo_id") != repo_id:
+        rendered_for = meta.get("repo_id") if isinstance(meta, dict) else None
+        return f"has a card rendered for {rendered_for}, not {repo_id}"
+    if meta.get("hub_url") != hub_url:
+        return f"has a card that links {meta.get('hub_url')}, not {hub_url}"
+    if check_template:
+        from huggingtweets.card.render import template_version
+
+        if meta.get("template_version") != template_version(template):
+            return "has a card rendered with another template"
+    rendered = min(readme.stat().st_mtime_ns, meta_path.stat().st_mtime_ns)
+    inputs = [run_dir / name for name in CARD_INPUTS] + ([Path(template)] if template else [])
+    newer = [p.name for p in inputs if p.is_file() and p.stat().st_mtime_ns > rendered]
+    if newer:
+        return f"has a card older than {', '.join(newer)}"
+    return None
 
 
 def commit_message(meta: dict) -> tuple[str, str]:
@@ -107,31 +206,34 @@ def publish(
     private: bool | None = None,
     endpoint: str | None = None,
     token: str | None = None,
-    template: str | Path | None = None,
     client=None,
 ) -> PublishResult:
     """Publish DIR/model/ to the Hub. ``private=None``: private for a new repo, unchanged otherwise."""
-    from huggingtweets.card import write_card
-    from huggingtweets.card.render import REPO_ID_RE, validate_card_locally
+    from huggingtweets.card.render import validate_card_locally
     from huggingtweets.hubclient import HubClient
     from huggingtweets.runfolder import read_json
 
     run_dir = Path(run_dir)
+    if repo_id is not None:
+        check_repo_id(repo_id)  # before any request, and before anything is read or written
     model_dir = _check_model_dir(run_dir)
     client = client or HubClient(endpoint=endpoint, token=token)
     me = client.whoami()
-    repo_id = repo_id or default_repo_id(run_dir, org or me["name"])
-    if not REPO_ID_RE.match(repo_id):
-        raise HubError(f"repo id {repo_id!r} is not NAMESPACE/NAME", hint="pass --repo-id ORG/NAME")
+    repo_id = check_repo_id(repo_id or default_repo_id(run_dir, org or me["name"]))
     client.check_namespace(repo_id)
 
-    # render -> validate (locally, then by the Hub) before anything is created or uploaded.
-    readme_path = write_card(
-        run_dir, repo_id=repo_id, template=template, hub_url=card_hub_url(client.endpoint)
-    )
-    readme = readme_path.read_text(encoding="utf-8")
+    # The card stage's output must be for this repo and this Hub; validated (locally, then by the
+    # Hub) before anything is created or uploaded.
+    stale = card_staleness(run_dir, repo_id=repo_id, hub_url=card_hub_url(client.shown_endpoint))
+    if stale:
+        raise StageError(
+            f"{model_dir} {stale}",
+            hint=f"run: huggingtweets card --run-dir {run_dir} --repo-id {repo_id} "
+            "(the huggingtweets publish command does it for you)",
+        )
+    readme = (model_dir / "README.md").read_text(encoding="utf-8")
     validate_card_locally(readme)
-    client.validate_yaml(readme)
+    client.validate_card(readme)
     meta = read_json(model_dir / "huggingtweets.json")
 
     info = client.repo_info(repo_id)
@@ -147,6 +249,7 @@ def publish(
         was_private = bool(getattr(info, "private", False))
         parent = getattr(info, "sha", None)
         remote = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
+    empty_before = not created and RepoState(repo_id, was_private, tuple(remote)).empty
     want_private = was_private if private is None else private
     if want_private and not was_private:
         client.set_private(repo_id, True)
@@ -176,23 +279,41 @@ def publish(
     changed = parent is None or commit.oid != parent
     return PublishResult(
         repo_id=repo_id,
-        url=f"{client.endpoint}/{repo_id}",
+        url=f"{client.shown_endpoint}/{repo_id}",
         commit_oid=commit.oid if changed else None,
         created=created,
         changed=changed,
         private=is_private,
+        completed_empty=empty_before and changed,
     )
 
 
-def delete(repo_id: str, *, endpoint: str | None = None, token: str | None = None, client=None) -> None:
-    """Delete a bot's repo (the CLI asks for confirmation first)."""
+def inspect_repo(
+    repo_id: str, *, endpoint: str | None = None, token: str | None = None, client=None
+) -> RepoState:
+    """What ``repo_id`` holds; a one-line ``HubError`` when it is absent or not the token user's to change."""
     from huggingtweets.hubclient import HubClient
 
+    check_repo_id(repo_id)
     client = client or HubClient(endpoint=endpoint, token=token)
     client.check_namespace(repo_id)
-    if client.repo_info(repo_id) is None:
+    info = client.repo_info(repo_id)
+    if info is None:
         raise HubError(
             f"repo {repo_id} not found (it does not exist or is not visible to your token)",
             hint="check the repo id (ORG/NAME) and that your token can see it",
+            status=404,
         )
+    files = tuple(sorted(s.rfilename for s in (getattr(info, "siblings", None) or [])))
+    return RepoState(repo_id, bool(getattr(info, "private", False)), files)
+
+
+def delete(repo_id: str, *, endpoint: str | None = None, token: str | None = None, client=None) -> RepoState:
+    """Delete a bot's repo, empty ones included (the CLI asks for confirmation first); returns what it held."""
+    from huggingtweets.hubclient import HubClient
+
+    check_repo_id(repo_id)
+    client = client or HubClient(endpoint=endpoint, token=token)
+    state = inspect_repo(repo_id, client=client)
     client.delete_repo(repo_id)
+    return state

@@ -18,14 +18,19 @@ from pathlib import Path
 
 from huggingtweets.errors import CardError, HuggingtweetsError
 
-UNCHANGED, UPDATED, WOULD_UPDATE, PR_OPENED, PR_EXISTS, FAILED = (
+UNCHANGED, UPDATED, WOULD_UPDATE, PR_OPENED, PR_EXISTS, SKIPPED, FAILED = (
     "unchanged",
     "updated",
     "would update",
     "pr opened",
     "pr already open",
+    "skipped",
     "failed",
 )
+
+
+class EmptyRepo(CardError):
+    """The repo holds no bot: a first publish stopped after creating it. Not a failure of this job."""
 
 
 @dataclass
@@ -86,6 +91,13 @@ def load_metadata(client, repo_id: str) -> tuple[dict, str | None, str | None]:
     elif readme is not None:
         meta = metadata_from_original_readme(readme, repo_id)
     else:
+        info = client.repo_info(repo_id)
+        files = {s.rfilename for s in (getattr(info, "siblings", None) or [])}
+        if files <= {".gitattributes"}:
+            raise EmptyRepo(
+                f"{repo_id} is empty (a first publish stopped after creating it); no card to render",
+                hint=f"run huggingtweets publish for it again, or huggingtweets delete {repo_id}",
+            )
         raise CardError(f"{repo_id} has neither {METADATA_FILE} nor README.md; nothing to render a card from")
     # The card must describe where the bot lives now (repos get renamed/moved).
     meta["repo_id"] = repo_id
@@ -143,20 +155,22 @@ def regenerate(
     from tqdm.auto import tqdm
 
     from huggingtweets.card.render import resolve_template
-    from huggingtweets.hubclient import HubClient, Pacer, requests_made
+    from huggingtweets.hubclient import HubClient, Pacer
 
     if template is not None:
         resolve_template(template)  # a bad --template fails once, up front, not per repo
     if client is None:
         pacer = Pacer(max_calls=max_calls_per_5min, per_s=300.0, max_commits_per_hour=max_commits_per_hour)
         client = HubClient(endpoint=endpoint, token=token, pacer=pacer)
-    start_calls, start = requests_made(), time.perf_counter()
+    start_calls, start = client.requests, time.perf_counter()
     report = RegenerateReport(author)
     repo_ids = repos if repos is not None else client.list_models(author, tag)
 
     def one(repo_id: str) -> RepoOutcome:
         try:
             return regenerate_one(client, repo_id, template=template, dry_run=dry_run, create_pr=create_pr)
+        except EmptyRepo as err:
+            return RepoOutcome(repo_id, SKIPPED, reason=str(err))
         except HuggingtweetsError as err:
             return RepoOutcome(repo_id, FAILED, reason=str(err))
         except Exception as err:  # noqa: BLE001 - one broken repo must not stop the job over the rest
@@ -181,7 +195,7 @@ def regenerate(
                 future.cancel()
             raise
         report.outcomes = [f.result() for f in futures]
-    report.api_calls = requests_made() - start_calls
+    report.api_calls = client.requests - start_calls
     report.seconds = time.perf_counter() - start
     report.retries = client.retries
     report.waited_s = client.pacer.waited_s if getattr(client, "pacer", None) else 0.0
@@ -190,12 +204,15 @@ def regenerate(
 
 def summary_table(report: RegenerateReport) -> str:
     """The closing table: counts per status, then one line per failed repo with its reason."""
-    statuses = (UNCHANGED, UPDATED, WOULD_UPDATE, PR_OPENED, PR_EXISTS, FAILED)
+    statuses = (UNCHANGED, UPDATED, WOULD_UPDATE, PR_OPENED, PR_EXISTS, SKIPPED, FAILED)
     rows = [(s, report.count(s)) for s in statuses if report.count(s) or s in (UNCHANGED, UPDATED, FAILED)]
     width = max(len(s) for s, _ in rows)
     lines = [f"{'status'.ljust(width)}  repos", f"{'-' * width}  -----"]
     lines += [f"{s.ljust(width)}  {n}" for s, n in rows]
     lines.append(f"{'total'.ljust(width)}  {len(report.outcomes)}")
+    for o in report.outcomes:
+        if o.status == SKIPPED:
+            lines.append(f"skipped {o.repo_id}: {o.reason}")
     for o in report.failed:
         lines.append(f"failed {o.repo_id}: {o.reason}")
     return "\n".join(lines)

@@ -127,7 +127,7 @@ def _publish(ctx: StageContext) -> dict:
     from huggingtweets.publish import publish
 
     result = publish(ctx.run_dir, repo_id=ctx.repo_id, private=ctx.config.private,
-                     endpoint=ctx.endpoint, token=ctx.token, template=ctx.config.template)
+                     endpoint=ctx.endpoint, token=ctx.token)
     return {"repo_id": result.repo_id, "url": result.url, "commit": result.commit_oid,
             "created": result.created, "changed": result.changed, "private": result.private}
 

@@ -64,10 +64,69 @@ def test_serve_rejects_a_malformed_token_spec(tmp_path):
     assert "TOKEN:USER" in result.stderr and "secret-without-user" not in result.stderr
 
 
+def _whoami(url: str, token: str) -> str:
+    req = urllib.request.Request(f"{url}/api/whoami-v2", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())["name"]
+
+
+def test_serve_takes_tokens_from_a_file_and_the_environment_not_the_command_line(tmp_path):
+    file_secret, env_secret = "hf_from_the_file_123", "hf_from_the_env_456"
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"# local Hub tokens\n\n{file_secret}:carol:bots\n")
+    tokens.chmod(0o600)
+    env = dict(os.environ, HUGGINGTWEETS_HUB_TOKENS=f"{env_secret}:dave  hf_second_789:erin:x,y")
+    argv = [sys.executable, "-m", "huggingtweets", "hub", "serve", "--data-dir", str(tmp_path / "d"),
+            "--tokens-file", str(tokens)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if not url else url
+        assert [_whoami(url, t) for t in (file_secret, env_secret, "hf_second_789")] == [
+            "carol",
+            "dave",
+            "erin",
+        ]
+        # What `ps` shows of the server: its command line, with no secret in it.
+        cmdline = (
+            open(f"/proc/{proc.pid}/cmdline", "rb").read().decode()
+            if os.path.exists("/proc")
+            else " ".join(argv)
+        )
+        assert file_secret not in cmdline and env_secret not in cmdline and str(tokens) in cmdline
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert file_secret not in err and env_secret not in err
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [("file", "line 2 of the tokens file"), ("env", "a value in HUGGINGTWEETS_HUB_TOKENS")],
+)
+def test_a_malformed_token_from_a_file_or_the_environment_is_named_by_place_not_by_value(
+    tmp_path, where, message
+):
+    from conftest import run_cli
+
+    bad = "hf_secret_without_user"
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"hf_ok:alice\n{bad}\n" if where == "file" else "hf_ok:alice\n")
+    env = dict(os.environ, HUGGINGTWEETS_HUB_TOKENS=bad if where == "env" else "")
+    result = run_cli(
+        "hub", "serve", "--data-dir", str(tmp_path / "d"), "--tokens-file", str(tokens), env=env, timeout=60
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert message in result.stderr and "TOKEN:USER" in result.stderr and bad not in result.stderr
+
+
 XET_CLIENT = r"""
 import json, os
 from huggingface_hub import HfApi, hf_hub_download
-from huggingface_hub.utils._runtime import is_xet_available
+import importlib.util
+from huggingface_hub import constants
+def is_xet_available():
+    return not constants.HF_HUB_DISABLE_XET and importlib.util.find_spec("hf_xet") is not None
 api = HfApi()
 api.create_repo("alice/x", exist_ok=True)
 os.makedirs("f", exist_ok=True)

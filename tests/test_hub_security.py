@@ -162,3 +162,118 @@ def test_unexpected_exception_is_json_500_without_traceback(server, monkeypatch,
     monkeypatch.undo()
     resp, raw = _request(conn, "GET", "/api/whoami-v2")
     assert resp.status == 200 and json.loads(raw)["name"] == "alice"
+
+
+# ---------------------------------------------------------------------------- LFS objects per repo
+SECRET_BYTES = b"alice's private weights " * 100
+SECRET_OID = hashlib.sha256(SECRET_BYTES).hexdigest()
+
+
+def _batch_for(conn, repo: str, token: str, oid: str = SECRET_OID, size: int = len(SECRET_BYTES)) -> dict:
+    body = json.dumps({"operation": "upload", "objects": [{"oid": oid, "size": size}]})
+    resp, raw = _request(conn, "POST", f"/{repo}.git/info/lfs/objects/batch", body, token, JSON)
+    assert resp.status == 200, raw
+    return json.loads(raw)["objects"][0]
+
+
+def _lfs_commit(conn, repo: str, token: str, oid: str = SECRET_OID, path: str = "stolen.bin"):
+    lines = [
+        {"key": "header", "value": {"summary": "add an LFS file"}},
+        {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": len(SECRET_BYTES)}},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    return _request(
+        conn, "POST", f"/api/models/{repo}/commit/main", body, token, {"Content-Type": "application/x-ndjson"}
+    )
+
+
+def _upload(conn, action: dict, data: bytes):
+    href = urlsplit(action["actions"]["upload"]["href"])
+    return _request(conn, "PUT", f"{href.path}?{href.query}", data, token=None)
+
+
+def _alice_holds_the_secret(server) -> None:
+    conn = _conn(server.url)
+    item = _batch_for(conn, "alice/priv", ALICE)
+    resp, raw = _upload(conn, item, SECRET_BYTES)
+    assert resp.status == 200, raw
+    resp, raw = _lfs_commit(conn, "alice/priv", ALICE, path="weights.bin")
+    assert resp.status == 200, raw
+
+
+def test_bob_cannot_commit_or_download_alices_private_lfs_object(server):
+    _alice_holds_the_secret(server)
+    conn = _conn(server.url)
+    bob_pub = json.dumps({"name": "pub", "private": False})
+    assert _request(conn, "POST", "/api/repos/create", bob_pub, BOB, JSON)[0].status == 200
+
+    # The batch reply for bob's repo is the one for an object nobody has: an upload action.
+    item = _batch_for(conn, "bob/pub", BOB)
+    assert set(item["actions"]) == {"upload", "verify"}
+    unknown = _batch_for(conn, "bob/pub", BOB, oid=hashlib.sha256(b"nobody has this").hexdigest())
+    assert set(unknown["actions"]) == set(item["actions"])
+
+    # Naming the sha256 is not enough to commit it, and the refusal reads like a never-uploaded object.
+    resp, raw = _lfs_commit(conn, "bob/pub", BOB)
+    assert resp.status == 422 and "never uploaded to bob/pub" in json.loads(raw)["error"]
+    resp, raw = _request(conn, "POST", "/lfs-verify/models/bob/pub", json.dumps({"oid": SECRET_OID, "size": len(SECRET_BYTES)}), BOB, JSON)  # fmt: skip
+    assert resp.status == 404
+    resp, raw = _request(conn, "GET", "/bob/pub/resolve/main/stolen.bin", token=None)
+    assert resp.status == 404 and SECRET_BYTES not in raw
+    resp, raw = _request(conn, "GET", "/api/models/bob/pub/tree/main", token=BOB)
+    assert [e["path"] for e in json.loads(raw)] == [".gitattributes"]
+
+    # Bytes that do not hash to the oid earn nothing either.
+    resp, _ = _upload(conn, item, b"x" * len(SECRET_BYTES))
+    assert resp.status == 400
+    assert _lfs_commit(conn, "bob/pub", BOB)[0].status == 422
+
+
+def test_an_upload_grant_is_for_its_repo_and_uploader_only(server):
+    _alice_holds_the_secret(server)
+    conn = _conn(server.url)
+    # A repo that already holds the object needs no upload: no action, and a commit may name it.
+    assert "actions" not in _batch_for(conn, "alice/priv", ALICE)
+    resp, raw = _lfs_commit(conn, "alice/priv", ALICE, path="copy.bin")
+    assert resp.status == 200, raw
+    # Another repo of alice's must receive the bytes first (the answer is per repo).
+    item = _batch_for(conn, "alice/pub", ALICE)
+    assert "upload" in item["actions"]
+    assert _lfs_commit(conn, "alice/pub", ALICE)[0].status == 422
+    # An upload URL signed for alice is alice's: changing the user in it breaks the signature.
+    href = urlsplit(item["actions"]["upload"]["href"])
+    forged = href.query.replace("user=alice", "user=bob")
+    resp, _ = _request(conn, "PUT", f"{href.path}?{forged}", SECRET_BYTES, token=None)
+    assert resp.status == 403
+    resp, raw = _upload(conn, item, SECRET_BYTES)
+    assert resp.status == 200, raw
+    resp, raw = _lfs_commit(conn, "alice/pub", ALICE)
+    assert resp.status == 200, raw
+    resp, raw = _request(conn, "GET", "/alice/pub/resolve/main/stolen.bin", token=None)
+    assert resp.status == 200 and raw == SECRET_BYTES
+
+
+@pytest.mark.parametrize("name", ["a\n", "a\r", "a\x00", "a\t"])
+def test_repo_names_with_control_characters_are_refused(server, name):
+    conn = _conn(server.url)
+    resp, raw = _request(conn, "POST", "/api/repos/create", json.dumps({"name": name}), ALICE, JSON)
+    assert resp.status == 400, raw
+    assert sorted(r["id"] for r in server.storage.list_repos("model")) == [
+        "alice/priv",
+        "alice/pub",
+        "bob/secret",
+    ]
+
+
+@pytest.mark.parametrize("path", ["..\\..\\x", "a\\b.txt", "sub\\..\\..\\evil"])
+def test_file_paths_with_backslashes_are_refused(server, path):
+    conn = _conn(server.url)
+    lines = [
+        {"key": "header", "value": {"summary": "backslash path"}},
+        {"key": "file", "value": {"path": path, "content": "eA==", "encoding": "base64"}},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    resp, raw = _request(conn, "POST", "/api/models/alice/pub/commit/main", body, ALICE, {"Content-Type": "application/x-ndjson"})  # fmt: skip
+    assert resp.status == 400 and "invalid path" in json.loads(raw)["error"]
+    resp, raw = _request(conn, "GET", "/api/models/alice/pub/tree/main", token=ALICE)
+    assert [e["path"] for e in json.loads(raw)] == [".gitattributes"]

@@ -35,7 +35,7 @@ def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
     existing = run_dir / "model" / "huggingtweets.json"
     if existing.is_file():
         return read_json(existing)["repo_id"]
-    # Offline default, the original tool's org; `publish` re-renders with the final repo id.
+    # Offline default, the original tool's org; `publish` renders it again for another repo id.
     return default_repo_id(run_dir, "huggingtweets")
 
 
@@ -43,7 +43,7 @@ def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
 @RUN_DIR
 @TEMPLATE
 @click.option("--repo-id", metavar="ORG/NAME", help="Repo id the card refers to [default: as last rendered, "
-              "else huggingtweets/<handles>]; publish re-renders it for the repo it pushes to.")  # fmt: skip
+              "else huggingtweets/<handles>]; publish renders it again when it pushes elsewhere.")  # fmt: skip
 def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
     """Write the model card: DIR/model/README.md, huggingtweets.json, avatars/ and predictions.png.
 
@@ -74,20 +74,39 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
 def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     """Push DIR/model/ (weights, tokenizer, card, avatars, preview) to the Hub in one commit.
 
-    The token comes from HF_TOKEN or `hf auth login`; it is never printed. Publishing the same
-    folder again makes no commit.
+    The token comes from HF_TOKEN or `hf auth login`; it is never printed. The card stage runs
+    first when the folder's card is missing or stale (rendered for another repo id or Hub, or
+    older than its inputs). Publishing the same folder again makes no commit.
 
     \b
     huggingtweets publish --run-dir runs/jack
     huggingtweets publish --run-dir runs/jack --org my-bots --public
     """
+    from huggingtweets.card import write_card
+    from huggingtweets.hubclient import HubClient
+    from huggingtweets.publish import card_hub_url, card_staleness, check_repo_id, default_repo_id
     from huggingtweets.publish import publish as do_publish
 
-    result = do_publish(
-        run_dir, repo_id=repo_id, org=org, private=private, endpoint=endpoint, template=template
+    if repo_id is not None:
+        check_repo_id(repo_id)  # before the card is touched
+    client = HubClient(endpoint=endpoint)
+    repo_id = check_repo_id(repo_id or default_repo_id(run_dir, org or client.whoami()["name"]))
+    client.check_namespace(repo_id)
+    hub_url = card_hub_url(client.shown_endpoint)
+    stale = card_staleness(
+        run_dir, repo_id=repo_id, hub_url=hub_url, template=template, check_template=template is not None
     )
+    if stale:
+        write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
+        click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
+    result = do_publish(run_dir, repo_id=repo_id, private=private, client=client)
     visibility = "private" if result.private else "public"
-    if result.changed:
+    if result.completed_empty:
+        click.echo(
+            f"Completed {result.repo_id} ({visibility}): it held no bot, as an earlier publish stopped "
+            f"after creating it: {result.url} (commit {result.commit_oid})"
+        )
+    elif result.changed:
         verb = "Created" if result.created else "Updated"
         click.echo(f"{verb} {result.repo_id} ({visibility}): {result.url} (commit {result.commit_oid})")
     else:
@@ -106,15 +125,25 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
 def delete(repo_id: str, yes: bool, endpoint: str | None) -> None:
     """Delete a bot's repo from the Hub (asks first unless --yes).
 
+    Says what the repo holds first; an empty repo (a publish stopped right after creating it) is
+    deleted like any other.
+
     \b
     huggingtweets delete huggingtweets/jack
     """
+    from huggingtweets.hubclient import HubClient
     from huggingtweets.publish import delete as do_delete
+    from huggingtweets.publish import inspect_repo
 
+    client = HubClient(endpoint=endpoint)
+    state = inspect_repo(repo_id, client=client)
     if not yes:
-        click.confirm(f"Delete {repo_id} and all its files from the Hub? This cannot be undone", abort=True)
-    do_delete(repo_id, endpoint=endpoint)
-    click.echo(f"Deleted {repo_id}")
+        click.confirm(
+            f"Delete {repo_id} ({state.describe()}) and all its files from the Hub? This cannot be undone",
+            abort=True,
+        )
+    do_delete(repo_id, client=client)
+    click.echo(f"Deleted {repo_id} ({state.describe()})")
 
 
 @click.group("cards")

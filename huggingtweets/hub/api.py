@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from huggingtweets.hub.auth import valid_name
 from huggingtweets.hub.cards import as_json_safe, derive_repo_metadata, parse_metadata
 from huggingtweets.hub.messages import HttpError, Response
-from huggingtweets.hub.routes import load_repo, paginate, repo_url, require_write, resolve_or_404
+from huggingtweets.hub.repos import load_repo, paginate, repo_url, require_write, resolve_or_404
 from huggingtweets.hub.storage import StorageError, lfs_pointer
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from huggingtweets.errors import InputError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+# fullmatch, not match with "$": "$" also matches before a trailing newline, so "a\n" would pass.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 @dataclass(frozen=True)
@@ -25,20 +26,53 @@ class Principal:
         return namespace in self.namespaces()
 
 
-def parse_token_spec(spec: str) -> tuple[str, Principal]:
+# Token specs from the environment: whitespace-separated (a spec holds no whitespace).
+TOKENS_ENV = "HUGGINGTWEETS_HUB_TOKENS"
+
+
+def parse_token_spec(spec: str, where: str = "a --token value") -> tuple[str, Principal]:
     """``TOKEN:USER[:ORG,ORG...]`` -> (token, Principal). The token never appears in the error."""
     parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not _NAME.match(parts[1]):
+    if len(parts) not in (2, 3) or not parts[0] or not _NAME.fullmatch(parts[1]):
         raise InputError(
-            "a --token value does not look like TOKEN:USER[:ORG,...] (user and org names use letters, "
+            f"{where} does not look like TOKEN:USER[:ORG,...] (user and org names use letters, "
             "digits, '.', '_' and '-')",
-            hint="huggingtweets hub serve --token hf_xxx:alice:myorg",
+            hint="a line such as hf_xxx:alice:myorg",
         )
     orgs = tuple(o for o in (parts[2].split(",") if len(parts) == 3 else []) if o)
     for org in orgs:
-        if not _NAME.match(org):
-            raise InputError(f"organisation name {org!r} in a --token value is not a valid Hub name")
+        if not _NAME.fullmatch(org):
+            raise InputError(f"organisation name {org!r} in {where} is not a valid Hub name")
     return parts[0], Principal(parts[1], orgs)
+
+
+def token_specs(
+    flags: tuple[str, ...] | list[str] = (), tokens_file: str | None = None, environ: dict | None = None
+) -> list[str]:
+    """Every ``TOKEN:USER[:ORGS]`` spec from ``--token`` flags, a tokens file and ``TOKENS_ENV``, checked.
+
+    A tokens file holds one spec per line; blank lines and lines starting with '#' are skipped.
+    Errors name the flag, the file and line, or the variable; never the token.
+    """
+    from pathlib import Path
+
+    found = [(spec, "a --token value") for spec in flags]
+    if tokens_file is not None:
+        try:
+            text = Path(tokens_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(
+                f"cannot read the tokens file {tokens_file}: {getattr(err, 'strerror', None) or err}",
+                hint="pass a readable UTF-8 file with one TOKEN:USER[:ORG,...] per line",
+            ) from None
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                found.append((line.strip(), f"line {number} of the tokens file {tokens_file}"))
+    env_value = (environ or {}).get(TOKENS_ENV, "")
+    found += [(spec, f"a value in {TOKENS_ENV}") for spec in env_value.split()]
+    for spec, where in found:
+        parse_token_spec(spec, where)
+    return [spec for spec, _ in found]
 
 
 class TokenTable:
@@ -76,4 +110,4 @@ def may_read(principal: Principal | None, namespace: str, private: bool) -> bool
 
 
 def valid_name(name: str) -> bool:
-    return bool(_NAME.match(name)) and ".." not in name and not name.endswith(".git")
+    return bool(_NAME.fullmatch(name)) and ".." not in name and not name.endswith(".git")

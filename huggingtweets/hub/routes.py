@@ -1,94 +1,21 @@
-"""URL routing of the local Hub and helpers shared by the endpoint modules."""
+"""URL routing of the local Hub: which endpoint function answers a request."""
 
 from __future__ import annotations
 
-import base64
+import logging
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
 
-from huggingtweets.hub.auth import may_read, valid_name
+from huggingtweets.hub import api, transfer, tree
 from huggingtweets.hub.messages import HttpError, Response
+from huggingtweets.hub.repos import TYPES, load_repo, split_repo, take_revision
 
 if TYPE_CHECKING:
     from huggingtweets.hub.messages import Request
 
-TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
-URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
-
-
-def repo_url(req: Request, repo_type: str, repo_id: str) -> str:
-    return f"{req.base_url}/{URL_PREFIX[repo_type]}{repo_id}"
-
-
-def not_found_repo(repo_id: str) -> HttpError:
-    return HttpError(404, f"Repository Not Found for {repo_id}.", "RepoNotFound")
-
-
-def load_repo(req: Request, repo_type: str, repo_id: str, *, write: bool = False) -> dict:
-    """The repo record if the caller may see it (404 otherwise); with write, 401/403 checks too."""
-    ns = repo_id.split("/")[0]
-    repo = req.hub.storage.get_repo(repo_type, repo_id)
-    if repo is None or not may_read(req.principal, ns, repo["private"]):
-        raise not_found_repo(repo_id)
-    if write:
-        require_write(req, ns)
-    return repo
-
-
-def require_write(req: Request, namespace: str) -> None:
-    if req.principal is None:
-        raise HttpError(401, "You must be authenticated (a write token) to do this.")
-    if not req.principal.may_write(namespace):
-        raise HttpError(403, f"You don't have the rights to write to the namespace {namespace!r}")
-
-
-def resolve_or_404(req: Request, repo: dict, revision: str) -> str:
-    oid = req.hub.storage.resolve(repo, revision)
-    if oid is None:
-        raise HttpError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-    return oid
-
-
-def take_revision(parts: list[str]) -> tuple[str, list[str]]:
-    """First path parts -> (revision, rest); accepts ``refs/pr/1`` quoted or not."""
-    if not parts or not parts[0]:
-        raise HttpError(400, "a revision is required in the URL")
-    if parts[0] == "refs" and len(parts) >= 3 and parts[1] in {"pr", "heads", "tags", "convert"}:
-        return "/".join(parts[:3]), parts[3:]
-    return parts[0], parts[1:]
-
-
-def paginate(req: Request, items: list, *, limit: int | None = None) -> Response:
-    """One page of ``items`` and, when more remain, a ``Link: <...>; rel="next"`` header."""
-    size = req.hub.page_size if limit is None else max(1, min(limit, req.hub.page_size))
-    try:
-        start = max(0, int(base64.urlsafe_b64decode((req.param("cursor") or "").encode() + b"==") or b"0"))
-    except ValueError:
-        raise HttpError(400, "invalid pagination cursor") from None
-    page = items[start : start + size]
-    headers = {}
-    if start + size < len(items):
-        query = {k: v for k, v in req.query.items() if k != "cursor"}
-        query["cursor"] = [base64.urlsafe_b64encode(str(start + size).encode()).decode().rstrip("=")]
-        path = "/".join(quote(s, safe="") for s in req.segments)
-        headers["Link"] = f'<{req.base_url}/{path}?{urlencode(query, doseq=True)}>; rel="next"'
-    return Response(200, page, headers)
-
-
-def split_repo(parts: list[str]) -> tuple[str, list[str]]:
-    """``[ns, name, *rest]`` -> ("ns/name", rest); 404 unless both are valid Hub names.
-
-    Every route that names a repo goes through here: the parts are unquoted already, so this is
-    what keeps "..", "/" (from "%2F") and empty names away from the data folder's paths.
-    """
-    if len(parts) < 2 or not valid_name(parts[0]) or not valid_name(parts[1]):
-        raise HttpError(404, "Repository Not Found: expected <namespace>/<name> in the URL", "RepoNotFound")
-    return f"{parts[0]}/{parts[1]}", parts[2:]
+log = logging.getLogger("huggingtweets.hub")
 
 
 def route(req: Request) -> Response:
-    from huggingtweets.hub import api, transfer
-
     seg, method = req.segments, req.method
     if not seg:
         # ``GET * HTTP/1.1`` and other targets that are not a path.
@@ -100,7 +27,7 @@ def route(req: Request) -> Response:
         if seg[1:] == ["whoami-v2"] and method == "GET":
             return api.whoami(req)
         if seg[1:] == ["agent-harnesses"] and method == "GET":
-            # huggingface_hub 2.4 reads this as a dict (``registry.get(...)``): ``[]`` crashes every
+            # huggingface_hub (2.x) reads this as a dict (``registry.get(...)``): ``[]`` crashes every
             # request of a client that does not disable telemetry. An empty registry detects no agent.
             return Response(200, {"standardEnvVars": [], "harnesses": {}})
         if seg[1:] == ["repos", "create"] and method == "POST":
@@ -136,12 +63,10 @@ def route(req: Request) -> Response:
             repo_id, rest = split_repo(parts)
             revision, path = take_revision(rest[1:])
             return transfer.resolve(req, repo_type, repo_id, revision, "/".join(path))
-    raise HttpError(404, f"no such endpoint: {method} /{'/'.join(seg)}")
+    raise _unknown(req, f"{method} /{'/'.join(seg)}")
 
 
 def _repo_api(req: Request, repo_type: str, repo_id: str, rest: list[str]) -> Response:
-    from huggingtweets.hub import api, transfer, tree
-
     method = req.method
     action = rest[0] if rest else ""
     if action == "" and method == "GET":
@@ -182,4 +107,12 @@ def _repo_api(req: Request, repo_type: str, repo_id: str, rest: list[str]) -> Re
             "(before importing huggingface_hub), or serve without --lfs-threshold so every file goes "
             "as a regular upload.",
         )
-    raise HttpError(404, f"no such endpoint: {method} /api/{repo_type}s/{repo_id}/{'/'.join(rest)}")
+    raise _unknown(req, f"{method} /api/{repo_type}s/{repo_id}/{'/'.join(rest)}")
+
+
+def _unknown(req: Request, what: str) -> HttpError:
+    """A request no route answers: kept (``HubServer.unknown_routes``) and logged, since a new
+    client version asking for an endpoint this server lacks shows up here first."""
+    req.hub.unknown_routes.append(what[:300])
+    log.warning("no such endpoint: %s", what[:300])
+    return HttpError(404, f"no such endpoint: {what}")

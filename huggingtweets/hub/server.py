@@ -15,6 +15,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _request(self, raw_path: str, raw_query: str) -> tuple[Request, bool]:
         """The parsed request and whether a token was presented at all."""
         # Each segment is unquoted after the split, so one may hold "/" ("%2F"): every route
-        # checks names and paths itself (routes.split_repo, transfer.check_path).
+        # checks names and paths itself (repos.split_repo, repos.check_path).
         # A target that is not a path ("*") gives no segments: the router answers 400.
         segments = [unquote(s) for s in raw_path.split("/")[1:]] if raw_path.startswith("/") else []
         length = self.headers.get("Content-Length")
@@ -263,6 +264,8 @@ class HubServer:
         self.port = port
         self.lfs_threshold = lfs_threshold
         self.page_size = page_size
+        # Requests that matched no route, newest last: what a client needs that this server lacks.
+        self.unknown_routes: deque[str] = deque(maxlen=100)
         # Signs LFS upload URLs (the client PUTs to them without its token).
         self.secret = secrets.token_bytes(32)
         self._httpd: _HTTPServer | None = None

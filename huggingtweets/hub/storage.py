@@ -6,6 +6,7 @@ Layout under ``root``::
     blobs/<aa>/<sha256>.json     {"size", "sha1"}: size and git blob sha1 of the content
     commits/<aa>/<oid>.json      one commit: parents, full flat tree {path: entry}, message, date
     repos/<type>s/<ns>/<name>.json  repo record: private flag, refs {branch|refs/pr/N: oid}, PRs
+    grants/<type>s/<ns>/<name>/<sha256>-<user>  that user uploaded this LFS object to this repo
     tmp/                         uploads in flight (removed on failure; stale ones at start)
 
 Every file is written to a temp path and renamed into place, and a commit becomes visible only
@@ -13,6 +14,8 @@ when its repo record (holding the ref) is replaced, last. A crash or a dropped c
 point leaves the repo at its previous commit; at worst an unreferenced blob or commit remains.
 Commits to one repo are serialized by a per-repo lock, so concurrent writers get a linear
 history and no lost update.
+
+Blobs are shared by content, access is not: see ``lfsaccess`` for who may name which LFS object.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.hub.auth import valid_name
+from huggingtweets.hub.lfsaccess import LfsAccess
 from huggingtweets.runfolder import atomic_write_bytes
 
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
@@ -72,15 +76,16 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-class Storage:
+class Storage(LfsAccess):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        for sub in ("blobs", "commits", "repos", "tmp"):
+        for sub in ("blobs", "commits", "repos", "grants", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._repos_guard = threading.Lock()
         self._reach_cache: dict[str, tuple[str, ...]] = {}
+        self._held_cache: dict[str, frozenset[str]] = {}
 
     def remove_stale_uploads(self) -> None:
         """Uploads in flight when a previous server died are garbage (call with the folder lock held)."""
@@ -215,6 +220,8 @@ class Storage:
                 self._repo_path(repo_type, repo_id).unlink()
             except FileNotFoundError:
                 raise StorageError(404, f"Repository {repo_id} not found", "RepoNotFound") from None
+            # A repo created later under the same name starts with no uploads of its own.
+            shutil.rmtree(self._grant_dir(repo_type, repo_id), ignore_errors=True)
 
     def update_repo(self, repo_type: str, repo_id: str, **fields: Any) -> dict:
         with self.repo_lock(repo_type, repo_id):
@@ -302,7 +309,9 @@ class Storage:
     ) -> tuple[str, int | None]:
         """Apply ``operations`` all or nothing on top of ``revision``; returns (oid, PR number|None).
 
-        Operations: {"op": "add", "path", "sha256", "size", "oid", "lfs"} (content already stored),
+        Operations: {"op": "add", "path", "sha256", "size", "oid", "lfs": False} (content sent in
+        this commit, already stored), {"op": "add", "path", "sha256", "size": int|None, "lfs": True}
+        (an LFS object named by its sha256: see the module docstring for who may name which),
         {"op": "delete_file"|"delete_folder", "path"}.
         """
         with self.repo_lock(repo_type, repo_id):
@@ -321,11 +330,15 @@ class Storage:
                     f" is not the head {head} of {revision})",
                 )
             tree = dict(self.get_commit(head)["tree"])
+            granted = []
             for op in operations:
                 path = op["path"]
-                if op["op"] == "add":
+                if op["op"] == "add" and op["lfs"]:
+                    tree[path] = self._lfs_entry(repo, op, author)
+                    granted.append(op["sha256"])
+                elif op["op"] == "add":
                     if not self.has_blob(op["sha256"], op["size"]):
-                        raise StorageError(422, f"LFS object {op['sha256']} for {path} was never uploaded")
+                        raise StorageError(422, f"the content of {path} was lost before the commit")
                     tree[path] = {k: op[k] for k in ("sha256", "size", "oid", "lfs")}
                 elif op["op"] == "delete_file":
                     if tree.pop(path, None) is None:
@@ -351,7 +364,29 @@ class Storage:
                 repo["refs"][revision] = oid
             # The ref moves here, last: until this rename the repo still shows the previous commit.
             self._save_repo(repo)
+            # The repo holds these objects now; the upload session that granted them is over.
+            self._drop_grants(repo_type, repo_id, granted, author)
             return oid, pr_num
+
+    def _lfs_entry(self, repo: dict, op: dict, author: str) -> dict:
+        sha256, path = op["sha256"], op["path"]
+        # One answer whether the object exists elsewhere or nowhere: no oracle for other repos' files.
+        if not self.may_reference(repo, sha256, author) or not self.has_blob(sha256):
+            raise StorageError(
+                422,
+                f"LFS object {sha256} for {path} was never uploaded to {repo['id']} (use the LFS batch API)",
+            )
+        actual = self.blob_path(sha256).stat().st_size
+        if op["size"] is not None and op["size"] != actual:
+            raise StorageError(
+                422, f"lfsFile {path}: size {op['size']} does not match the uploaded {actual} bytes"
+            )
+        return {
+            "sha256": sha256,
+            "size": actual,
+            "oid": git_blob_sha1(lfs_pointer(sha256, actual)),
+            "lfs": True,
+        }
 
     @staticmethod
     def _pr_record(num: int, title: str, description: str, author: str, base: str) -> dict:

@@ -12,29 +12,12 @@ from urllib.parse import quote
 
 from huggingtweets.hub.messages import HttpError, Response
 from huggingtweets.hub.ndjson import NdjsonError, SpillRef, iter_lines
-from huggingtweets.hub.routes import (
-    load_repo,
-    repo_url,
-    require_write,
-    resolve_or_404,
-)
-from huggingtweets.hub.storage import lfs_pointer
+from huggingtweets.hub.repos import check_path, load_repo, repo_url, require_write, resolve_or_404
 
 if TYPE_CHECKING:
     from huggingtweets.hub.messages import Request
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def check_path(path: object) -> str:
-    """A repo-relative file path: no leading '/', no '..' or empty parts, nothing under .git/."""
-    if not isinstance(path, str) or not path or len(path) > 1000:
-        raise HttpError(400, f"invalid path in repo: {path!r}")
-    parts = path.split("/")
-    control = any(ord(c) < 32 or ord(c) == 127 for c in path)
-    if path.startswith("/") or any(p in {"", ".", ".."} for p in parts) or parts[0] == ".git" or control:
-        raise HttpError(400, f"invalid path in repo: {path!r} (relative, no '..' or empty parts)")
-    return path
 
 
 def _writer(req: Request, repo_type: str, repo_id: str) -> dict:
@@ -111,21 +94,16 @@ def _add_regular(req: Request, number: int, value: dict) -> dict:
     return {"op": "add", "path": path, "sha256": sha256, "size": size, "oid": sha1, "lfs": False}
 
 
-def _add_lfs(req: Request, number: int, value: dict) -> dict:
-    storage = req.hub.storage
+def _add_lfs(number: int, value: dict) -> dict:
+    """An LFS file named by its sha256; whether this repo may name it is the storage's call."""
     path = check_path(value.get("path"))
     oid = str(value.get("oid", "")).lower()
     if value.get("algo", "sha256") != "sha256" or not _SHA256.match(oid):
         raise HttpError(400, f"commit line {number}: lfsFile needs a sha256 'oid'")
-    if not storage.has_blob(oid):
-        raise HttpError(422, f"LFS object {oid} for {path} was never uploaded (use the LFS batch API)")
     size = value.get("size")
-    actual = storage.blob_path(oid).stat().st_size
-    if size is not None and size != actual:
-        raise HttpError(422, f"lfsFile {path}: size {size} does not match the uploaded {actual} bytes")
-    pointer = lfs_pointer(oid, actual)
-    pointer_oid = hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
-    return {"op": "add", "path": path, "sha256": oid, "size": actual, "oid": pointer_oid, "lfs": True}
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise HttpError(400, f"commit line {number}: lfsFile 'size' must be a non-negative integer")
+    return {"op": "add", "path": path, "sha256": oid, "size": size, "lfs": True}
 
 
 def _parse_commit(req: Request) -> tuple[dict, list[dict]]:
@@ -147,7 +125,7 @@ def _parse_commit(req: Request) -> tuple[dict, list[dict]]:
             elif key == "file":
                 ops.append(_add_regular(req, number, value))
             elif key == "lfsFile":
-                ops.append(_add_lfs(req, number, value))
+                ops.append(_add_lfs(number, value))
             elif key in {"deletedFile", "deletedFolder"}:
                 path = value.get("path")
                 check_path(path.rstrip("/") if isinstance(path, str) else path)
@@ -190,25 +168,28 @@ def commit(req: Request, repo_type: str, repo_id: str, revision: str) -> Respons
 
 
 # ---------------------------------------------------------------------------- LFS
-def _signature(req: Request, repo_type: str, repo_id: str, oid: str, size: int) -> str:
-    msg = f"{repo_type}/{repo_id}/{oid}/{size}".encode()
+def _signature(req: Request, repo_type: str, repo_id: str, oid: str, size: int, user: str) -> str:
+    msg = f"{repo_type}/{repo_id}/{oid}/{size}/{user}".encode()
     return hmac.new(req.hub.secret, msg, hashlib.sha256).hexdigest()
 
 
 def lfs_batch(req: Request, repo_type: str, repo_id: str) -> Response:
-    """Upload actions for the objects the store lacks; uploading needs write rights on the repo.
+    """Upload actions for the objects this repo lacks; uploading needs write rights on the repo.
 
     The signed hrefs let the client PUT without its token, so they are the write permission
     itself: only a caller who may push to the repo gets them. Reading (``download``) needs read
-    rights, and a private repo stays 404 to whoever may not read it.
+    rights, and a private repo stays 404 to whoever may not read it. The answer is per repo: an
+    object stored for another repo still gets an upload action, so the reply says nothing about
+    what other repos hold, and only sending the bytes lets this repo use them.
     """
-    load_repo(req, repo_type, repo_id)
+    repo = load_repo(req, repo_type, repo_id)
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
         raise HttpError(400, 'LFS batch expects {"operation": "upload", "objects": [{"oid", "size"}]}')
     if body.get("operation", "upload") != "upload":
         raise HttpError(400, "this LFS endpoint only serves uploads; download files through /resolve/")
     require_write(req, repo_id.split("/")[0])
+    user = req.principal.user
     objects = body["objects"]
     out = []
     for obj in objects:
@@ -224,11 +205,13 @@ def lfs_batch(req: Request, repo_type: str, repo_id: str) -> Response:
             )
             continue
         item = {"oid": oid, "size": size, "authenticated": True}
-        if not req.hub.storage.has_blob(oid, size):
+        storage = req.hub.storage
+        if not (storage.may_reference(repo, oid, user) and storage.has_blob(oid, size)):
             kind = f"{repo_type}s/{repo_id}"
-            sig = _signature(req, repo_type, repo_id, oid, size)
+            sig = _signature(req, repo_type, repo_id, oid, size, user)
+            query = f"size={size}&user={quote(user, safe='')}&sig={sig}"
             item["actions"] = {
-                "upload": {"href": f"{req.base_url}/lfs-upload/{kind}/{oid}?size={size}&sig={sig}"},
+                "upload": {"href": f"{req.base_url}/lfs-upload/{kind}/{oid}?{query}"},
                 "verify": {"href": f"{req.base_url}/lfs-verify/{kind}"},
             }
         out.append(item)
@@ -247,28 +230,32 @@ def lfs_put(req: Request, repo_type: str, repo_id: str, oid: str) -> Response:
         size = int(req.param("size") or "")
     except ValueError:
         raise HttpError(400, "LFS upload URL lacks its size") from None
-    expected = _signature(req, repo_type, repo_id, oid, size)
+    user = req.param("user") or ""
+    expected = _signature(req, repo_type, repo_id, oid, size, user)
     if not hmac.compare_digest(expected, req.param("sig") or ""):
         raise HttpError(403, "LFS upload URL is not valid (ask the batch endpoint for a new one)")
     length = req.headers.get("Content-Length")
     if length is not None and length.isdigit() and int(length) != size:
         raise HttpError(400, f"upload of {length} bytes, expected {size}")
     storage = req.hub.storage
-    if storage.has_blob(oid, size):
-        for _ in req.body_chunks():
-            pass
-    else:
-        storage.put_blob_stream(req.body_chunks(), oid, size)
+    # Hashed even when the store has this object already: the grant below is for having sent
+    # these exact bytes, not for naming their sha256.
+    storage.put_blob_stream(req.body_chunks(), oid, size)
+    storage.grant_upload(repo_type, repo_id, oid, user)
     return Response(200, {})
 
 
 def lfs_verify(req: Request, repo_type: str, repo_id: str) -> Response:
-    load_repo(req, repo_type, repo_id)
+    repo = load_repo(req, repo_type, repo_id)
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("oid"), str):
         raise HttpError(400, 'LFS verify expects {"oid": sha256, "size": int}')
-    if not _SHA256.match(body["oid"].lower()) or not req.hub.storage.has_blob(
-        body["oid"].lower(), body.get("size")
+    oid, storage = body["oid"].lower(), req.hub.storage
+    user = req.principal.user if req.principal else None
+    if not (
+        _SHA256.match(oid)
+        and storage.may_reference(repo, oid, user)
+        and storage.has_blob(oid, body.get("size"))
     ):
         raise HttpError(404, f"LFS object {body['oid']} was not uploaded (or has another size)")
     return Response(200, {})

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from huggingtweets.hub.messages import HttpError, Response
-from huggingtweets.hub.routes import load_repo, paginate, resolve_or_404
+from huggingtweets.hub.repos import check_path, load_repo, paginate, resolve_or_404
 from huggingtweets.hub.storage import lfs_pointer
-from huggingtweets.hub.transfer import check_path
 
 if TYPE_CHECKING:
     from huggingtweets.hub.messages import Request
