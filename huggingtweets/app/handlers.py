@@ -195,8 +195,6 @@ class Handlers:
 
     def publish(self, repo_id: str, private: bool, token: str, request: gr.Request):
         """Publish the trained model; returns (message, cleared token box, card)."""
-        from huggingtweets.publish import publish
-
         session = self.session(request)
         try:
             if session.busy() or not (session.run_dir / "model" / "README.md").is_file():
@@ -204,14 +202,35 @@ class Handlers:
             if not (token or "").strip():
                 raise HubError("no Hugging Face token given; publishing needs one with write access",
                                hint="paste a write token from https://huggingface.co/settings/tokens or sign in")
-            result = publish(session.run_dir, repo_id=(repo_id or "").strip() or None, private=bool(private),
-                             endpoint=self.endpoint, token=token.strip())
+            result = self._publish(session.run_dir, (repo_id or "").strip() or None, bool(private), token.strip())
         except HuggingtweetsError as err:
             return views.error_markdown(err), "", gr.skip()
         visibility = "private" if result.private else "public"
         message = (f"Published to [{result.repo_id}]({result.url}) ({visibility}). "
                    + ("" if result.changed else "Nothing had changed, so no new commit."))
         return message, "", views.card_html(session.run_dir / "model")
+
+    def _publish(self, run_dir: Path, repo_id: str | None, private: bool, token: str):
+        """As `huggingtweets publish`: resolve the repo id, render the card for it, push in one commit."""
+        from huggingtweets.card import write_card
+        from huggingtweets.hubclient import HubClient
+        from huggingtweets.publish import (
+            card_hub_url,
+            card_staleness,
+            check_repo_id,
+            default_repo_id,
+            publish,
+        )
+
+        if repo_id is not None:
+            check_repo_id(repo_id)
+        client = HubClient(endpoint=self.endpoint, token=token)
+        repo_id = check_repo_id(repo_id or default_repo_id(run_dir, client.whoami()["name"]))
+        client.check_namespace(repo_id)
+        hub_url = card_hub_url(client.shown_endpoint)
+        if card_staleness(run_dir, repo_id=repo_id, hub_url=hub_url):
+            write_card(run_dir, repo_id=repo_id, hub_url=hub_url)
+        return publish(run_dir, repo_id=repo_id, private=private, client=client)
 
     def publish_oauth(self, repo_id: str, private: bool, token: str, request: gr.Request,
                       oauth_token: gr.OAuthToken | None):
