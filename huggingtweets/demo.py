@@ -35,9 +35,9 @@ DEMO_ORG = "huggingtweets"
 # a larger step than GPT-2's fine-tuning rate (1.372e-4 left perplexity above 150 here).
 DEMO_EPOCHS = 10
 DEMO_LEARNING_RATE = 1e-3
-# One torch thread: on a 2-core machine that is doing anything else, two threads spin against each
-# other (measured with other jobs running: 44-60 s for the whole demo with one thread, 95 s with two).
-DEMO_TRAIN: dict = {"cpu_threads": 1}
+# No pinned thread count: the trainer's auto rule (train/speed.py) takes every core that other work
+# leaves free, which is all of them on an idle laptop and one on a busy 2-core machine.
+DEMO_TRAIN: dict = {}
 DEMO_SAMPLES = 10  # sample posts for the card
 SERVER_START_TIMEOUT_S = 60
 DOWNSTREAM_TIMEOUT_S = 300

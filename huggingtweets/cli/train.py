@@ -78,6 +78,10 @@ def train(run_dir: Path, config_file: Path | None, resume: bool, **params) -> No
         f"Trained {summary['base_model']} for {summary['steps']} steps "
         f"({summary['tokens_per_second']:,.0f} tokens/s, {summary['wall_time_s']:.0f} s)."
     )
+    if summary.get("phases_s"):
+        from huggingtweets.train.speed import format_phases
+
+        click.echo(f"Time: {format_phases(summary['phases_s'])}.")
     if val["last"] is not None:
         click.echo(
             f"Validation loss {val['initial']:.3f} -> {val['last']:.3f} (best {val['best']:.3f}), "

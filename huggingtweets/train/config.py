@@ -80,8 +80,8 @@ class TrainConfig:
     mixed_precision: str = knob("auto", "auto = bf16 where the hardware has it; fp16 needs a GPU.",
                                 choices=MIXED_PRECISION)
     compile: bool = knob(False, "torch.compile the model: +12-16% on top of bf16, 18-45 s first step on CPU.")
-    cpu_threads: int = knob(0, "Torch threads per process on CPU (0 = torch's default; 1 is fastest for "
-                            "tiny models on a busy CPU).", min=0, max=4096, affects_weights=False)
+    cpu_threads: int = knob(0, "Torch threads per process on CPU (0 = auto: the cores that other work "
+                            "leaves free, train/speed.py).", min=0, max=4096, affects_weights=False)
     # 0 keeps CPU SDPA on its fast kernel.
     attention_dropout: float | None = knob(0.0, "GPT-2 attention dropout (empty = the base model's).",
                                            min=0, below=1)
@@ -101,9 +101,10 @@ class TrainConfig:
     # --- outputs
     report_to: str = knob("none", "Tracker for hyperparameters and metrics, through accelerate.",
                           choices=TRACKERS, affects_weights=False)
-    # bfloat16: half the download, and CPU decoding is bound by reading weights (measured 1.6x
-    # faster per token for GPT-2 124M here, loss unchanged to 4 decimals).
-    save_dtype: str = knob("bfloat16", "Saved weights' dtype.", choices=SAVE_DTYPES)
+    # bfloat16: half the download, loss unchanged to 4 decimals. config.json always says float32, so a
+    # default pipeline() upcasts and never computes in bf16, emulated 6x slower on AVX2-only CPUs.
+    save_dtype: str = knob("bfloat16", "Saved weights' file dtype (they load as float32).",
+                           choices=SAVE_DTYPES)
     # --- testing hooks
     debug_nan_at_step: int = knob(0, "Make the loss NaN at this optimizer step, to exercise the guard "
                                   "(0 = off).", min=0, affects_weights=False, recorded=False)

@@ -87,9 +87,10 @@ def _train(
 
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
-    from huggingtweets.train.saving import save_model
+    from huggingtweets.train.saving import post_max_new_tokens, save_model
+    from huggingtweets.train.speed import Phases, auto_cpu_threads
 
-    started = time.perf_counter()
+    started, phases = time.perf_counter(), Phases()
 
     # --- accelerator: precision, accumulation, trackers, checkpoint naming --------------------
     accelerator = Accelerator(
@@ -112,8 +113,8 @@ def _train(
     # the shared tensor once, which is exactly right.
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     share_cpu_threads(accelerator)
-    if config.cpu_threads and accelerator.device.type == "cpu":
-        torch.set_num_threads(config.cpu_threads)
+    if accelerator.device.type == "cpu" and (config.cpu_threads or accelerator.num_processes == 1):
+        torch.set_num_threads(config.cpu_threads or auto_cpu_threads())
     if not is_main:
         events = ignore  # one report per step, from the main process
     set_seed(config.seed)
@@ -215,7 +216,8 @@ def _train(
         accelerator.load_state(str(checkpoint_path(run_dir, newest)))
         accelerator.project_configuration.iteration = newest + 1
     else:
-        state.initial_validation_loss = evaluate(model, eval_loader, accelerator)
+        with phases("eval"):
+            state.initial_validation_loss = evaluate(model, eval_loader, accelerator)
 
     hyperparameters = {
         **config.hyperparameters(),
@@ -233,6 +235,7 @@ def _train(
     )
 
     # --- the loop ---------------------------------------------------------------------------
+    phases.add("setup", time.perf_counter() - started - phases.split().get("eval", 0.0))
     session_tokens, clock = 0, TrainClock()  # the clock leaves out evaluation and checkpoint time
     stop_at = min(total_steps, config.stop_after_steps or total_steps)
     session_start_step = state.global_step
@@ -329,24 +332,29 @@ def _train(
                 and state.global_step % config.checkpoint_every == 0
                 and not epoch_ends_here
             ):
-                with clock.paused():
+                with clock.paused(), phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         else:
             # A full pass: evaluate, record, checkpoint at the epoch's end.
             with clock.paused():
-                state.finish_epoch(evaluate(model, eval_loader, accelerator))
-                save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+                with phases("eval"):
+                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                with phases("checkpoint"):
+                    save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
             _log_epoch(accelerator, state, events, config.epochs)
             continue
         # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
             if state.global_step >= total_steps:
-                state.finish_epoch(evaluate(model, eval_loader, accelerator))
-            save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
+                with phases("eval"):
+                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+            with phases("checkpoint"):
+                save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
             _log_epoch(accelerator, state, events, config.epochs)
         break
     train_seconds = clock.training_seconds()
+    phases.add("train", train_seconds)
 
     if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
         accelerator.end_training()
@@ -364,8 +372,15 @@ def _train(
     state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
     summary: dict[str, Any] = {}
     if is_main:
-        with atomic_dir(run_dir / "model") as tmp:
-            save_model(unwrapped, tokenizer, tmp, state_dict=state_dict, dtype=config.save_dtype)
+        with phases("save"), atomic_dir(run_dir / "model") as tmp:
+            save_model(
+                unwrapped,
+                tokenizer,
+                tmp,
+                state_dict=state_dict,
+                dtype=config.save_dtype,
+                max_new_tokens=post_max_new_tokens(tokenizer, dataset["train"]["text"], context=context),
+            )
         summary = {
             "base_model": base_name,
             "hyperparameters": hyperparameters,
@@ -388,6 +403,7 @@ def _train(
             "history": state.history,
             "tokens_per_second": round(session_tokens / max(train_seconds, 1e-9), 1),
             "wall_time_s": round(time.perf_counter() - started, 2),
+            "phases_s": phases.split(),
             "resumed": bool(resume),
             **environment_summary(accelerator),
         }

@@ -6,20 +6,46 @@ What the pipeline reads in transformers 5 (checked in pipelines/base.py and text
 - generation settings come from generation_config.json only; the pipeline's own defaults
   (temperature 0.7, 256 new tokens) fill in only what that file leaves unset.
   ``config.task_specific_params`` (where the original put them) is no longer read.
+- the weights are loaded as ``config.json``'s ``dtype`` (pipeline and from_pretrained default to
+  ``dtype="auto"``, which reads it before the files' own dtype). We always write float32 there:
+  bfloat16 weights computed in bfloat16 are 7x slower per token on a CPU without native bf16
+  (AVX2 only, most laptops and CI runners), and never faster than float32 on a CPU with it (see
+  benchmarks/RESULTS.md). The files may still hold bfloat16 (half the download); they are upcast
+  once at load. A GPU user who wants bf16 compute passes ``dtype=torch.bfloat16``.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 EOS_TOKEN = "<|endoftext|>"  # GPT-2's: BOS, EOS and pad at once; the tiny base uses it too
 
-# Long enough for a long post in GPT-2 tokens (280 characters is ~70-100 tokens, more with emoji),
-# short enough that a runaway sample ends quickly on a CPU.
+# When the posts are unknown: long enough for a long post in GPT-2 tokens (280 characters is ~70-100
+# tokens, more with emoji), short enough that a runaway sample ends quickly on a CPU.
 POST_MAX_NEW_TOKENS = 100
+# A sample may run this much longer than the longest training post before it is cut.
+POST_LENGTH_MARGIN = 1.5
 
 
-def post_generation_config(eos_token_id: int, pad_token_id: int):
+def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
+    """The cap on new tokens per sample: the longest post in tokens (plus its EOS), with margin.
+
+    Sampling stops each sequence at EOS, and a call of n sequences runs until all n stopped or
+    this cap is reached, so the cap is what a runaway sample costs. Sized from the person's own
+    posts (short-post accounts get a short cap, long-post ones are not cut), rounded up to 8.
+    """
+    texts = [t for t in texts if t]
+    if not texts:
+        return POST_MAX_NEW_TOKENS
+    # verbose=False: a post longer than the model's context is fine here (it is only measured).
+    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    longest = max(len(x) for x in ids) + 1
+    cap = -(-math.ceil(longest * POST_LENGTH_MARGIN) // 8) * 8
+    return max(16, min(cap, context * 3 // 4))  # the prompt needs the rest of the context
+
+
+def post_generation_config(eos_token_id: int, pad_token_id: int, *, max_new_tokens: int | None = None):
     """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
 
     transformers 5 reads generation defaults only from generation_config.json (not from
@@ -32,15 +58,27 @@ def post_generation_config(eos_token_id: int, pad_token_id: int):
         do_sample=True,  # posts should vary; greedy decoding repeats the most common post
         top_p=0.95,
         temperature=1.0,  # set explicitly: left unset, the pipeline would use its 0.7
-        max_new_tokens=POST_MAX_NEW_TOKENS,
+        max_new_tokens=max_new_tokens or POST_MAX_NEW_TOKENS,
         eos_token_id=eos_token_id,  # <|endoftext|> ends a post
         pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
         bos_token_id=eos_token_id,
     )
 
 
-def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str = "float32") -> Path:
-    """``save_pretrained`` (safetensors) + tokenizer + generation_config.json tuned for posts."""
+def save_model(
+    model,
+    tokenizer,
+    out_dir: Path,
+    *,
+    state_dict=None,
+    dtype: str = "float32",
+    max_new_tokens: int | None = None,
+) -> Path:
+    """``save_pretrained`` (safetensors) + tokenizer + generation_config.json tuned for posts.
+
+    ``dtype`` is the files' dtype only; config.json always says float32 (see the module's note).
+    ``max_new_tokens`` caps a sample's length (see ``post_max_new_tokens``); None keeps the default.
+    """
     import torch
 
     eos_id = tokenizer.eos_token_id
@@ -57,7 +95,10 @@ def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str =
     # generation_config.json carries pad_token_id instead, which silences generate()'s own warning.
     if config.pad_token_id == eos_id:
         config.pad_token_id = None
-    model.generation_config = post_generation_config(eos_id, tokenizer.pad_token_id)
+    model.generation_config = post_generation_config(
+        eos_id, tokenizer.pad_token_id, max_new_tokens=max_new_tokens
+    )
+    model.to(torch.float32)  # save_pretrained writes the model's dtype into config.json
     if dtype == "bfloat16":
         # Convert each storage once, so tied weights (lm_head = wte) stay one tensor and are saved once.
         converted: dict[int, torch.Tensor] = {}
@@ -65,9 +106,6 @@ def save_model(model, tokenizer, out_dir: Path, *, state_dict=None, dtype: str =
             k: converted.setdefault(v.data_ptr(), v.to(torch.bfloat16)) if v.is_floating_point() else v
             for k, v in (state_dict if state_dict is not None else model.state_dict()).items()
         }
-        # The model itself too: save_pretrained records the model's dtype in config.json, and that
-        # is what from_pretrained/pipeline (dtype="auto") load the weights as.
-        model.to(torch.bfloat16)
     model.save_pretrained(out_dir, state_dict=state_dict)
     tokenizer.save_pretrained(out_dir)
     return Path(out_dir)
