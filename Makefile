@@ -5,13 +5,13 @@ PY := $(VENV)/bin/python
 # The CPU wheel lies on disk here; a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-hub-latest lint install clean
+.PHONY: demo test test-hub-latest lint install clean space
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,app]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -21,6 +21,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The wheel space/requirements.txt names: the package and its templates, for a Hugging Face Space.
+space: install
+	rm -f space/huggingtweets-*.whl
+	$(PY) -m pip wheel -q --no-deps -w space .
 
 # The Hub tests again with the newest huggingface_hub the registry serves (pyproject has no upper
 # bound, so users get it): the local Hub must keep answering what that client asks for.

@@ -41,11 +41,13 @@ class RunConfig:
 
     # --- fetch: whose posts, from where
     handles: tuple[str, ...] = _help(
-        "X handles. Fetched through the X API v2 unless an archive or posts file gives that user.",
+        "Handles read live: X (alice, x:alice; X API v2), Bluesky (alice.bsky.social, did:plc:...), "
+        "Mastodon (@alice@mastodon.social).",
         default=(),
     )
     archives: tuple[tuple[str, str | None], ...] = _help(
-        "X archive exports (.zip or unpacked folder), each with an optional handle to check it against. "
+        "Account exports (X archive, Mastodon archive, Bluesky .car), each with an optional handle to "
+        "check it against (or to name a .car, which knows only its DID). "
         "In a file: a list of paths or of {path: ..., handle: ...}.",
         default=(),
     )
@@ -54,7 +56,7 @@ class RunConfig:
         "In a file: a list of {path: ..., handle: ...}.",
         default=(),
     )
-    max_posts: int | None = _help("At most this many posts per user from the X API.", default=None)
+    max_posts: int | None = _help("At most this many posts per user from the X API, Bluesky or Mastodon.", default=None)
     price_per_read: float = _help("USD per post read from the X API, for the cost estimate.", default=0.005)
     # --- prepare (its seed is train.seed: one seed for the split, training and samples)
     keep_newlines: bool = _help("Keep line breaks inside posts.", default=False)

@@ -41,6 +41,20 @@ def _read_raw(run_dir: Path, handle: str) -> list[dict]:
     return posts
 
 
+def _network_fields(user: dict, cleaned) -> dict:
+    """What only Bluesky/Mastodon users have: where they live, what was left out unread (never part
+    of ``downloaded``), how many kept posts quote another (the quoted words are not in them)."""
+    if "network" not in user:
+        return {}
+    return {
+        "network": user.get("network"),
+        "instance": user.get("instance"),
+        "display": user.get("display"),
+        "left_out": dict(user.get("left_out") or {}),
+        "quotes": sum(1 for p in cleaned.kept if p.get("is_quote")),
+    }
+
+
 def _user_report(handle: str, source: str, cleaned) -> dict:
     kept = cleaned.kept
     dates = sorted(p["created_at"][:10] for p in kept if p.get("created_at"))
@@ -88,22 +102,23 @@ def prepare(
         cleaned = clean_posts(
             _read_raw(run_dir, handle), keep_newlines=keep_newlines, keep_replies=keep_replies
         )
-        reports[handle] = _user_report(handle, user.get("source"), cleaned)
+        reports[handle] = {**_user_report(handle, user.get("source"), cleaned), **_network_fields(user, cleaned)}
         kept[handle] = [p["text"] for p in cleaned.kept]
         assert reports[handle]["downloaded"] == sum(reports[handle][k] for k in (*DROP_REASONS, "kept"))
 
+    shown = {u["handle"]: (u.get("display") or "@" + u["handle"]) for u in users}
     warnings = []
     for handle, rep in reports.items():
         counts = ", ".join(f"{k} {rep[k]}" for k in ("downloaded", *DROP_REASONS, "kept"))
         if rep["characters"] < MIN_CHARACTERS:
             raise NotEnoughDataError(
-                f"@{handle}: only {rep['characters']:,} characters left after cleaning ({counts}); "
+                f"{shown[handle]}: only {rep['characters']:,} characters left after cleaning ({counts}); "
                 f"need at least {MIN_CHARACTERS:,}",
                 hint="add more posts: a full archive, a longer --posts-file, or more --max-posts",
             )
         if rep["characters"] < WARN_CHARACTERS:
             warnings.append(
-                f"@{handle}: only {rep['characters']:,} characters kept (under {WARN_CHARACTERS:,}); "
+                f"{shown[handle]}: only {rep['characters']:,} characters kept (under {WARN_CHARACTERS:,}); "
                 "the bot will mostly repeat these posts"
             )
 

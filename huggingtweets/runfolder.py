@@ -24,10 +24,13 @@ def bot_name(handles: Iterable[str]) -> str:
     The one place this is computed: the default run folder, the default repo id and the
     publishing pre-flight all use it, so they always agree.
     """
+    from huggingtweets.sources.handles import repo_name  # here: sources imports this module
+
     names = sorted({str(h).strip().lstrip("@").lower() for h in handles if h and str(h).strip().lstrip("@")})
     if not names:
         raise ValueError("a bot name needs at least one handle")
-    return "-".join(names)
+    # keys joined, '--'/'..' made single and bounded to the Hub's 96 characters with a digest
+    return repo_name(names)
 
 
 def default_run_dir(handles: Iterable[str], root: Path | str = RUNS_ROOT) -> Path:

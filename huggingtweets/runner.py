@@ -74,6 +74,11 @@ def stage_status(run_dir: Path | str) -> dict[str, str]:
 
 def resolve_run_dir(config: RunConfig) -> Path:
     """``--run-dir``, else ``runs/<handles>``; an archive names its owner, so it is read for that."""
+    from huggingtweets.sources import check_handle
+
+    # Every handle is parsed here, before anything runs: a bad one fails at once, on every network.
+    for handle in (*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h)):
+        check_handle(handle)
     if config.run_dir:
         return Path(config.run_dir)
     return default_run_dir_for(config.handles, config.archives, config.posts_files)
@@ -89,9 +94,9 @@ def default_run_dir_for(handles, archives, posts_files) -> Path:
         if handle:
             names.append(check_handle(handle))
             continue
-        from huggingtweets.sources.archive import read_archive
+        from huggingtweets.sources import read_export
 
-        user, _ = read_archive(archive)
+        user, _ = read_export(archive)  # X, Mastodon or Bluesky: told by the file's content
         names.append(user.handle)
     return default_run_dir(names)
 
@@ -114,7 +119,11 @@ def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str
     client = HubClient(endpoint=endpoint, token=token)
     namespace = (config.repo_id or "").split("/")[0] or config.org or client.whoami()["name"]
     # Archive owners are known only after fetch; the name here is only for the error message.
-    known = [*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h)]
+    from huggingtweets.sources import check_handle
+
+    # handle keys, as fetch will name the users: "@a@b.social" is "a_at_b.social" in a repo name
+    known = [check_handle(h) for h in
+             (*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h))]
     name = (config.repo_id or "").partition("/")[2] or (bot_name(known) if known else "NAME")
     client.check_namespace(f"{namespace}/{name}")
     return namespace

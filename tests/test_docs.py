@@ -29,6 +29,7 @@ FIRST_LINES = [
 SECTIONS = [
     "What it does",
     "Quick start",
+    "Web app",
     "Data sources",
     "Privacy and consent",
     "Command-line reference",

@@ -79,3 +79,17 @@ def test_stage_commands_take_the_run_lock(tmp_path, command):
         line = one_error_line(CliRunner().invoke(main, args))
     assert line.startswith(f"Error: another huggingtweets command is writing to {run_dir}")
     assert not (run_dir / "users.json").exists()
+
+
+def test_publish_takes_the_run_lock_before_it_renders_or_pushes(tmp_path, hub, monkeypatch):
+    """`publish` may render the card again and then uploads the folder: never while another writes it."""
+    monkeypatch.setenv("HF_TOKEN", hub.token)
+    run_dir = tmp_path / "run"
+    (run_dir / "model").mkdir(parents=True)
+    with run_lock(run_dir):
+        line = one_error_line(CliRunner().invoke(
+            main, ["publish", "--run-dir", str(run_dir), "--repo-id", "alice/gull", "--endpoint", hub.url]
+        ))
+    assert line.startswith(f"Error: another huggingtweets command is writing to {run_dir}")
+    assert not (run_dir / "model" / "README.md").exists()
+    assert not (hub.data_dir / "repos").exists() or not any((hub.data_dir / "repos").rglob("gull*"))

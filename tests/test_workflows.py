@@ -21,7 +21,7 @@ import yaml
 from huggingtweets.cli import main
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
-NAMES = ("ci.yml", "regenerate-cards.yml", "train-and-publish.yml")
+NAMES = ("ci.yml", "regenerate-cards.yml", "train-and-publish.yml", "refresh-bots.yml")
 COMMAND_PREFIXES = {"then", "else", "do", "&&", "||", ";", "|", "time", "exec", "(", "!", "-m"}
 SHELL_STOP = {"|", "||", "&&", ";", ">", ">>", "2>&1", "<", "<<<", "&"}
 ARRAY_ASSIGN = re.compile(r"^\s*(?:if .*?;\s*then\s+)?\w+\+?=\(")
@@ -136,6 +136,7 @@ def test_every_huggingtweets_command_in_the_workflow_exists_with_its_flags(name)
         "ci.yml": [],
         "regenerate-cards.yml": ["huggingtweets cards regenerate"] * 4,
         "train-and-publish.yml": ["huggingtweets run"],
+        "refresh-bots.yml": ["huggingtweets refresh"],
     }[name]
     assert commands == expected
 
@@ -229,3 +230,15 @@ def test_actionlint():
         [exe, *(str(WORKFLOWS / n) for n in NAMES)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_refresh_bots_runs_weekly_and_by_hand_on_the_default_branch_only():
+    workflow = load("refresh-bots.yml")
+    triggers = workflow.get("on") or workflow.get(True)
+    assert set(triggers) == {"workflow_dispatch", "schedule"} and len(triggers["schedule"]) == 1
+    assert set(triggers["workflow_dispatch"]["inputs"]) == {"author", "min_new_posts"}
+    job = workflow["jobs"]["refresh"]
+    assert "default_branch" in job["if"]
+    step = next(s for s in job["steps"] if s.get("name") == "Refresh")
+    assert step["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    assert "huggingtweets/refresh" not in str(job)  # the re-training work folders are never cached

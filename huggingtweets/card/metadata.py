@@ -21,6 +21,7 @@ from huggingtweets.card.render import (
     template_version,
 )
 from huggingtweets.errors import CardError, StageError
+from huggingtweets.sources.handles import is_valid_key
 
 SCHEMA_VERSION = 1
 METADATA_FILE = "huggingtweets.json"
@@ -100,9 +101,10 @@ def build_metadata(
     users = []
     for u in users_raw:
         handle = str(u.get("handle", "")).lstrip("@")
-        if not HANDLE_RE.match(handle):
+        if not is_valid_key(handle):
             raise CardError(
-                f"handle {handle!r} in users.json is not a valid handle; expected letters, digits, _"
+                f"handle {handle!r} in users.json is not a valid handle; expected letters, digits, "
+                "'_', '.', '-' (as huggingtweets.sources.handles makes them)"
             )
         users.append(
             {
@@ -115,6 +117,10 @@ def build_metadata(
                 "source_detail": u.get("source_detail") or "",
             }
         )
+        if "network" in u:  # Bluesky/Mastodon: where the account lives, and when it was read
+            users[-1].update({k: u.get(k) for k in ("network", "instance", "display", "fetched_on")})
+        if u.get("newest_post_at"):  # live sources: what `huggingtweets refresh` counts new posts from
+            users[-1]["newest_post_at"] = u["newest_post_at"]
     missing = [u["handle"] for u in users if u["handle"] not in (report.get("users") or {})]
     if missing:
         raise StageError(

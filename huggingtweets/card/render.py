@@ -203,8 +203,10 @@ def _check(meta: dict) -> None:
     for user in users:
         for key in ("handle", "name", "source"):
             _need(user, key, "users[]")
-        if not HANDLE_RE.match(str(user["handle"])):
-            raise CardError(f"handle {user['handle']!r} is not a valid handle; expected letters, digits, _")
+        from huggingtweets.sources.handles import is_valid_key
+
+        if not is_valid_key(user["handle"]):
+            raise CardError(f"handle {user['handle']!r} is not a valid handle; expected letters, digits, _ . -")
     for key in ("data_report", "training_summary", "predictions", "versions", "language", "license"):
         _need(meta, key, "metadata")
     _need(meta["data_report"], "users", "data_report")
@@ -269,9 +271,15 @@ def _context(meta: dict, version: str) -> dict:
         stats = {k: raw.get(k) for k in stat_keys}
         stats["first_date"], stats["last_date"] = raw.get("first_date"), raw.get("last_date")
         langs = {k: v for k, v in (raw.get("languages") or {}).items() if k not in NOT_A_LANGUAGE}
+        display = str(user.get("display") or "")
         users.append(
             {
-                "handle": user["handle"],
+                # the `at` filter adds the "@": Mastodon's @user@instance, Bluesky's @domain
+                "handle": display[1:] if display.startswith("@") else display or user["handle"],
+                "network": user.get("network") or "x",
+                "instance": user.get("instance"),
+                "fetched_on": user.get("fetched_on") or "an unrecorded date",
+                "left_out": sum((raw.get("left_out") or {}).values()),
                 "name": user["name"] or user["handle"],
                 "avatar_src": avatar_src(meta, user),
                 "source": user["source"],
@@ -324,6 +332,8 @@ def _context(meta: dict, version: str) -> dict:
         "prompt": meta.get("widget_prompt", DEFAULT_PROMPT),
         "users": users,
         "cyborg": len(users) > 1,
+        "net": network_words({u["network"] for u in users}),
+        "has_left_out": any(u["left_out"] for u in users),
         "has_extra_drops": any_of(("replies", "duplicates", "media_only")),
         "has_dates": any_of(("first_date", "last_date")),
         "has_languages": any(report_users.get(u["handle"], {}).get("languages") for u in users),
@@ -337,6 +347,17 @@ def _context(meta: dict, version: str) -> dict:
         "predictions": predictions,
         "versions": sorted((str(k), str(v)) for k, v in (meta["versions"] or {}).items()),
     }
+
+
+def network_words(networks: set[str]) -> dict[str, str]:
+    """The table's words: X's own (tweets, retweets) on X-only cards; "posts" and the other networks'
+    names for reposts (Bluesky: reposts, Mastodon: boosts) as soon as another network is in."""
+    if networks <= {"x"}:
+        return {"posts": "Tweets", "reposts": "Retweets"}
+    names = {"x": "retweets", "bluesky": "reposts", "mastodon": "boosts"}
+    shared = [names[n] for n in ("x", "bluesky", "mastodon") if n in networks]
+    label = shared[0] if len(shared) == 1 else ", ".join(shared[:-1]) + " and " + shared[-1]
+    return {"posts": "Posts", "reposts": label[:1].upper() + label[1:]}
 
 
 def _plain(value: Any) -> str:

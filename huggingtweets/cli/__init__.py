@@ -61,9 +61,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from huggingtweets.cli import card, data, hub, run, train
+    from huggingtweets.cli import app, card, data, hub, refresh, run, train
 
-    for module in (data, train, card, hub, run):
+    for module in (data, train, card, hub, run, refresh, app):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -86,6 +86,7 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     from huggingtweets.hubclient import HubClient
     from huggingtweets.publish import card_hub_url, card_staleness, check_repo_id, default_repo_id
     from huggingtweets.publish import publish as do_publish
+    from huggingtweets.stagerecords import run_lock
 
     if repo_id is not None:
         check_repo_id(repo_id)  # before the card is touched
@@ -93,13 +94,16 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     repo_id = check_repo_id(repo_id or default_repo_id(run_dir, org or client.whoami()["name"]))
     client.check_namespace(repo_id)
     hub_url = card_hub_url(client.shown_endpoint)
-    stale = card_staleness(
-        run_dir, repo_id=repo_id, hub_url=hub_url, template=template, check_template=template is not None
-    )
-    if stale:
-        write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
-        click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
-    result = do_publish(run_dir, repo_id=repo_id, private=private, client=client)
+    # The lock every command that writes the folder takes: the card may be rendered again here, and
+    # what is pushed must not change under the upload.
+    with run_lock(run_dir, create=False):
+        stale = card_staleness(
+            run_dir, repo_id=repo_id, hub_url=hub_url, template=template, check_template=template is not None
+        )
+        if stale:
+            write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
+            click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
+        result = do_publish(run_dir, repo_id=repo_id, private=private, client=client)
     visibility = "private" if result.private else "public"
     if result.completed_empty:
         click.echo(

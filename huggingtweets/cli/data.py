@@ -51,7 +51,8 @@ class _FetchCommand(click.Command):
 @click.command(cls=_FetchCommand)
 @click.argument("handles", nargs=-1)
 @click.option(
-    "--archive", "archives", multiple=True, metavar="PATH", help="Your X archive: the .zip or its folder."
+    "--archive", "archives", multiple=True, metavar="PATH", help="An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
+    "or Bluesky repository (.car), told apart by content."
 )
 @click.option(
     "--posts-file", "posts_files", multiple=True, metavar="PATH",
@@ -63,7 +64,7 @@ class _FetchCommand(click.Command):
 )  # fmt: skip
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Run folder [default: runs/<handles>].")
 @click.option(
-    "--max-posts", type=click.IntRange(min=1), help="Read at most this many posts per handle (X API)."
+    "--max-posts", type=click.IntRange(min=1), help="Read at most this many posts per handle (X API, Bluesky, Mastodon)."
 )
 @click.option(
     "--price-per-read", type=click.FloatRange(min=0), default=0.005, show_default=True,
@@ -73,11 +74,15 @@ class _FetchCommand(click.Command):
 def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts, price_per_read):
     """Fetch a person's posts into DIR/raw/<handle>.jsonl and DIR/users.json.
 
-    HANDLE... are read from the X API v2 (bearer token in X_BEARER_TOKEN); --archive reads an X
-    archive; --posts-file reads posts from any other network.
+    HANDLE... are read live: alice, @alice or x:alice from the X API v2 (bearer token in
+    X_BEARER_TOKEN); alice.bsky.social, bsky:alice.example.com or did:plc:... from Bluesky, and
+    @alice@mastodon.social from that Mastodon instance, both free and without a token
+    (MASTODON_ACCESS_TOKEN for an instance that demands one). --archive reads an account export
+    (X, Mastodon or Bluesky); --posts-file reads posts from any other network.
 
     \b
     huggingtweets fetch --archive twitter-archive.zip
+    huggingtweets fetch @alice@fosstodon.org bsky:alice.bsky.social
     huggingtweets fetch --posts-file toots.csv --handle alice
     huggingtweets fetch jack --max-posts 200
     """

@@ -27,7 +27,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.command(cls=_RunCommand)
 @click.argument("handles", nargs=-1)
 @click.option("--archive", "archives", multiple=True, metavar="PATH",
-              help="An X archive: the .zip or its folder. Repeatable. [file key: archives]")
+              help="An account export: X archive (.zip or folder), Mastodon archive (.zip) or Bluesky "
+                   "repository (.car), told apart by content. Repeatable. [file key: archives]")
 @click.option("--posts-file", "posts_files", multiple=True, metavar="PATH",
               help="Posts from another network (.jsonl, .csv or text, one post per line), followed by "
                    "--handle H. Repeatable. [file key: posts_files]")
@@ -55,8 +56,9 @@ def _given(ctx: click.Context, name: str) -> bool:
 def run(ctx: click.Context, **_: object) -> None:
     """Fetch, prepare, train, generate, write the card and publish: one bot, one command.
 
-    HANDLE... are read from the X API v2 (bearer token in X_BEARER_TOKEN); --archive and
-    --posts-file read files.
+    HANDLE... are read live: alice or x:alice from the X API v2 (bearer token in X_BEARER_TOKEN),
+    alice.bsky.social or did:plc:... from Bluesky, @alice@mastodon.social from Mastodon (both
+    free). --archive and --posts-file read files.
 
     Each stage records in DIR/.stages/ that it finished, with a fingerprint of its inputs and
     settings. Running the same command again (after a crash or Ctrl-C) skips what is done and
@@ -67,6 +69,7 @@ def run(ctx: click.Context, **_: object) -> None:
     \b
     huggingtweets run --archive twitter-archive.zip
     huggingtweets run --archive a.zip --posts-file toots.csv --handle alice --public
+    huggingtweets run @me@fosstodon.org bsky:me.bsky.social --archive x.zip
     huggingtweets run --config bot.yaml --epochs 2
     """
     from huggingtweets.config import build_config, load_config_file

@@ -1,4 +1,5 @@
-"""Sources: a person's posts from an X archive, the X API or a plain file, normalized.
+"""Sources: a person's posts from an X archive, the X API, Bluesky, Mastodon (live or their
+exports) or a plain file, normalized.
 
 ``fetch`` reads every source first and writes the run folder only when all of them succeeded,
 so a bad input never leaves a half-written run folder behind.
@@ -6,32 +7,91 @@ so a bad input never leaves a half-written run folder behind.
 
 from __future__ import annotations
 
-import re
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from huggingtweets.errors import InputError
+from huggingtweets.errors import InputError, SourceError
 from huggingtweets.runfolder import atomic_dir, atomic_write_json, default_run_dir
+from huggingtweets.sources.handles import Handle, is_valid_key, parse_handle
 from huggingtweets.sources.record import Post, UserInfo
 
-__all__ = ["Post", "UserInfo", "check_handle", "collect", "fetch", "read_users"]
-
-
-# A handle names files (raw/<handle>.jsonl) and the default run folder, so it must be one plain
-# path component. X handles are [A-Za-z0-9_]{1,15}; other networks also use dots and dashes.
-_HANDLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+__all__ = ["Handle", "Post", "UserInfo", "check_handle", "collect", "fetch", "parse_handle", "read_export", "read_users"]
 
 
 def check_handle(handle: str, *, what: str = "handle") -> str:
-    """``handle`` without its leading @, or an InputError when it cannot name a file."""
-    bare = handle[1:] if handle.startswith("@") else handle
-    if not _HANDLE.fullmatch(bare):
-        raise InputError(
-            f"{what} {handle!r} is not a valid handle: expected 1-64 letters, digits, '_', '.' or '-', "
-            "starting with a letter, digit or '_'",
-            hint="e.g. --handle alice_b",
-        )
-    return bare
+    """The file-safe key of ``handle`` (any network's spelling), or an InputError naming it."""
+    try:
+        return parse_handle(handle).key
+    except InputError as err:
+        raise InputError(f"{what}: {err.message}", hint=err.hint) from None
+
+
+def export_kind(path: Path) -> str:
+    """"x", "mastodon" or "bluesky": what an --archive holds, told by its content, not its name."""
+    if path.is_dir():
+        if (path / "outbox.json").is_file() and not (path / "data").is_dir():
+            return "mastodon"
+        return "x"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return "x"  # the X reader names the missing or unreadable path
+    from huggingtweets.sources.bluesky_car import looks_like_car
+
+    if looks_like_car(head):
+        return "bluesky"
+    if head.lstrip()[:1] == b"{":
+        return "mastodon"  # outbox.json given on its own
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = {Path(n).name for n in zf.namelist()}
+        except (zipfile.BadZipFile, OSError):
+            return "x"
+        if "outbox.json" in names and not any(n.endswith(".js") for n in names):
+            return "mastodon"
+    return "x"
+
+
+def read_export(path: Path | str, handle: str | None = None) -> tuple[UserInfo, list[Post]]:
+    """An account export of any network: X archive, Mastodon archive, Bluesky repository (.car)."""
+    path = Path(path)
+    kind = export_kind(path)
+    if kind == "mastodon":
+        from huggingtweets.sources.mastodon_archive import read_mastodon_archive
+
+        return read_mastodon_archive(path, handle)
+    if kind == "bluesky":
+        return _read_bluesky_export(path, handle)
+    from huggingtweets.sources.archive import read_archive
+
+    given = parse_handle(handle) if handle else None
+    if given is not None and given.network != "x":
+        raise SourceError(f"{path.name} is an X archive, not the export of {given.display}",
+                          hint="give the X handle with it, or none")
+    return read_archive(path, given.key if given else None)
+
+
+def _read_bluesky_export(path: Path, handle: str | None) -> tuple[UserInfo, list[Post]]:
+    from huggingtweets.sources.bluesky_car import CAR_SOURCE, read_car
+
+    did, name, posts = read_car(path)
+    given = parse_handle(handle) if handle else None
+    if given is not None and given.network != "bluesky":
+        raise SourceError(f"{path.name} is a Bluesky repository export, not the account of {given.display}",
+                          hint="give its Bluesky handle (bsky:alice.bsky.social) or none")
+    if given is not None and given.identifier.startswith("did:") and given.identifier != did:
+        raise SourceError(f"{path.name} is the repository of {did}, not of {given.identifier}",
+                          hint="pass that account's export, or leave out --handle")
+    # A repository names its DID only; the handle, when given, names the bot.
+    owner = given if given is not None and not given.identifier.startswith("did:") else Handle("bluesky", did)
+    return (
+        UserInfo(handle=owner.key, name=name or owner.identifier, source=CAR_SOURCE, source_detail=path.name,
+                 network="bluesky", display=owner.display),
+        posts,
+    )
 
 
 def _archive_spec(item) -> tuple[Path, str | None]:
@@ -45,7 +105,9 @@ def _check_found(found: list[tuple[UserInfo, list[Post]]], api_handles: list[str
     """Every account read so far names a file safely, and no account comes from two sources."""
     for user, _ in found:
         # An archive without --handle, and the API, name the account themselves.
-        check_handle(user.handle, what=f"the account of {user.source_detail}")
+        if not is_valid_key(user.handle):
+            raise SourceError(f"the account of {user.source_detail} is named {user.handle!r}, which cannot name a file or a repo",
+                              hint="pass --handle with a valid handle after --archive")
     accounts = [(user.handle, user.source_detail) for user, _ in found]
     accounts += [(handle, "the X API") for handle in api_handles]
     seen: dict[str, str] = {}
@@ -74,23 +136,29 @@ def collect(
     Every handle is checked, and each account may come from one source only, before the first
     (paid) X API read.
     """
-    from huggingtweets.sources.archive import read_archive
     from huggingtweets.sources.files import read_posts_file
 
     archive_specs = [_archive_spec(item) for item in archives]
-    archive_specs = [(path, check_handle(h, what="--handle") if h else None) for path, h in archive_specs]
+    for _, h in archive_specs:
+        if h:
+            check_handle(h, what="--handle")
     file_specs = []
     for path, handle in posts_files:
         if not handle:
             raise InputError(f"posts file {Path(path).name} has no handle", hint="add --handle NAME after it")
         file_specs.append((path, check_handle(handle, what="--handle")))
-    api_handles = [check_handle(h) for h in handles]
+    parsed = [parse_handle(h) for h in handles]
+    api_handles = [h.key for h in parsed if h.network == "x"]
+    free = [h for h in parsed if h.network != "x"]
 
     found: list[tuple[UserInfo, list[Post]]] = []
     for path, handle in archive_specs:
-        found.append(read_archive(path, handle))
+        found.append(read_export(path, handle))
     for path, handle in file_specs:
         found.append(read_posts_file(path, handle))
+    _check_found(found, api_handles + [h.key for h in free])
+    for handle in free:
+        found.append(_fetch_free(handle, max_posts=max_posts, echo=echo, sleep=sleep))
     _check_found(found, api_handles)
     if api_handles:
         from huggingtweets.sources import xapi
@@ -110,6 +178,26 @@ def collect(
     # The API spells a handle its own way (jack vs Jack): check once more with its spelling.
     _check_found(found, [])
     return found
+
+
+# The seam of the free live sources: network -> factory(handle) of the client that reads it. Empty:
+# the real clients on the real networks. Tests register factories that point the same real clients
+# (Mastodon.py, atproto) at a local server through their base-URL settings.
+LIVE_CLIENTS: dict[str, Callable[[Handle], object]] = {}
+LIVE_SOURCES = ("x-api", "mastodon", "bluesky")
+
+
+def _fetch_free(handle: Handle, *, max_posts, echo, sleep) -> tuple[UserInfo, list[Post]]:
+    """A Bluesky or Mastodon account, live; free, so read before any paid X read."""
+    factory = LIVE_CLIENTS.get(handle.network)
+    client = factory(handle) if factory else None
+    if handle.network == "mastodon":
+        from huggingtweets.sources import mastodon
+
+        return mastodon.fetch_account(handle, client=client, max_posts=max_posts, echo=echo, sleep=sleep)
+    from huggingtweets.sources import bluesky
+
+    return bluesky.fetch_account(handle, client=client, max_posts=max_posts, echo=echo, sleep=sleep)
 
 
 def fetch(
@@ -151,7 +239,11 @@ def fetch(
                 name = f"{user.handle}.avatar{user.avatar_ext}"
                 (raw / name).write_bytes(user.avatar_bytes)
                 user.avatar_file = f"raw/{name}"
-            users.append(user.to_dict())
+            entry = user.to_dict()
+            if user.source in LIVE_SOURCES:
+                # what `refresh` counts new posts from: those written after the newest read now
+                entry["newest_post_at"] = max((p.created_at for p in posts if p.created_at), default=None)
+            users.append(entry)
     atomic_write_json(run_dir / "users.json", users)
     return users
 

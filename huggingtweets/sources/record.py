@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-SOURCES = ("archive", "x-api", "file")
+SOURCES = ("archive", "x-api", "file", "mastodon-archive", "mastodon", "bluesky-car", "bluesky")
 
 
 @dataclass
@@ -25,9 +25,14 @@ class Post:
     lang: str | None = None
     urls: list[str] = field(default_factory=list)  # expanded URLs
     source: str = "archive"
+    # Quotes another post; the quoted words are not the author's, so they are never in ``text``.
+    is_quote: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not out["is_quote"]:
+            del out["is_quote"]  # only quote posts carry it: other posts keep their earlier shape
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
@@ -44,9 +49,16 @@ class UserInfo:
     # Avatar bytes found in an archive; fetch writes them next to the raw posts.
     avatar_bytes: bytes | None = field(default=None, repr=False)
     avatar_ext: str = ".jpg"
+    network: str = "x"
+    instance: str | None = None  # the Mastodon server or Bluesky PDS/AppView host the posts came from
+    display: str | None = None  # how people write the account: @alice@fosstodon.org
+    # Posts seen but never read, by visibility (followers_only, direct): counted for the report.
+    left_out: dict[str, int] = field(default_factory=dict)
+    live_since: str | None = None  # the newest post id a live source has read (refresh starts there)
+    fetched_on: str | None = None  # YYYY-MM-DD (UTC) a live source was read, for the card's provenance
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "handle": self.handle,
             "name": self.name,
             "avatar_url": self.avatar_url,
@@ -54,6 +66,15 @@ class UserInfo:
             "source": self.source,
             "source_detail": self.source_detail,
         }
+        # X accounts keep the users.json of earlier versions; the other networks say where they live.
+        if self.network != "x" or self.left_out or self.live_since:
+            out.update(network=self.network, instance=self.instance, display=self.display or "@" + self.handle,
+                       left_out=dict(self.left_out), live_since=self.live_since, fetched_on=self.fetched_on)
+        return out
+
+
+def today_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
 def iso_utc(dt: datetime) -> str:

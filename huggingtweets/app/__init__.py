@@ -1,0 +1,47 @@
+"""The web app: make, try and publish a bot from the browser (``huggingtweets app``, or a Space).
+
+Needs the ``app`` extra (``pip install huggingtweets[app]``): Gradio is imported only here, so the
+rest of the package, and ``huggingtweets --help``, never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["create_app", "launch"]
+
+
+def create_app(*, endpoint: str | None = None, session_ttl: float | None = None, base_dir=None):
+    """(Blocks, SessionStore): the page, and the store that owns every visitor's files."""
+    # The page handles people's posts: Gradio's usage analytics stay off unless asked for.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from huggingtweets.app.handlers import Handlers
+    from huggingtweets.app.session import DEFAULT_TTL, SessionStore
+    from huggingtweets.app.ui import build
+
+    store = SessionStore(base_dir, ttl=DEFAULT_TTL if session_ttl is None else session_ttl)
+    demo = build(Handlers(store, endpoint=endpoint))
+    return demo, store
+
+
+def launch(*, host: str = "127.0.0.1", port: int = 7860, endpoint: str | None = None,
+           block: bool = True, base_dir=None, **launch_kwargs: Any):
+    """Start the app; with ``block=False`` return (Blocks, SessionStore) with the server running.
+
+    ``base_dir``: where the visitors' folders go (default: a new temporary folder, removed at exit).
+    """
+    from huggingtweets.app.ui import CSS
+
+    demo, store = create_app(endpoint=endpoint, base_dir=base_dir)
+    store.start_sweeper()
+    demo.queue(default_concurrency_limit=1)
+    try:
+        demo.launch(server_name=host, server_port=port, css=CSS, allowed_paths=[str(store.base)],
+                    prevent_thread_lock=not block, **launch_kwargs)
+    except BaseException:
+        store.close()
+        raise
+    if block:
+        store.close()
+    return demo, store

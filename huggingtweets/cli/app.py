@@ -1,0 +1,44 @@
+"""CLI command ``app``: the web app on this machine (a thin wrapper over ``huggingtweets.app``)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to let other machines in).")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
+@click.option("--endpoint", metavar="URL", help="Hub endpoint URL to publish to (default: HF_ENDPOINT or huggingface.co).")
+def app(host: str, port: int, endpoint: str | None) -> None:
+    """Make, try and publish a bot from the browser: a web app on this machine.
+
+    Upload an archive or type handles, read the data report, train with a live loss curve, read the
+    samples and the model card, try prompts, then publish to the Hub (with a write token typed into
+    the page) or download the model as a zip. One training runs at a time; other visitors wait in a
+    queue. Each visitor's uploads and run folder are deleted when they close the page or after two
+    idle hours. Needs the app extra: pip install 'huggingtweets[app]'.
+
+    \b
+    huggingtweets app
+    huggingtweets app --host 0.0.0.0 --port 8080
+    """
+    from huggingtweets.errors import InputError
+
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise InputError("the web app needs gradio, which is not installed",
+                         hint="pip install 'huggingtweets[app]'") from None
+    import signal
+
+    from huggingtweets.app import launch
+    from huggingtweets.cli.hub import _raise_interrupt
+
+    # SIGTERM (a container stop) shuts down like Ctrl-C, so the visitors' folders are deleted.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    launch(host=host, port=port, endpoint=endpoint)
+
+
+COMMANDS: list[click.Command] = [app]

@@ -1,0 +1,150 @@
+"""Keep published bots fresh: read what their live sources posted since the last training and, when
+enough arrived, re-train from the same base on all posts and publish one new commit.
+
+For each repo: ``huggingtweets.json`` names the bot's users, their sources and, for live sources
+(X API, Bluesky, Mastodon), the date of the newest post read at training time. Bots built from an
+export or a file (even in part) are skipped: those posts are not on the Hub, so the bot cannot be
+re-trained on all of them. The live reads go through the per-account caches, so the check costs a
+request or two per account and the re-training run reads nothing twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingtweets.errors import HuggingtweetsError, InputError
+
+REFRESHED, NOT_ENOUGH, SKIPPED, FAILED = "refreshed", "not enough new posts", "skipped", "failed"
+
+
+@dataclass
+class RefreshOutcome:
+    repo_id: str
+    status: str
+    reason: str = ""
+    new_posts: int | None = None
+
+
+def live_spec(user: dict) -> str | None:
+    """The handle that reads ``user`` live again, or None when it came from an export or a file."""
+    source, handle = user.get("source"), str(user.get("handle") or "")
+    display = str(user.get("display") or "")
+    if source == "x-api":
+        return f"x:{handle}"
+    if source == "mastodon" and display.count("@") == 2:
+        return "mastodon:" + display[1:]
+    if source == "bluesky":
+        return "bsky:" + (display[1:] if display.startswith("@") else display or handle)
+    return None
+
+
+def _read_metadata(client, repo_id: str) -> dict:
+    from huggingtweets.card import METADATA_FILE
+
+    text, _ = client.read_text(repo_id, METADATA_FILE)
+    if text is None:
+        raise InputError(f"{repo_id} has no {METADATA_FILE}: it was not made by this huggingtweets",
+                         hint="re-create it with huggingtweets run")
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{METADATA_FILE} of {repo_id} is not valid JSON ({err.msg})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("users"), list) or not meta["users"]:
+        raise InputError(f"{METADATA_FILE} of {repo_id} lists no users")
+    return meta
+
+
+def refresh_one(
+    client,
+    repo_id: str,
+    *,
+    token: str | None,
+    min_new_posts: int,
+    work_dir: Path,
+    overrides: dict | None = None,
+    echo: Callable[[str], None] = print,
+) -> RefreshOutcome:
+    from huggingtweets.config import RunConfig
+    from huggingtweets.runner import run
+    from huggingtweets.sources import collect
+
+    meta = _read_metadata(client, repo_id)
+    users = [u for u in meta["users"] if isinstance(u, dict)]
+    specs = [live_spec(u) for u in users]
+    if not any(specs):
+        return RefreshOutcome(repo_id, SKIPPED, "built only from account exports or files: nothing to read live")
+    if not all(specs):
+        return RefreshOutcome(repo_id, SKIPPED, "built partly from an account export or file that is not on the "
+                                                "Hub, so it cannot be re-trained on all posts")
+    if not all(u.get("newest_post_at") for u in users):
+        return RefreshOutcome(repo_id, SKIPPED, "its card does not record the newest post it learned from "
+                                                "(made by an older huggingtweets): re-create it with huggingtweets run")
+    found = {info.handle.lower(): posts for info, posts in collect(handles=specs, echo=echo)}
+    new = 0
+    for user in users:
+        posts = found.get(str(user["handle"]).lower(), [])
+        new += sum(1 for p in posts if p.created_at and p.created_at > user["newest_post_at"])
+    if new < min_new_posts:
+        return RefreshOutcome(repo_id, NOT_ENOUGH, f"{new} new since the last training, {min_new_posts} needed; "
+                                                   "nothing changed", new)
+    summary = meta.get("training_summary") or {}
+    hyper = summary.get("hyperparameters") or {}
+    base = hyper.get("base_model") or summary.get("base_model") or meta.get("base_model_fallback")
+    info = client.repo_info(repo_id)
+    train = {"base_model": str(base or "gpt2")}
+    if isinstance(hyper.get("epochs"), int):
+        train["epochs"] = hyper["epochs"]
+    overrides = dict(overrides or {})
+    # a local base folder is recorded by its name only: --base-model says where it is
+    train.update(overrides.pop("train", {}))
+    config = RunConfig(
+        handles=tuple(specs),
+        train=train,
+        repo_id=repo_id,
+        private=bool(getattr(info, "private", True)),
+        endpoint=client.endpoint,
+        run_dir=str(work_dir / repo_id.replace("/", "__")),
+    )
+    config = dataclasses.replace(config, **overrides)
+    run(config, token=token, rerun_from="fetch")
+    return RefreshOutcome(repo_id, REFRESHED, f"re-trained on {new} new posts and published", new)
+
+
+def refresh(
+    repo_ids: list[str] = (),
+    *,
+    author: str | None = None,
+    min_new_posts: int = 50,
+    endpoint: str | None = None,
+    token: str | None = None,
+    work_dir: Path | str | None = None,
+    overrides: dict | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[RefreshOutcome]:
+    """Refresh ``repo_ids`` and/or every huggingtweets bot of ``author``; never raises per repo."""
+    from huggingtweets.hubclient import HubClient
+    from huggingtweets.sources.livecache import cache_root
+
+    if not repo_ids and not author:
+        raise InputError("nothing to refresh: give REPO_ID... or --author ORG",
+                         hint="e.g. huggingtweets refresh --author huggingtweets")
+    from huggingtweets.runner import hub_token
+
+    token = token or hub_token()
+    client = HubClient(endpoint=endpoint, token=token)
+    ids = list(dict.fromkeys([*repo_ids, *(client.list_models(author, "huggingtweets") if author else [])]))
+    work = Path(work_dir) if work_dir else cache_root("refresh")
+    outcomes = []
+    for repo_id in ids:
+        try:
+            outcome = refresh_one(client, repo_id, token=token, min_new_posts=min_new_posts, work_dir=work,
+                                  overrides=overrides, echo=echo)
+        except HuggingtweetsError as err:
+            outcome = RefreshOutcome(repo_id, FAILED, str(err))
+        echo(f"{repo_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,275 @@
+"""Posts of a Bluesky account, live and without a token, through the ``atproto`` package.
+
+1. handle -> DID with ``com.atproto.identity.resolveHandle`` on the public AppView (a DID given
+   on the command line skips this); DID -> DID document (atproto's ``IdResolver``, PLC directory) ->
+   the account's PDS.
+2. ``app.bsky.actor.getProfile`` (AppView): display name, avatar (downloaded and stored as an
+   archive's avatar is), the current handle; a deleted or taken-down account stops here.
+3. the whole history in one request: ``com.atproto.sync.getRepo`` from the PDS (a CAR, read by
+   ``bluesky_car``); ``getLatestCommit`` first, so an unchanged repository is not downloaded again.
+   A PDS that refuses falls back to paging ``app.bsky.feed.getAuthorFeed`` (100 a page, cursor),
+   which stops at the first post already cached.
+
+``AtprotoClient`` is the seam; tests point its AppView, PLC directory and (through the DID document)
+PDS URLs at a local server, so the real atproto client runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from huggingtweets.errors import SourceError
+from huggingtweets.sources import livecache
+from huggingtweets.sources.bluesky_car import read_car_bytes
+from huggingtweets.sources.bluesky_records import posts_from_feed
+from huggingtweets.sources.fields import Where, get
+from huggingtweets.sources.handles import Handle, parse_handle
+from huggingtweets.sources.record import Post, UserInfo, today_utc
+
+SOURCE = "bluesky"
+APPVIEW = "https://public.api.bsky.app"
+PLC_DIRECTORY = "https://plc.directory"
+PAGE_SIZE = 100  # getAuthorFeed's largest page
+_GONE = {"AccountTakedown", "AccountDeactivated", "RepoTakendown", "RepoDeactivated", "RepoSuspended", "RepoNotFound"}
+_AVATAR_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
+
+
+class RateLimited(Exception):
+    def __init__(self, reset_at: float | None) -> None:
+        super().__init__(f"rate limited until {reset_at}")
+        self.reset_at = reset_at
+
+
+class Refused(Exception):
+    """A service answered with an error; ``code`` is the XRPC error name (e.g. RepoTakendown)."""
+
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class AtprotoClient:
+    """The reads, as plain dicts/bytes; atproto's exceptions made ``RateLimited``/``Refused``."""
+
+    def __init__(self, appview: str = APPVIEW, plc_url: str = PLC_DIRECTORY, timeout: float = 60) -> None:
+        from atproto import Client, IdResolver
+
+        self._client_class = Client
+        self.appview = appview.rstrip("/")
+        self._appview = Client(base_url=self.appview)
+        self._resolver = IdResolver(plc_url=plc_url, timeout=timeout)
+        self._timeout = timeout
+        self._pds: dict[str, object] = {}  # one client per PDS: each new one costs an SSL context
+
+    def _pds_client(self, pds: str):
+        if pds not in self._pds:
+            self._pds[pds] = self._client_class(base_url=pds)
+        return self._pds[pds]
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        from atproto import exceptions as ex
+
+        try:
+            return fn(*args, **kwargs)
+        except ex.RateLimitExceededError as err:
+            reset = err.reset_at
+            raise RateLimited(reset.timestamp() if reset else None) from None
+        except ex.RequestErrorBase as err:
+            response = err.response
+            if response is None:  # no answer at all: DNS, connection, timeout
+                cause = type(err.__cause__).__name__ if err.__cause__ else type(err).__name__
+                raise SourceError(f"cannot reach Bluesky ({cause})",
+                                  hint="check your connection, then run the same command again") from None
+            content = getattr(response, "content", None)
+            code = str(getattr(content, "error", "") or "")
+            message = str(getattr(content, "message", "") or "")
+            raise Refused(getattr(response, "status_code", None), code, message) from None
+        except ex.AtProtocolError as err:
+            raise Refused(None, type(err).__name__, str(err)[:200]) from None
+
+    def _query(self, client, nsid: str, params: dict):
+        """One XRPC query with the lexicon's own Params model; the raw JSON (or CAR bytes) back, so one
+        shape-checking parser serves live answers, recorded pages and exports alike."""
+        from atproto import models
+
+        model = getattr(models, "".join(part[:1].upper() + part[1:] for part in nsid.split(".")))
+        return self._call(client.invoke_query, nsid, params=model.Params(**params)).content
+
+    def resolve_handle(self, handle: str) -> str:
+        body = self._query(self._appview, "com.atproto.identity.resolveHandle", {"handle": handle})
+        return get(body, "did", str, Where(f"{self.appview}'s resolveHandle answer"), required=True)
+
+    def pds_of(self, did: str) -> str | None:
+        doc = self._call(self._resolver.did.resolve, did)
+        return doc.get_pds_endpoint() if doc is not None else None
+
+    def profile(self, did: str) -> dict:
+        return self._query(self._appview, "app.bsky.actor.getProfile", {"actor": did})
+
+    def latest_rev(self, pds: str, did: str) -> str | None:
+        body = self._query(self._pds_client(pds), "com.atproto.sync.getLatestCommit", {"did": did})
+        return get(body, "rev", str, Where(f"{pds}'s getLatestCommit answer"))
+
+    def get_repo(self, pds: str, did: str) -> bytes:
+        data = self._query(self._pds_client(pds), "com.atproto.sync.getRepo", {"did": did})
+        if not isinstance(data, bytes):
+            raise Refused(None, "NotACar", "getRepo answered with something other than a CAR file")
+        return data
+
+    def author_feed(self, did: str, cursor: str | None) -> dict:
+        params = {"actor": did, "limit": PAGE_SIZE, "filter": "posts_with_replies"}
+        if cursor:
+            params["cursor"] = cursor
+        return self._query(self._appview, "app.bsky.feed.getAuthorFeed", params)
+
+    def download(self, url: str) -> tuple[bytes, str]:
+        import httpx
+
+        try:
+            response = httpx.get(url, timeout=self._timeout, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as err:
+            raise Refused(None, "AvatarDownload", type(err).__name__) from None
+        return response.content, response.headers.get("content-type", "")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def fetch_account(
+    handle: Handle,
+    *,
+    client: AtprotoClient | None = None,
+    max_posts: int | None = None,
+    cache_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> tuple[UserInfo, list[Post]]:
+    client = client or AtprotoClient()
+    waiter = livecache.Waiter("Bluesky", handle.display, echo=echo, sleep=sleep, clock=clock)
+    appview = _host(client.appview)
+
+    def call(fn: Callable, *args):
+        while True:
+            try:
+                return fn(*args)
+            except RateLimited as err:
+                waiter.wait(err.reset_at)
+
+    def gone(err: Refused, where: str) -> SourceError:
+        detail = f"{err.code}: {err.message}" if err.message else err.code or f"HTTP {err.status}"
+        return SourceError(f"{handle.display} is deleted, deactivated or taken down ({where} answered {detail})",
+                           hint="check the handle on bsky.app, or use the account's own repository export (.car) with --archive")
+
+    if handle.identifier.startswith("did:"):
+        did = handle.identifier
+    else:
+        try:
+            did = call(client.resolve_handle, handle.identifier)
+        except Refused as err:
+            raise SourceError(
+                f"{handle.display} does not resolve to a Bluesky account ({appview} answered "
+                f"{err.code or err.status}: {err.message or 'no DID'})",
+                hint="check the spelling; a custom-domain handle needs its _atproto DNS record, or give the DID (did:plc:...)",
+            ) from None
+    try:
+        profile = call(client.profile, did)
+    except Refused as err:
+        if err.status in (400, 404) or err.code in _GONE:
+            raise gone(err, appview) from None
+        raise SourceError(f"{appview} failed to give the profile of {handle.display} ({err})", hint="try again later") from None
+    where = Where(f"{appview}'s profile of {handle.display}")
+    current = get(profile, "handle", str, where)
+    if handle.identifier.startswith("did:") and current and current != "handle.invalid":
+        try:
+            handle = parse_handle("bsky:" + current)
+        except SourceError:
+            pass
+    path = (cache_dir or livecache.cache_root("bluesky")) / f"{did.replace(':', '-')}.json"
+    state = livecache.load(path)
+    posts, instance, detail = None, appview, f"{appview}'s public API"
+    try:
+        pds = call(client.pds_of, did)
+    except Refused:
+        pds = None
+    if pds:
+        try:
+            rev = call(client.latest_rev, pds, did)
+            if not (rev and state["complete"] and state["since"] == rev and state.get("mode") == "repo"):
+                _, _, fresh = read_car_bytes(call(client.get_repo, pds, did), f"the repository of {handle.display}", SOURCE)
+                state.update(posts=[p.to_dict() for p in fresh], since=rev, complete=True, mode="repo")
+                livecache.save(path, state)
+            posts = [Post(**p) for p in state["posts"]]
+            instance, detail = _host(pds), f"{_host(pds)}'s repository export (com.atproto.sync.getRepo)"
+        except Refused as err:
+            if err.code in _GONE:
+                raise gone(err, _host(pds)) from None
+            echo(f"{_host(pds)} does not serve the repository of {handle.display} ({err.code or err.status}); "
+                 f"reading its public feed from {appview} instead.")
+    if posts is None:
+        posts = _read_feed(client, call, did, handle, state, path, max_posts, gone)
+    if max_posts:
+        posts = posts[:max_posts]
+    if not posts:
+        raise SourceError(f"{handle.display} has no posts on Bluesky", hint="expected an account that has posted")
+    avatar_url = get(profile, "avatar", str, where)
+    avatar_bytes, ext = None, ".jpg"
+    if avatar_url:
+        try:
+            avatar_bytes, kind = client.download(avatar_url)
+            ext = _AVATAR_TYPES.get(kind.split(";")[0].strip(), ".jpg")
+        except Refused:
+            echo(f"could not download the avatar of {handle.display}; the card uses a placeholder.")
+    return (
+        UserInfo(
+            handle=handle.key,
+            name=get(profile, "displayName", str, where) or handle.identifier,
+            source=SOURCE,
+            source_detail=detail,
+            avatar_url=avatar_url,
+            avatar_bytes=avatar_bytes,
+            avatar_ext=ext,
+            network="bluesky",
+            instance=instance,
+            display=handle.display,
+            live_since=state.get("since"),
+            fetched_on=today_utc(),
+        ),
+        posts,
+    )
+
+
+def _read_feed(client, call, did, handle, state, path, max_posts, gone) -> list[Post]:
+    """Page getAuthorFeed until a known post, the end, or ``max_posts``; merge into the cache."""
+    # A cache cut short by --max-posts lacks older posts: read everything again (reads are free).
+    known = {p["id"] for p in state["posts"]} if state.get("mode") == "feed" and state["complete"] else set()
+    if not known:
+        state.update(posts=[], complete=False)
+    fresh: list[Post] = []
+    cursor, seen_known = None, False
+    while True:
+        try:
+            body = call(client.author_feed, did, cursor)
+        except Refused as err:
+            if err.status == 400 or err.code in _GONE:
+                raise gone(err, _host(client.appview)) from None
+            raise SourceError(f"{_host(client.appview)} failed to give the posts of {handle.display} ({err})",
+                              hint="try again later") from None
+        label = f"{_host(client.appview)}'s feed of {handle.display}"
+        page = posts_from_feed(get(body, "feed", list, Where(label), required=True), did, SOURCE, label)
+        new = [p for p in page if p.id not in known]
+        seen_known = len(new) < len(page)
+        fresh.extend(new)
+        cursor = get(body, "cursor", str, Where(label))
+        if seen_known or not cursor or not page or (max_posts and len(fresh) >= max_posts):
+            break
+    livecache.merge(state, [p.to_dict() for p in fresh], newest_first_key=lambda p: p["created_at"] or "")
+    state["complete"] = state["complete"] or seen_known or not cursor
+    state["mode"] = "feed"
+    state["since"] = state["posts"][0]["id"] if state["posts"] else None
+    livecache.save(path, state)
+    return [Post(**p) for p in state["posts"]]

@@ -1,0 +1,256 @@
+"""Posts of a Mastodon account, live, through Mastodon.py: ``accounts/lookup`` then
+``accounts/:id/statuses`` (40 per page, older pages through the Link header, ``since_id`` for what is
+new since the cached posts).
+
+``MastodonPyClient`` is the only code that talks to Mastodon.py (the seam); tests point it at a
+local HTTP server through ``api_base_url``. Most instances serve public posts without a token; an
+instance that demands one gets a one-line error, and ``MASTODON_ACCESS_TOKEN`` is used when set
+(never written anywhere or echoed).
+
+Boosts are read too (not ``exclude_reblogs``) so that they are counted as X's retweets are; they
+carry no text of the author and are never trained on. Followers-only and direct statuses, which a
+token may reveal, are counted and never kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from huggingtweets.errors import SourceError
+from huggingtweets.sources import livecache
+from huggingtweets.sources.fields import Where, get
+from huggingtweets.sources.handles import Handle
+from huggingtweets.sources.mastodon_text import LEFT_OUT_NAMES, USED_VISIBILITIES, html_to_text
+from huggingtweets.sources.record import Post, UserInfo, iso_utc, parse_date, today_utc
+
+SOURCE = "mastodon"
+PAGE_SIZE = 40  # the endpoint's largest page
+TOKEN_VAR = "MASTODON_ACCESS_TOKEN"
+
+
+class RateLimited(Exception):
+    def __init__(self, reset_at: float | None) -> None:
+        super().__init__(f"rate limited until {reset_at}")
+        self.reset_at = reset_at
+
+
+class MastodonPyClient:
+    """Two reads (lookup, one page of statuses) as plain dicts; Mastodon.py's errors made ours."""
+
+    def __init__(self, instance: str, *, base_url: str | None = None, token: str | None = None) -> None:
+        from mastodon import Mastodon
+
+        self.instance = instance
+        token = token if token is not None else (os.environ.get(TOKEN_VAR, "").strip() or None)
+        self.has_token = bool(token)
+        # "throw": we wait ourselves, with a message the user sees, instead of Mastodon.py's silent sleep.
+        self._api = Mastodon(
+            api_base_url=base_url or f"https://{instance}",
+            access_token=token,
+            ratelimit_method="throw",
+            version_check_mode="none",
+            request_timeout=60,
+        )
+        self._pages: dict[int, Any] = {}
+
+    def _call(self, what: str, fn: Callable, *args, **kwargs):
+        import mastodon as m
+
+        try:
+            return fn(*args, **kwargs)
+        except m.MastodonRatelimitError:
+            raise RateLimited(self._api.ratelimit_reset) from None
+        except m.MastodonUnauthorizedError:
+            if self.has_token:
+                raise SourceError(
+                    f"{self.instance} refused the token in {TOKEN_VAR} while reading {what} (401)",
+                    hint=f"create a new read-only token on {self.instance}, or use the account's archive with --archive",
+                ) from None
+            raise SourceError(
+                f"{self.instance} demands a logged-in token to read {what} (401: the instance does not serve "
+                "public posts to anonymous readers)",
+                hint=f"set {TOKEN_VAR} to a read-only token from {self.instance}'s Development settings, "
+                "or use the account's archive with --archive",
+            ) from None
+        except m.MastodonNotFoundError:
+            raise SourceError(
+                f"{what} does not exist on {self.instance} (404: never created, moved or deleted)",
+                hint="check the handle's spelling and its instance",
+            ) from None
+        except m.MastodonAPIError as err:
+            status = err.args[1] if len(err.args) > 1 else "?"
+            if status == 410:
+                raise SourceError(f"{what} was suspended or deleted on {self.instance} (410 Gone)", hint="pick another account") from None
+            raise SourceError(f"{self.instance} failed while reading {what} (HTTP {status})", hint="try again later") from None
+        except m.MastodonNetworkError:
+            raise SourceError(f"cannot reach {self.instance} to read {what} (no answer)",
+                              hint="check the instance name and your connection") from None
+        except m.MastodonError as err:
+            raise SourceError(f"cannot read {what} from {self.instance} ({type(err).__name__}: {str(err)[:120]})", hint="check the instance name and your connection") from None
+
+    def lookup(self, handle: Handle) -> dict:
+        return dict(self._call(handle.display, self._api.account_lookup, handle.identifier))
+
+    def statuses(self, account_id: str, *, since_id: str | None, cursor: Any = None) -> tuple[list[dict], Any]:
+        """One page (newest first) and the cursor of the next older page (None: no more)."""
+        who = f"the posts of account {account_id}"
+        if cursor is None:
+            page = self._call(who, self._api.account_statuses, account_id, limit=PAGE_SIZE, since_id=since_id)
+        else:
+            page = self._call(who, self._api.fetch_next, self._pages.pop(cursor))
+        if not page:
+            return [], None
+        key = id(page)
+        self._pages[key] = page
+        has_next = getattr(page, "_pagination_next", None) is not None
+        return [_plain(s) for s in page], key if has_next else None
+
+
+def id_order(value: object) -> tuple[int, str]:
+    """Sort key of status ids: Mastodon's are decimal strings of growing length, other servers'
+    (GoToSocial's ULIDs) fixed-length strings that sort as text; (length, text) orders both."""
+    text = str(value if value is not None else "")
+    return len(text), text
+
+
+def _plain(value: Any) -> Any:
+    """Mastodon.py's attribute dicts and datetimes -> JSON-ready values for the cache."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    return value
+
+
+def _status_post(status: dict, account_id: str, where: Where) -> tuple[Post | None, str | None]:
+    """(post, None), or (None, what was left out) for a status that is never read."""
+    sid = str(get(status, "id", (str, int), where, required=True))
+    created = parse_date(get(status, "created_at", str, where))
+    if get(status, "reblog", dict, where) is not None:
+        return Post(id=sid, created_at=created, text="", is_retweet=True, source=SOURCE), None
+    seen = get(status, "visibility", str, where) or "public"
+    if seen not in USED_VISIBILITIES:
+        return None, LEFT_OUT_NAMES.get(seen, seen)
+    text, urls = html_to_text(get(status, "content", str, where) or "")
+    get(status, "spoiler_text", str, where)  # the content warning: never part of the text
+    poll = get(status, "poll", dict, where)
+    if poll is not None:
+        get(poll, "options", list, where.at(where.record + ".poll"))
+    reply_account = get(status, "in_reply_to_account_id", (str, int), where)
+    reply_id = get(status, "in_reply_to_id", (str, int), where)
+    quote = get(status, "quote", dict, where)
+    mentions = get(status, "mentions", list, where) or []
+    reply_to = next(
+        (m.get("acct") for m in mentions if isinstance(m, dict) and str(m.get("id")) == str(reply_account)), None
+    )
+    return (
+        Post(
+            id=sid,
+            created_at=created,
+            text=text,
+            is_reply=reply_id is not None,
+            reply_to=reply_to if isinstance(reply_to, str) else None,
+            is_self_thread=reply_id is not None and str(reply_account) == str(account_id),
+            lang=get(status, "language", str, where),
+            urls=urls,
+            source=SOURCE,
+            is_quote=quote is not None,
+        ),
+        None,
+    )
+
+
+def statuses_to_posts(statuses: list[dict], account_id: str, label: str) -> tuple[list[Post], dict[str, int]]:
+    posts: list[Post] = []
+    left_out: dict[str, int] = {}
+    for i, status in enumerate(statuses):
+        post, reason = _status_post(status, account_id, Where(label, f"status[{i}]"))
+        if post is None:
+            left_out[reason] = left_out.get(reason, 0) + 1
+        else:
+            posts.append(post)
+    return posts, left_out
+
+
+def fetch_account(
+    handle: Handle,
+    *,
+    client: MastodonPyClient | None = None,
+    max_posts: int | None = None,
+    cache_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> tuple[UserInfo, list[Post]]:
+    """The account's public and unlisted posts, newest first; only what is new since the cache is read."""
+    client = client or MastodonPyClient(handle.instance)
+    waiter = livecache.Waiter(f"{handle.instance}", handle.display, echo=echo, sleep=sleep, clock=clock)
+
+    def call(fn: Callable, *args, **kwargs):
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except RateLimited as err:
+                waiter.wait(err.reset_at)
+
+    account = call(client.lookup, handle)
+    where = Where(f"{handle.instance}'s answer for {handle.display}")
+    account_id = str(get(account, "id", (str, int), where, required=True))
+    if get(account, "suspended", bool, where):
+        raise SourceError(f"{handle.display} is suspended on {handle.instance}", hint="pick another account")
+    moved = get(account, "moved", dict, where)
+    if moved is not None:
+        raise SourceError(
+            f"{handle.display} has moved to @{moved.get('acct')}", hint=f"fetch @{moved.get('acct')} instead"
+        )
+    path = (cache_dir or livecache.cache_root("mastodon")) / f"{handle.key}.json"
+    state = livecache.load(path)
+    since = state["since"] if state["complete"] else None
+    cursor, read, new_statuses = None, 0, []
+    limit = max_posts or None
+    while True:
+        page, cursor = call(client.statuses, account_id, since_id=since, cursor=cursor)
+        page = [s for s in page if since is None or id_order(s.get("id")) > id_order(since)]
+        new_statuses.extend(page)
+        read += len(page)
+        if not page or cursor is None or (limit and read >= limit):
+            break
+    new_posts, left_out = statuses_to_posts(new_statuses, account_id, f"{handle.instance} statuses of {handle.display}")
+    if since is None:
+        state["posts"], state["left_out"] = [], {}
+    livecache.merge(state, [p.to_dict() for p in new_posts], newest_first_key=lambda p: id_order(p["id"]))
+    for reason, n in left_out.items():
+        state["left_out"][reason] = state["left_out"].get(reason, 0) + n
+    ids = [str(s["id"]) for s in new_statuses if isinstance(s, dict) and s.get("id") is not None]
+    if ids:
+        state["since"] = max(ids + ([since] if since else []), key=id_order)
+    state["complete"] = state["complete"] or not (limit and read >= limit)
+    livecache.save(path, state)
+    posts = [Post(**p) for p in state["posts"]]
+    if limit:
+        posts = posts[:limit]
+    if not posts:
+        raise SourceError(f"{handle.display} has no public posts on {handle.instance}", hint="expected an account that has posted publicly")
+    avatar = get(account, "avatar", str, where)
+    return (
+        UserInfo(
+            handle=handle.key,
+            name=get(account, "display_name", str, where) or handle.identifier,
+            source=SOURCE,
+            source_detail=f"{handle.instance}'s public API",
+            avatar_url=avatar if avatar and "/missing" not in avatar else None,
+            network="mastodon",
+            instance=handle.instance,
+            display=handle.display,
+            left_out=dict(state["left_out"]),
+            live_since=state["since"],
+            fetched_on=today_utc(),
+        ),
+        posts,
+    )

@@ -1,0 +1,249 @@
+"""Read a Mastodon account archive ("Request your archive"): the ``.zip``, its unpacked folder, or
+its ``outbox.json`` alone.
+
+- ``outbox.json``: an ActivityStreams ``OrderedCollection`` whose ``orderedItems`` are ``Create``
+  activities (of a ``Note``, or a ``Question`` for a poll: its ``content`` is the question) and
+  ``Announce`` activities (boosts; ``object`` is the boosted post's URI).
+- visibility is not a field: it follows from the addressing. The Public collection in ``to`` is
+  public, in ``cc`` unlisted; the followers collection alone is followers-only; anything else is a
+  direct message. Only public and unlisted posts are ever read; the others are counted, not kept.
+- ``actor.json``: ``preferredUsername``, ``name``, ``icon.url`` (the avatar file in the archive).
+  An outbox without it names its account in every activity's ``actor``.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from huggingtweets.errors import SourceError
+from huggingtweets.sources.fields import Where, get, strings
+from huggingtweets.sources.handles import Handle, parse_handle
+from huggingtweets.sources.mastodon_text import (
+    LEFT_OUT_NAMES,
+    PUBLIC_ALIASES,
+    USED_VISIBILITIES,
+    account_from_url,
+    html_to_text,
+)
+from huggingtweets.sources.record import Post, UserInfo, parse_date
+
+SOURCE = "mastodon-archive"
+_AVATAR_TYPES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
+
+
+def _zip_member(names: list[str], leaf: str) -> str | None:
+    """The shallowest ``leaf`` in a zip (exports are sometimes zipped from the folder above)."""
+    found = [n for n in names if PurePosixPath(n).name == leaf]
+    return min(found, key=lambda n: n.count("/")) if found else None
+
+
+class _Export:
+    """The archive's files, by name relative to the folder that holds ``outbox.json``."""
+
+    def __init__(self, path: Path) -> None:
+        self.label = path.name
+        self._zip: zipfile.ZipFile | None = None
+        self._dir: Path | None = None
+        self._root = ""
+        if path.is_dir():
+            self._dir = path
+        elif zipfile.is_zipfile(path):
+            try:
+                self._zip = zipfile.ZipFile(path)
+                member = _zip_member(self._zip.namelist(), "outbox.json")
+            except (zipfile.BadZipFile, OSError) as err:
+                raise SourceError(f"{path.name} is not a readable zip ({err})", hint="re-download the archive") from None
+            if member is None:
+                raise SourceError(f"{path.name} holds no outbox.json", hint="expected a Mastodon account archive")
+            self._root = member[: -len("outbox.json")]
+        else:  # outbox.json given directly
+            self._dir, self._root = path.parent, ""
+            self._outbox_name = path.name
+            return
+        self._outbox_name = "outbox.json"
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            if self._zip is not None:
+                try:
+                    return self._zip.read(self._root + name)
+                except KeyError:
+                    return None
+            file = self._dir / name
+            return file.read_bytes() if file.is_file() else None
+        # zlib.error is no OSError: a corrupt deflate stream raises it from read()
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as err:
+            raise SourceError(
+                f"{self.label}: cannot read {name} ({type(err).__name__})", hint="re-download the archive"
+            ) from None
+
+    def json(self, name: str) -> object | None:
+        raw = self.read(name)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            raise SourceError(f"{self.label}: {name} is not valid JSON ({type(err).__name__})", hint="re-download the archive") from None
+
+    def outbox(self) -> object:
+        data = self.json(self._outbox_name)
+        if data is None:
+            raise SourceError(f"{self.label} holds no outbox.json", hint="expected a Mastodon account archive")
+        return data
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def visibility(activity: dict, obj: dict | None, where: Where) -> str:
+    source = obj if obj is not None else activity
+    to = set(strings(source, "to", where)) or set(strings(activity, "to", where))
+    cc = set(strings(source, "cc", where)) or set(strings(activity, "cc", where))
+    if to & PUBLIC_ALIASES:
+        return "public"
+    if cc & PUBLIC_ALIASES:
+        return "unlisted"
+    if any(u.endswith("/followers") for u in to | cc):
+        return "private"
+    return "direct"
+
+
+def _owner(actor: object, items: list, where: Where) -> tuple[Handle, str | None, str | None]:
+    """(handle, display name, avatar file name) from actor.json, else from the activities' actor."""
+    if actor is not None:
+        w = Where(where.file.replace("outbox.json", "actor.json"), "actor")
+        user = get(actor, "preferredUsername", str, w, required=True)
+        actor_id = get(actor, "id", str, w) or get(actor, "url", str, w) or ""
+        host = urlsplit(actor_id).hostname
+        if not host:
+            raise w.error("id", f"is {actor_id!r}, expected the account's URL")
+        icon = get(actor, "icon", dict, w)
+        avatar = get(icon, "url", str, w.at("actor.icon")) if icon else None
+        return _checked(f"{user}@{host}", where), get(actor, "name", str, w), avatar
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("actor"), str):
+            found = account_from_url(item["actor"])
+            if found:
+                return _checked(f"{found[0]}@{found[1]}", where), None, None
+    raise where.error("actor", "is missing in every activity, and there is no actor.json", "pass --handle @USER@INSTANCE")
+
+
+def _checked(text: str, where: Where) -> Handle:
+    try:
+        return parse_handle("mastodon:" + text)
+    except SourceError:
+        raise
+    except Exception as err:
+        raise SourceError(f"{where.file}: the account {text!r} is not a Mastodon handle ({err})") from None
+
+
+def _note(obj: dict, actor_url: str, where: Where) -> Post:
+    kind = get(obj, "type", str, where)
+    oid = get(obj, "id", str, where, required=True)
+    content = get(obj, "content", str, where) or ""
+    # contentMap's key is the language the author chose; "content" is the same HTML.
+    content_map = get(obj, "contentMap", dict, where) or {}
+    lang = next((k for k in content_map if isinstance(k, str)), None)
+    text, urls = html_to_text(content)
+    reply_url = get(obj, "inReplyTo", str, where)
+    reply_owner = account_from_url(reply_url) if reply_url else None
+    get(obj, "summary", str, where)  # the content warning: checked, never part of the text
+    if kind == "Question":
+        get(obj, "oneOf", list, where)
+    return Post(
+        id=oid,
+        created_at=parse_date(get(obj, "published", str, where)),
+        text=text,
+        is_reply=reply_url is not None,
+        reply_to=f"{reply_owner[0]}@{reply_owner[1]}" if reply_owner else None,
+        is_self_thread=bool(reply_url and reply_url.startswith(actor_url.rstrip("/") + "/")),
+        lang=lang,
+        urls=urls,
+        source=SOURCE,
+    )
+
+
+def parse_outbox(data: object, label: str, actor_url: str | None = None) -> tuple[list[Post], dict[str, int], str | None]:
+    """(posts kept for reading, {visibility left out: count}, the account URL) of an outbox."""
+    where = Where(label)
+    if not isinstance(data, dict):
+        raise where.error("orderedItems", f"cannot be read: the file holds {type(data).__name__}, expected an OrderedCollection object", "expected a Mastodon outbox.json")
+    items = get(data, "orderedItems", list, where, required=True)
+    posts: list[Post] = []
+    left_out: dict[str, int] = {}
+    for i, item in enumerate(items):
+        w = where.at(f"orderedItems[{i}]")
+        kind = get(item, "type", str, w, required=True)
+        actor = get(item, "actor", str, w) or actor_url or ""
+        actor_url = actor_url or actor
+        if kind == "Announce":
+            obj = get(item, "object", (str, dict), w, required=True)
+            target = obj if isinstance(obj, str) else get(obj, "id", str, w) or ""
+            posts.append(Post(id=get(item, "id", str, w) or target, created_at=parse_date(get(item, "published", str, w)),
+                              text="", is_retweet=True, source=SOURCE))
+            continue
+        if kind != "Create":
+            continue  # Update/Delete/Like activities are not posts
+        obj = get(item, "object", (dict, str), w, required=True)
+        if isinstance(obj, str):
+            continue  # a Create that only points at its object holds no text to read
+        if get(obj, "type", str, w) not in ("Note", "Question"):
+            continue
+        seen = visibility(item, obj, w)
+        if seen not in USED_VISIBILITIES:
+            reason = LEFT_OUT_NAMES[seen]
+            left_out[reason] = left_out.get(reason, 0) + 1
+            continue
+        posts.append(_note(obj, actor, w.at(f"orderedItems[{i}].object")))
+    return posts, left_out, actor_url
+
+
+def read_mastodon_archive(path: Path | str, handle: str | Handle | None = None) -> tuple[UserInfo, list[Post]]:
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"archive {path} does not exist", hint="check the path given to --archive")
+    export = _Export(path)
+    try:
+        outbox = export.outbox()
+        label = f"{export.label}:outbox.json" if export.label != "outbox.json" else "outbox.json"
+        actor = export.json("actor.json")
+        items = outbox.get("orderedItems") if isinstance(outbox, dict) else None
+        given = parse_handle(handle) if isinstance(handle, str) else handle
+        if actor is None and given is not None and given.network == "mastodon":
+            owner, name, avatar = given, None, None
+        else:
+            owner, name, avatar = _owner(actor, items if isinstance(items, list) else [], Where(label))
+        actor_url = get(actor, "id", str, Where(label)) if isinstance(actor, dict) else None
+        posts, left_out, _ = parse_outbox(outbox, label, actor_url)
+        avatar_bytes = None
+        ext = ".jpg"
+        if avatar and not urlsplit(avatar).scheme:
+            ext = PurePosixPath(avatar).suffix.lower()
+            if ext in _AVATAR_TYPES:
+                avatar_bytes = export.read(avatar)
+    finally:
+        export.close()
+    if given is not None and given.key != owner.key:
+        raise SourceError(
+            f"archive {path.name} belongs to {owner.display}, not {given.display}",
+            hint="pass the archive of that account, or leave out --handle",
+        )
+    user = UserInfo(
+        handle=owner.key,
+        name=name or owner.identifier,
+        source=SOURCE,
+        source_detail=path.name,
+        avatar_bytes=avatar_bytes,
+        avatar_ext=".jpg" if ext == ".jpeg" else ext,
+        network="mastodon",
+        instance=owner.instance,
+        display=owner.display,
+        left_out=left_out,
+    )
+    return user, posts

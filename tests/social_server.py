@@ -1,0 +1,59 @@
+"""A local HTTP server for the live-source tests: the real Mastodon.py and atproto clients talk to it
+through their base-URL settings, so no test touches the network.
+
+``LocalServer(app)`` serves ``app(method, path, query) -> (status, headers, body)`` on 127.0.0.1 (port
+0) in a thread; ``requests`` lists what was asked as (path, query dict) pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+App = Callable[[str, str, dict], tuple[int, dict, bytes]]
+
+
+def json_reply(body: object, status: int = 200, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, json.dumps(body).encode()
+
+
+class LocalServer:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.requests: list[tuple[str, dict]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                server.requests.append((parts.path, query))
+                status, headers, body = server.app("GET", parts.path, query)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def paths(self) -> list[str]:
+        return [p for p, _ in self.requests]
