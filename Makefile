@@ -37,8 +37,11 @@ test-hub-latest: install
 	$(PY) -c "import huggingface_hub; print('huggingface_hub', huggingface_hub.__version__)"
 	$(PY) -m pytest -q $(HUB_TESTS)
 
+# Python sources the formatter and the linter own (README's snippets are prose, not checked here).
+LINT_PATHS := huggingtweets tests benchmarks tools space
 lint: install
-	$(VENV)/bin/ruff check huggingtweets tests benchmarks
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info

@@ -162,7 +162,9 @@ def main() -> None:
         print(f"\nGPT-2 124M shape, batch x block as named; {load()}")
         from huggingtweets.train.speed import auto_cpu_threads
 
-        n = args.threads or auto_cpu_threads()  # a 124M step on threads that other work holds would take minutes
+        n = (
+            args.threads or auto_cpu_threads()
+        )  # a 124M step on threads that other work holds would take minutes
         big = [
             Contender(f"fp32, batch 1 x block 1024, {n} thr", GPT2_124M, 1, 1024, "no", n),
             Contender("fp32, batch 4 x block 256", GPT2_124M, 4, 256, "no", n),

@@ -56,7 +56,9 @@ class RunConfig:
         "In a file: a list of {path: ..., handle: ...}.",
         default=(),
     )
-    max_posts: int | None = _help("At most this many posts per user from the X API, Bluesky or Mastodon.", default=None)
+    max_posts: int | None = _help(
+        "At most this many posts per user from the X API, Bluesky or Mastodon.", default=None
+    )
     price_per_read: float = _help("USD per post read from the X API, for the cost estimate.", default=0.005)
     # --- prepare (its seed is train.seed: one seed for the split, training and samples)
     keep_newlines: bool = _help("Keep line breaks inside posts.", default=False)
@@ -67,20 +69,24 @@ class RunConfig:
         default_factory=TrainConfig,
     )
     # --- generate
-    samples: int = _help("Sample posts generated for the card, each checked for copied training text.",
-                         default=10)
+    samples: int = _help(
+        "Sample posts generated for the card, each checked for copied training text.", default=10
+    )
     # --- card and publish
     template: str | None = _help("Card template (default: the packaged one).", default=None)
-    repo_id: str | None = _help("Hub repo id (default: <your user or --org>/<handles joined by ->).",
-                                default=None)
+    repo_id: str | None = _help(
+        "Hub repo id (default: <your user or --org>/<handles joined by ->).", default=None
+    )
     org: str | None = _help("Publish under this organization instead of your user.", default=None)
     private: bool | None = _help(
         "Visibility. A new repo is private unless public is asked for (these bots imitate real people); "
         "an existing repo keeps its own unless this is given.",
         default=None,
     )
-    endpoint: str | None = _help("Hub endpoint URL (default: HF_ENDPOINT or huggingface.co); also used "
-                                 "for base-model downloads.", default=None)
+    endpoint: str | None = _help(
+        "Hub endpoint URL (default: HF_ENDPOINT or huggingface.co); also used for base-model downloads.",
+        default=None,
+    )
     publish: bool = _help("Publish at the end; false stops after the card.", default=True)
     # --- where
     run_dir: str | None = _help("Run folder (default: runs/<handles sorted, joined by ->).", default=None)
@@ -89,8 +95,9 @@ class RunConfig:
         # Python callers may give the training settings as a mapping (or key/value pairs).
         if not isinstance(self.train, TrainConfig):
             values = dict(self.train or {})
-            object.__setattr__(self, "train", TrainConfig(**coerce_mapping(values, where="RunConfig",
-                                                                           prefix="train.")))
+            object.__setattr__(
+                self, "train", TrainConfig(**coerce_mapping(values, where="RunConfig", prefix="train."))
+            )
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -219,8 +226,10 @@ def parse_mapping(data: Any, *, source: str = "config", base_dir: Path | None = 
             if value is None:
                 continue
             if not isinstance(value, Mapping):
-                raise InputError(f"config key 'train' is {_show(value)}; expected a mapping of training "
-                                 "settings such as {epochs: 2, batch_size: 8}")
+                raise InputError(
+                    f"config key 'train' is {_show(value)}; expected a mapping of training "
+                    "settings such as {epochs: 2, batch_size: 8}"
+                )
             for sub_key in value:
                 _refuse_secret(_norm_key(sub_key), f"train.{sub_key}", source)
             typed = coerce_mapping(dict(value), where=source, prefix="train.")
@@ -238,8 +247,11 @@ def parse_mapping(data: Any, *, source: str = "config", base_dir: Path | None = 
             )
         for name in typed:
             if name in train:
-                raise InputError(f"{source} sets {name!r} twice (at the top level and under train:, or as "
-                                 "dashes and underscores)", hint="keep one of them")
+                raise InputError(
+                    f"{source} sets {name!r} twice (at the top level and under train:, or as "
+                    "dashes and underscores)",
+                    hint="keep one of them",
+                )
         train.update(typed)
     if train:
         out["train"] = train
@@ -256,20 +268,26 @@ def load_config_file(path: Path | str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise InputError(f"config file {path.name!r} is not UTF-8 text; expected a YAML file of settings",
-                         hint="save it as UTF-8") from None
+        raise InputError(
+            f"config file {path.name!r} is not UTF-8 text; expected a YAML file of settings",
+            hint="save it as UTF-8",
+        ) from None
     except OSError as err:
-        raise InputError(f"config file {path.name!r} cannot be read ({err.strerror or type(err).__name__})") \
-            from None
+        raise InputError(
+            f"config file {path.name!r} cannot be read ({err.strerror or type(err).__name__})"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"config file {path.name!r} is not valid YAML{where}; expected key: value lines") from None
+        raise InputError(
+            f"config file {path.name!r} is not valid YAML{where}; expected key: value lines"
+        ) from None
     return parse_mapping(data, source=path.name, base_dir=path.resolve().parent)
 
 
-def build_config(file_values: Mapping[str, Any] | None = None,
-                 flag_values: Mapping[str, Any] | None = None) -> RunConfig:
+def build_config(
+    file_values: Mapping[str, Any] | None = None, flag_values: Mapping[str, Any] | None = None
+) -> RunConfig:
     """defaults < file < flags. ``flag_values`` holds only the flags the user actually gave."""
     merged: dict[str, Any] = dict(file_values or {})
     train = dict(merged.pop("train", None) or {})

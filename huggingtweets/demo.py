@@ -84,6 +84,7 @@ _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP unwind like Ctrl-C, so the server is stopped in order."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -131,16 +132,28 @@ def _die_with_parent() -> Callable[[], None] | None:
 def hub_server_process(data_dir: Path, tokens: list[str], *, log_path: Path) -> Iterator[str]:
     """Start ``huggingtweets hub serve`` on a free loopback port; yield its URL; always stop it."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "huggingtweets", "hub", "serve", "--data-dir", str(data_dir),
-           "--host", "127.0.0.1", "--port", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "huggingtweets",
+        "hub",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
     for spec in tokens:
         cmd += ["--token", spec]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         # Its own session: Ctrl-C reaches the demo, which then stops the server in order. If the
         # demo itself is killed, the death signal stops the server instead.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-                                preexec_fn=_die_with_parent())
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=log, start_new_session=True, preexec_fn=_die_with_parent()
+        )
         try:
             url = _read_url(proc, log_path)
             yield url
@@ -166,8 +179,11 @@ def _read_url(proc: subprocess.Popen, log_path: Path) -> str:
         if match:
             return match.group(0).rstrip("/")
     tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
-    raise HubError(f"the local Hub server did not start within {SERVER_START_TIMEOUT_S} s"
-                   + (f": {tail[0]}" if tail else ""), hint=f"see {log_path}")
+    raise HubError(
+        f"the local Hub server did not start within {SERVER_START_TIMEOUT_S} s"
+        + (f": {tail[0]}" if tail else ""),
+        hint=f"see {log_path}",
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -188,15 +204,28 @@ def load_downstream(url: str, repo_id: str, prompt: str, *, hf_home: Path) -> li
     # A fresh cache: the model is really downloaded from the server, and an earlier demo's (or a
     # real huggingface.co) download of the same repo id cannot be used by mistake.
     shutil.rmtree(hf_home, ignore_errors=True)
-    env.update(HF_ENDPOINT=url, HF_HUB_DISABLE_XET="1", HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1",
-               TOKENIZERS_PARALLELISM="false")
+    env.update(
+        HF_ENDPOINT=url,
+        HF_HUB_DISABLE_XET="1",
+        HF_HOME=str(hf_home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     with tempfile.TemporaryDirectory() as cwd:  # nowhere near the run folder: no local shortcut
         try:
-            proc = subprocess.run([sys.executable, "-c", DOWNSTREAM, repo_id, prompt], capture_output=True,
-                                  text=True, env=env, cwd=cwd, timeout=DOWNSTREAM_TIMEOUT_S)
+            proc = subprocess.run(
+                [sys.executable, "-c", DOWNSTREAM, repo_id, prompt],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=cwd,
+                timeout=DOWNSTREAM_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
-            raise HubError(f"loading {repo_id} with pipeline() from {url} took over {DOWNSTREAM_TIMEOUT_S} s",
-                           hint="run `huggingtweets demo` again; finished stages are reused") from None
+            raise HubError(
+                f"loading {repo_id} with pipeline() from {url} took over {DOWNSTREAM_TIMEOUT_S} s",
+                hint="run `huggingtweets demo` again; finished stages are reused",
+            ) from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise HubError(f"loading {repo_id} with pipeline() from {url} failed: {last}")
@@ -207,12 +236,20 @@ def demo_config(archive: Path, run_dir: Path, endpoint: str):
     from huggingtweets.config import RunConfig
 
     train = {"base_model": "tiny", "epochs": DEMO_EPOCHS, "learning_rate": DEMO_LEARNING_RATE, **DEMO_TRAIN}
-    return RunConfig(archives=((str(archive), None),), train=train, samples=DEMO_SAMPLES, org=DEMO_ORG,
-                     private=False, endpoint=endpoint, run_dir=str(run_dir))
+    return RunConfig(
+        archives=((str(archive), None),),
+        train=train,
+        samples=DEMO_SAMPLES,
+        org=DEMO_ORG,
+        private=False,
+        endpoint=endpoint,
+        run_dir=str(run_dir),
+    )
 
 
-def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | None = None,
-             events: Events = ignore) -> DemoResult:
+def run_demo(
+    *, fresh: bool = False, prompt: str = "My dream is", home: Path | None = None, events: Events = ignore
+) -> DemoResult:
     from huggingtweets.paths import sample_archive
     from huggingtweets.runner import run
 
@@ -227,9 +264,12 @@ def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | N
     if fresh:
         shutil.rmtree(home, ignore_errors=True)
     run_dir, hub_dir = home / "run", home / "hub"
-    with _sigterm_as_interrupt(), hub_server_process(
-        hub_dir, [f"{DEMO_TOKEN}:{DEMO_USER}:{DEMO_ORG}"], log_path=home / "hub.log"
-    ) as url:
+    with (
+        _sigterm_as_interrupt(),
+        hub_server_process(
+            hub_dir, [f"{DEMO_TOKEN}:{DEMO_USER}:{DEMO_ORG}"], log_path=home / "hub.log"
+        ) as url,
+    ):
         say(f"demo: local Hub at {url} (data in {hub_dir})")
         config = demo_config(sample_archive(), run_dir, url)
         result = run(config, token=DEMO_TOKEN, events=events)
@@ -239,8 +279,13 @@ def run_demo(*, fresh: bool = False, prompt: str = "My dream is", home: Path | N
             raise HuggingtweetsError("the demo run finished without publishing; see the messages above")
         say(f"demo: loading {repo_id} in a separate process with HF_ENDPOINT={url}")
         posts = load_downstream(url, repo_id, prompt, hf_home=home / "downstream-hf-home")
-    return DemoResult(repo_id=repo_id, url=summary.get("url") or f"{url}/{repo_id}",
-                      card_url=f"{url}/{repo_id}/resolve/main/README.md",
-                      card_path=(run_dir / "model" / "README.md").resolve(),
-                      posts=posts, seconds=time.monotonic() - started, summary=summary,
-                      hub_dir=hub_dir)
+    return DemoResult(
+        repo_id=repo_id,
+        url=summary.get("url") or f"{url}/{repo_id}",
+        card_url=f"{url}/{repo_id}/resolve/main/README.md",
+        card_path=(run_dir / "model" / "README.md").resolve(),
+        posts=posts,
+        seconds=time.monotonic() - started,
+        summary=summary,
+        hub_dir=hub_dir,
+    )

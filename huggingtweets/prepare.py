@@ -102,7 +102,10 @@ def prepare(
         cleaned = clean_posts(
             _read_raw(run_dir, handle), keep_newlines=keep_newlines, keep_replies=keep_replies
         )
-        reports[handle] = {**_user_report(handle, user.get("source"), cleaned), **_network_fields(user, cleaned)}
+        reports[handle] = {
+            **_user_report(handle, user.get("source"), cleaned),
+            **_network_fields(user, cleaned),
+        }
         kept[handle] = [p["text"] for p in cleaned.kept]
         assert reports[handle]["downloaded"] == sum(reports[handle][k] for k in (*DROP_REASONS, "kept"))
 

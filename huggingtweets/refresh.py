@@ -47,8 +47,10 @@ def _read_metadata(client, repo_id: str) -> dict:
 
     text, _ = client.read_text(repo_id, METADATA_FILE)
     if text is None:
-        raise InputError(f"{repo_id} has no {METADATA_FILE}: it was not made by this huggingtweets",
-                         hint="re-create it with huggingtweets run")
+        raise InputError(
+            f"{repo_id} has no {METADATA_FILE}: it was not made by this huggingtweets",
+            hint="re-create it with huggingtweets run",
+        )
     try:
         meta = json.loads(text)
     except json.JSONDecodeError as err:
@@ -76,21 +78,35 @@ def refresh_one(
     users = [u for u in meta["users"] if isinstance(u, dict)]
     specs = [live_spec(u) for u in users]
     if not any(specs):
-        return RefreshOutcome(repo_id, SKIPPED, "built only from account exports or files: nothing to read live")
+        return RefreshOutcome(
+            repo_id, SKIPPED, "built only from account exports or files: nothing to read live"
+        )
     if not all(specs):
-        return RefreshOutcome(repo_id, SKIPPED, "built partly from an account export or file that is not on the "
-                                                "Hub, so it cannot be re-trained on all posts")
+        return RefreshOutcome(
+            repo_id,
+            SKIPPED,
+            "built partly from an account export or file that is not on the "
+            "Hub, so it cannot be re-trained on all posts",
+        )
     if not all(u.get("newest_post_at") for u in users):
-        return RefreshOutcome(repo_id, SKIPPED, "its card does not record the newest post it learned from "
-                                                "(made by an older huggingtweets): re-create it with huggingtweets run")
+        return RefreshOutcome(
+            repo_id,
+            SKIPPED,
+            "its card does not record the newest post it learned from "
+            "(made by an older huggingtweets): re-create it with huggingtweets run",
+        )
     found = {info.handle.lower(): posts for info, posts in collect(handles=specs, echo=echo)}
     new = 0
     for user in users:
         posts = found.get(str(user["handle"]).lower(), [])
         new += sum(1 for p in posts if p.created_at and p.created_at > user["newest_post_at"])
     if new < min_new_posts:
-        return RefreshOutcome(repo_id, NOT_ENOUGH, f"{new} new since the last training, {min_new_posts} needed; "
-                                                   "nothing changed", new)
+        return RefreshOutcome(
+            repo_id,
+            NOT_ENOUGH,
+            f"{new} new since the last training, {min_new_posts} needed; nothing changed",
+            new,
+        )
     summary = meta.get("training_summary") or {}
     hyper = summary.get("hyperparameters") or {}
     base = hyper.get("base_model") or summary.get("base_model") or meta.get("base_model_fallback")
@@ -130,8 +146,10 @@ def refresh(
     from huggingtweets.sources.livecache import cache_root
 
     if not repo_ids and not author:
-        raise InputError("nothing to refresh: give REPO_ID... or --author ORG",
-                         hint="e.g. huggingtweets refresh --author huggingtweets")
+        raise InputError(
+            "nothing to refresh: give REPO_ID... or --author ORG",
+            hint="e.g. huggingtweets refresh --author huggingtweets",
+        )
     from huggingtweets.runner import hub_token
 
     token = token or hub_token()
@@ -141,8 +159,15 @@ def refresh(
     outcomes = []
     for repo_id in ids:
         try:
-            outcome = refresh_one(client, repo_id, token=token, min_new_posts=min_new_posts, work_dir=work,
-                                  overrides=overrides, echo=echo)
+            outcome = refresh_one(
+                client,
+                repo_id,
+                token=token,
+                min_new_posts=min_new_posts,
+                work_dir=work,
+                overrides=overrides,
+                echo=echo,
+            )
         except HuggingtweetsError as err:
             outcome = RefreshOutcome(repo_id, FAILED, str(err))
         echo(f"{repo_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))

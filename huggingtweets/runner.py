@@ -43,8 +43,18 @@ from huggingtweets.stagerecords import (
 )
 from huggingtweets.stages import STAGE_LIST, STAGES, UNFINISHED, Stage, StageContext, StageSpec
 
-__all__ = ["STAGES", "STAGE_LIST", "RunResult", "StageContext", "StageSpec", "build_summary", "file_identity",
-           "read_record", "run", "stage_status"]
+__all__ = [
+    "STAGES",
+    "STAGE_LIST",
+    "RunResult",
+    "StageContext",
+    "StageSpec",
+    "build_summary",
+    "file_identity",
+    "read_record",
+    "run",
+    "stage_status",
+]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -77,7 +87,11 @@ def resolve_run_dir(config: RunConfig) -> Path:
     from huggingtweets.sources import check_handle
 
     # Every handle is parsed here, before anything runs: a bad one fails at once, on every network.
-    for handle in (*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h)):
+    for handle in (
+        *config.handles,
+        *(h for _, h in config.posts_files),
+        *(h for _, h in config.archives if h),
+    ):
         check_handle(handle)
     if config.run_dir:
         return Path(config.run_dir)
@@ -112,8 +126,10 @@ def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str
     """Fail before hours of training when the bot could not be published anyway: no token, a token
     the Hub refuses, or a namespace it may not write to. Returns the namespace the bot goes to."""
     if not token:
-        raise HubError("no Hugging Face token found; publishing needs one with write access",
-                       hint="set HF_TOKEN or run `hf auth login`, or pass --no-publish")
+        raise HubError(
+            "no Hugging Face token found; publishing needs one with write access",
+            hint="set HF_TOKEN or run `hf auth login`, or pass --no-publish",
+        )
     from huggingtweets.hubclient import HubClient
 
     client = HubClient(endpoint=endpoint, token=token)
@@ -122,8 +138,10 @@ def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str
     from huggingtweets.sources import check_handle
 
     # handle keys, as fetch will name the users: "@a@b.social" is "a_at_b.social" in a repo name
-    known = [check_handle(h) for h in
-             (*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h))]
+    known = [
+        check_handle(h)
+        for h in (*config.handles, *(h for _, h in config.posts_files), *(h for _, h in config.archives if h))
+    ]
     name = (config.repo_id or "").partition("/")[2] or (bot_name(known) if known else "NAME")
     client.check_namespace(f"{namespace}/{name}")
     return namespace
@@ -141,10 +159,16 @@ def _resolve_repo_id(ctx: StageContext) -> str:
 # ---------------------------------------------------------------- run
 
 
-def run(config: RunConfig, *, token: str | None = None, events: Events = ignore,
-        cancel: CancelToken | None = None, stages: dict[str, Stage] | None = None,
-        preflight: Callable[[RunConfig, str | None, str], str | None] | None = None,
-        rerun_from: str | None = None) -> RunResult:
+def run(
+    config: RunConfig,
+    *,
+    token: str | None = None,
+    events: Events = ignore,
+    cancel: CancelToken | None = None,
+    stages: dict[str, Stage] | None = None,
+    preflight: Callable[[RunConfig, str | None, str], str | None] | None = None,
+    rerun_from: str | None = None,
+) -> RunResult:
     """Run every stage that is not already finished with the same settings; return the summary.
 
     Progress goes to ``events`` (``StageStarted``/``StageFinished`` per stage, the training's
@@ -161,14 +185,22 @@ def run(config: RunConfig, *, token: str | None = None, events: Events = ignore,
     team = Team()
     run_dir = resolve_run_dir(config)
     if not team.is_main:
-        return _follow(team, StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint),
-                       impl["train"])
+        return _follow(
+            team, StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint), impl["train"]
+        )
     decided = False
     try:
         token = (token if token is not None else hub_token()) if config.publish else None
         namespace = (preflight or check_publishing)(config, token, endpoint) if config.publish else None
-        ctx = StageContext(config=config, run_dir=run_dir, token=token, endpoint=endpoint, namespace=namespace,
-                           events=events, cancel=cancel)
+        ctx = StageContext(
+            config=config,
+            run_dir=run_dir,
+            token=token,
+            endpoint=endpoint,
+            namespace=namespace,
+            events=events,
+            cancel=cancel,
+        )
         created = not run_dir.exists()
         try:
             with run_lock(run_dir):
@@ -198,9 +230,13 @@ def _follow(team: Team, ctx: StageContext, train: Stage) -> RunResult:
 
 
 def _finished(run_dir: Path, spec: StageSpec, record: dict | None, fp: str) -> bool:
-    return bool(record and record.get("status") == "done" and record.get("fingerprint") == fp
-                and all((run_dir / rel).exists() for rel in spec.outputs)
-                and record.get("outputs") == outputs_identity(run_dir, spec.outputs))
+    return bool(
+        record
+        and record.get("status") == "done"
+        and record.get("fingerprint") == fp
+        and all((run_dir / rel).exists() for rel in spec.outputs)
+        and record.get("outputs") == outputs_identity(run_dir, spec.outputs)
+    )
 
 
 def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: str | None) -> RunResult:
@@ -227,9 +263,15 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
             events(StageStarted(**where, reason="already done, skipped"))
             events(StageFinished(**where, skipped=True, result=results[name]))
             continue
-        ctx.resume = (name == "train" and not forced and record is not None
-                      and record.get("status") in UNFINISHED and record.get("fingerprint") == fp
-                      and (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
+        ctx.resume = (
+            name == "train"
+            and not forced
+            and record is not None
+            and record.get("status") in UNFINISHED
+            and record.get("fingerprint") == fp
+            and (run_dir / "checkpoints").is_dir()
+            and any((run_dir / "checkpoints").iterdir())
+        )
         events(StageStarted(**where, reason=_why(spec, record, fp, settings, forced, ctx.resume)))
         if name == "train" and not ctx.resume:
             # Checkpoints of other settings must not be resumed by accident.
@@ -246,8 +288,16 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
             write_record(run_dir, name, status, fp, settings, error=str(err))
             raise
         upstream = hashlib.sha256(f"{fp}:{uuid.uuid4().hex}".encode()).hexdigest()
-        write_record(run_dir, name, "done", fp, settings, chain=upstream, result=out,
-                     outputs=outputs_identity(run_dir, spec.outputs))
+        write_record(
+            run_dir,
+            name,
+            "done",
+            fp,
+            settings,
+            chain=upstream,
+            result=out,
+            outputs=outputs_identity(run_dir, spec.outputs),
+        )
         results[name] = out
         result.ran.append(name)
         events(StageFinished(**where, seconds=round(time.perf_counter() - started, 3), result=out))
@@ -272,4 +322,8 @@ def _why(spec: StageSpec, record: dict | None, fp: str, settings: dict, forced: 
             return "checking the Hub copy (an unchanged bot makes no commit)"
         return "outputs missing or changed since it ran, running again"
     changed = redact(changes(record.get("settings") or {}, settings))
-    return f"settings changed ({changed}), running again" if changed else "an earlier stage re-ran, running again"
+    return (
+        f"settings changed ({changed}), running again"
+        if changed
+        else "an earlier stage re-ran, running again"
+    )

@@ -33,8 +33,10 @@ def file_identity(path: str | Path) -> dict:
 
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path} does not exist; expected an archive or posts file",
-                         hint="check the path given to --archive / --posts-file")
+        raise InputError(
+            f"{path} does not exist; expected an archive or posts file",
+            hint="check the path given to --archive / --posts-file",
+        )
     digest = hashlib.sha256()
     if path.is_file() and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -42,8 +44,11 @@ def file_identity(path: str | Path) -> dict:
                 digest.update(f"{info.filename}\0{info.file_size}\0{info.CRC}\n".encode())
         return {"name": path.name, "zip_toc_sha256": digest.hexdigest()}
     if path.is_dir():  # the data files and the avatar, not the media of every post
-        files = sorted(p for p in path.rglob("*") if p.is_file()
-                       and (p.suffix == ".js" or "profile_media" in p.relative_to(path).parts))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and (p.suffix == ".js" or "profile_media" in p.relative_to(path).parts)
+        )
     else:
         files = [path]
     for f in files:
@@ -88,7 +93,13 @@ def outputs_identity(run_dir: Path, outputs: Iterable[str]) -> list:
     found = []
     for rel in outputs:
         top = run_dir / rel
-        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top] if top.is_file() else []
+        files = (
+            sorted(p for p in top.rglob("*") if p.is_file())
+            if top.is_dir()
+            else [top]
+            if top.is_file()
+            else []
+        )
         for path in files:
             stat = path.stat()
             if stat.st_size <= SMALL_FILE:
@@ -143,8 +154,10 @@ def _locked(run_dir: Path | str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InputError(f"another huggingtweets command is writing to {run_dir}",
-                             hint="wait for it to finish, or give this one another --run-dir") from None
+            raise InputError(
+                f"another huggingtweets command is writing to {run_dir}",
+                hint="wait for it to finish, or give this one another --run-dir",
+            ) from None
         try:
             yield
         finally:
@@ -153,12 +166,18 @@ def _locked(run_dir: Path | str) -> Iterator[None]:
 
 def unwritable(run_dir: Path | str, err: OSError) -> InputError:
     """The one-line error for a run folder that cannot be written."""
-    reason = {errno.EROFS: "it is on a read-only file system", errno.EACCES: "permission denied",
-              errno.EPERM: "permission denied", errno.ENOTDIR: "a part of its path is a file, not a folder",
-              errno.EEXIST: "a file of that name is in the way", errno.ENOSPC: "the disk is full"}
+    reason = {
+        errno.EROFS: "it is on a read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOTDIR: "a part of its path is a file, not a folder",
+        errno.EEXIST: "a file of that name is in the way",
+        errno.ENOSPC: "the disk is full",
+    }
     why = reason.get(err.errno, err.strerror or type(err).__name__)
-    return InputError(f"cannot write to run folder {run_dir}: {why}",
-                      hint="pass a --run-dir in a writable place")
+    return InputError(
+        f"cannot write to run folder {run_dir}: {why}", hint="pass a --run-dir in a writable place"
+    )
 
 
 def changes(old: dict, new: dict) -> str:
@@ -210,16 +229,22 @@ class Team:
 
 def build_summary(run_dir: Path, results: dict[str, dict], *, ran: list[str], skipped: list[str]) -> dict:
     """Counts kept per user, validation perplexity, memorization rate, repo URL, three sample posts."""
+
     def load(rel: str) -> dict:
         path = run_dir / rel
         return read_json(path) if path.is_file() else {}
 
-    report, training, predictions = load("data_report.json"), load("training_summary.json"), \
-        load("predictions.json")
+    report, training, predictions = (
+        load("data_report.json"),
+        load("training_summary.json"),
+        load("predictions.json"),
+    )
     publish = results.get("publish") or {}
     return {
-        "users": {h: {"downloaded": u.get("downloaded"), "kept": u.get("kept")}
-                  for h, u in (report.get("users") or {}).items()},
+        "users": {
+            h: {"downloaded": u.get("downloaded"), "kept": u.get("kept")}
+            for h, u in (report.get("users") or {}).items()
+        },
         "perplexity": training.get("perplexity"),
         "validation_loss": training.get("validation_loss"),
         "memorization_rate": predictions.get("memorization_rate"),

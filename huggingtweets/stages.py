@@ -60,24 +60,35 @@ def _fetch(ctx: StageContext) -> dict:
     from huggingtweets.sources import fetch
 
     c = ctx.config
-    users = fetch(ctx.run_dir, handles=c.handles, archives=c.archives, posts_files=c.posts_files,
-                  max_posts=c.max_posts, price_per_read=c.price_per_read, echo=ctx.say)
+    users = fetch(
+        ctx.run_dir,
+        handles=c.handles,
+        archives=c.archives,
+        posts_files=c.posts_files,
+        max_posts=c.max_posts,
+        price_per_read=c.price_per_read,
+        echo=ctx.say,
+    )
     return {"users": [u["handle"] for u in users]}
 
 
 def _fetch_settings(ctx: StageContext) -> dict:
     c = ctx.config
-    return {"handles": sorted(bot_name([h]) for h in c.handles),
-            "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
-            "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
-            "max_posts": c.max_posts}
+    return {
+        "handles": sorted(bot_name([h]) for h in c.handles),
+        "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
+        "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
+        "max_posts": c.max_posts,
+    }
 
 
 def _prepare(ctx: StageContext) -> dict:
     from huggingtweets.prepare import prepare
 
     c = ctx.config
-    report = prepare(ctx.run_dir, seed=c.train.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies)
+    report = prepare(
+        ctx.run_dir, seed=c.train.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies
+    )
     return {"kept": {h: u["kept"] for h, u in report["users"].items()}}
 
 
@@ -85,8 +96,14 @@ def _train(ctx: StageContext) -> dict:
     from huggingtweets.errors import TrainingError
     from huggingtweets.train import train
 
-    summary = train(ctx.run_dir, ctx.config.train, resume=ctx.resume, events=ctx.events, cancel=ctx.cancel,
-                    endpoint=ctx.endpoint)
+    summary = train(
+        ctx.run_dir,
+        ctx.config.train,
+        resume=ctx.resume,
+        events=ctx.events,
+        cancel=ctx.cancel,
+        endpoint=ctx.endpoint,
+    )
     if "stopped_after_steps" in summary:
         # A deliberate early stop (train.stop_after_steps) leaves training unfinished, like Ctrl-C.
         raise TrainingError(
@@ -108,8 +125,9 @@ def _card(ctx: StageContext) -> dict:
     from huggingtweets.card import write_card
     from huggingtweets.publish import card_hub_url
 
-    write_card(ctx.run_dir, repo_id=ctx.repo_id, template=ctx.config.template,
-               hub_url=card_hub_url(ctx.endpoint))
+    write_card(
+        ctx.run_dir, repo_id=ctx.repo_id, template=ctx.config.template, hub_url=card_hub_url(ctx.endpoint)
+    )
     return {"repo_id": ctx.repo_id}
 
 
@@ -126,10 +144,17 @@ def _publish(ctx: StageContext) -> dict:
     # The card stage ran before this one: the folder pushed is finished as it is.
     from huggingtweets.publish import publish
 
-    result = publish(ctx.run_dir, repo_id=ctx.repo_id, private=ctx.config.private,
-                     endpoint=ctx.endpoint, token=ctx.token)
-    return {"repo_id": result.repo_id, "url": result.url, "commit": result.commit_oid,
-            "created": result.created, "changed": result.changed, "private": result.private}
+    result = publish(
+        ctx.run_dir, repo_id=ctx.repo_id, private=ctx.config.private, endpoint=ctx.endpoint, token=ctx.token
+    )
+    return {
+        "repo_id": result.repo_id,
+        "url": result.url,
+        "commit": result.commit_oid,
+        "created": result.created,
+        "changed": result.changed,
+        "private": result.private,
+    }
 
 
 def _packaged_templates() -> dict:
@@ -144,18 +169,39 @@ def _packaged_templates() -> dict:
 
 STAGE_LIST: tuple[StageSpec, ...] = (
     StageSpec("fetch", _fetch, _fetch_settings, ("users.json", "raw")),
-    StageSpec("prepare", _prepare,
-              lambda ctx: {"seed": ctx.config.train.seed, "keep_newlines": ctx.config.keep_newlines,
-                           "keep_replies": ctx.config.keep_replies},
-              ("dataset", "data_report.json")),
-    StageSpec("train", _train, lambda ctx: ctx.config.train.weight_settings(),
-              ("model/config.json", "training_summary.json")),
-    StageSpec("generate", _generate, lambda ctx: {"seed": ctx.config.train.seed, "samples": ctx.config.samples},
-              ("predictions.json",)),
-    StageSpec("card", _card, _card_settings, ("model/README.md", "model/huggingtweets.json"), needs_repo_id=True),
-    StageSpec("publish", _publish,
-              lambda ctx: {"repo_id": ctx.repo_id, "private": ctx.config.private, "endpoint": ctx.endpoint},
-              (), always_run=True, needs_repo_id=True),
+    StageSpec(
+        "prepare",
+        _prepare,
+        lambda ctx: {
+            "seed": ctx.config.train.seed,
+            "keep_newlines": ctx.config.keep_newlines,
+            "keep_replies": ctx.config.keep_replies,
+        },
+        ("dataset", "data_report.json"),
+    ),
+    StageSpec(
+        "train",
+        _train,
+        lambda ctx: ctx.config.train.weight_settings(),
+        ("model/config.json", "training_summary.json"),
+    ),
+    StageSpec(
+        "generate",
+        _generate,
+        lambda ctx: {"seed": ctx.config.train.seed, "samples": ctx.config.samples},
+        ("predictions.json",),
+    ),
+    StageSpec(
+        "card", _card, _card_settings, ("model/README.md", "model/huggingtweets.json"), needs_repo_id=True
+    ),
+    StageSpec(
+        "publish",
+        _publish,
+        lambda ctx: {"repo_id": ctx.repo_id, "private": ctx.config.private, "endpoint": ctx.endpoint},
+        (),
+        always_run=True,
+        needs_repo_id=True,
+    ),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in STAGE_LIST)
 # A train record in one of these states, with a matching fingerprint and checkpoints, is resumed.

@@ -8,4 +8,7 @@ import os
 
 from huggingtweets.app import launch
 
-launch(host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+launch(
+    host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+    port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+)

@@ -49,13 +49,23 @@ def served_app(tmp: Path) -> Iterator[Served]:
         mp.setenv("HF_HUB_DISABLE_XET", "1")
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         mp.setenv("GRADIO_TEMP_DIR", str(tmp / "gradio"))
-        hub = HubServer(data_dir=tmp / "hubdata", tokens=[f"{ALICE_TOKEN}:alice:huggingtweets", f"{BOB_TOKEN}:bob"],
-                        host="127.0.0.1", port=0)
+        hub = HubServer(
+            data_dir=tmp / "hubdata",
+            tokens=[f"{ALICE_TOKEN}:alice:huggingtweets", f"{BOB_TOKEN}:bob"],
+            host="127.0.0.1",
+            port=0,
+        )
         hub.start()
         from huggingtweets.app import launch
 
-        demo, store = launch(host="127.0.0.1", port=free_port(), endpoint=hub.url, block=False, quiet=True,
-                             base_dir=tmp / "sessions")
+        demo, store = launch(
+            host="127.0.0.1",
+            port=free_port(),
+            endpoint=hub.url,
+            block=False,
+            quiet=True,
+            base_dir=tmp / "sessions",
+        )
         try:
             yield Served(url=demo.local_url, hub_url=hub.url, hub_dir=tmp / "hubdata", store=store)
         finally:

@@ -17,7 +17,11 @@ App = Callable[[str, str, dict], tuple[int, dict, bytes]]
 
 
 def json_reply(body: object, status: int = 200, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, json.dumps(body).encode()
+    return (
+        status,
+        {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+        json.dumps(body).encode(),
+    )
 
 
 class LocalServer:

@@ -75,16 +75,35 @@ def test_closing_the_store_removes_a_base_it_made():
 def test_data_report_table_escapes_text_and_lists_drops():
     from huggingtweets.app.views import data_report_markdown
 
-    report = {"users": {"a|b": {"downloaded": 10, "retweets": 2, "replies": 0, "media_only": 1, "short": 0,
-                                "duplicates": 0, "kept": 7, "characters": 12345, "first_date": "2020-01-01",
-                                "last_date": "2021-01-01", "languages": {"en": 6, "fr": 1},
-                                "source": "<script>"}},
-              "split": {"train": 6, "validation": 1}, "warnings": ["@a: only 12,345 characters kept"]}
+    report = {
+        "users": {
+            "a|b": {
+                "downloaded": 10,
+                "retweets": 2,
+                "replies": 0,
+                "media_only": 1,
+                "short": 0,
+                "duplicates": 0,
+                "kept": 7,
+                "characters": 12345,
+                "first_date": "2020-01-01",
+                "last_date": "2021-01-01",
+                "languages": {"en": 6, "fr": 1},
+                "source": "<script>",
+            }
+        },
+        "split": {"train": 6, "validation": 1},
+        "warnings": ["@a: only 12,345 characters kept"],
+    }
     text = data_report_markdown(report, notes=["fetching @a: about 10 posts, USD 0.05"])
     row = [line for line in text.splitlines() if line.startswith("| @")][0]
-    assert row == ("| @a\\|b (&lt;script&gt;) | 10 | 2 reposts, 1 media only | 7 | 12,345 | "
-                   "2020-01-01 to 2021-01-01 | en 6, fr 1 |")
-    assert text.endswith("**Warning:** @a: only 12,345 characters kept\n\n- fetching @a: about 10 posts, USD 0.05")
+    assert row == (
+        "| @a\\|b (&lt;script&gt;) | 10 | 2 reposts, 1 media only | 7 | 12,345 | "
+        "2020-01-01 to 2021-01-01 | en 6, fr 1 |"
+    )
+    assert text.endswith(
+        "**Warning:** @a: only 12,345 characters kept\n\n- fetching @a: about 10 posts, USD 0.05"
+    )
 
 
 def test_card_html_inlines_local_images_and_keeps_tables(tmp_path):
@@ -97,7 +116,8 @@ def test_card_html_inlines_local_images_and_keeps_tables(tmp_path):
         "---\nlicense: mit\ntags: [huggingtweets]\n---\n"
         '<img src="https://huggingface.co/o/n/resolve/main/avatars/a.png">\n'
         '<img src="https://huggingface.co/o/n/resolve/main/../../etc/passwd">\n\n'
-        "| a | b |\n|---|---|\n| 1 | 2 |\n")
+        "| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
     out = card_html(model)
     assert '<span class="ht-chip">license: mit</span><span class="ht-chip">huggingtweets</span>' in out
     assert 'src="data:image/png;base64,iVBORyBmYWtl"' in out
@@ -106,13 +126,17 @@ def test_card_html_inlines_local_images_and_keeps_tables(tmp_path):
 
 
 def test_help_imports_no_gradio():
-    code = ("import sys; from click.testing import CliRunner; from huggingtweets.cli import main;"
-            "r1 = CliRunner().invoke(main, ['--help']); r2 = CliRunner().invoke(main, ['app', '--help']);"
-            "assert r1.exit_code == 0 and r2.exit_code == 0, (r1.output, r2.output);"
-            "assert ' app ' in r1.output and '--endpoint' in r2.output;"
-            "heavy = {'gradio', 'gradio_client', 'torch', 'transformers', 'pandas', 'huggingface_hub'};"
-            "print(sorted(heavy & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    code = (
+        "import sys; from click.testing import CliRunner; from huggingtweets.cli import main;"
+        "r1 = CliRunner().invoke(main, ['--help']); r2 = CliRunner().invoke(main, ['app', '--help']);"
+        "assert r1.exit_code == 0 and r2.exit_code == 0, (r1.output, r2.output);"
+        "assert ' app ' in r1.output and '--endpoint' in r2.output;"
+        "heavy = {'gradio', 'gradio_client', 'torch', 'transformers', 'pandas', 'huggingface_hub'};"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -124,8 +148,11 @@ def test_space_folder_is_a_gradio_space_running_this_app():
     assert header["hf_oauth"] is True and "write-repos" in header["hf_oauth_scopes"]
     assert "from huggingtweets.app import launch" in (space / header["app_file"]).read_text()
     version = yaml.safe_load((REPO_ROOT / "pyproject.toml").read_text().split("version = ")[1].split("\n")[0])
-    wanted = [line for line in (space / "requirements.txt").read_text().splitlines()
-              if line and not line.startswith("#")]
+    wanted = [
+        line
+        for line in (space / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert wanted == [f"./huggingtweets-{version}-py3-none-any.whl[app]"]  # what `make space` builds
 
 
@@ -134,12 +161,13 @@ def test_app_without_gradio_is_a_one_line_error(tmp_path):
     (tmp_path / "gradio").mkdir()
     (tmp_path / "gradio" / "__init__.py").write_text("raise ImportError('No module named gradio')\n")
     env = {"PYTHONPATH": f"{tmp_path}:{REPO_ROOT}", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "huggingtweets", "app"], capture_output=True, text=True,
-                         env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "huggingtweets", "app"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        "Error: the web app needs gradio, which is not installed (pip install 'huggingtweets[app]')"]
-
+        "Error: the web app needs gradio, which is not installed (pip install 'huggingtweets[app]')"
+    ]
 
 
 def test_app_command_serves_the_page_and_cleans_up_on_sigterm(tmp_path):
@@ -153,9 +181,15 @@ def test_app_command_serves_the_page_and_cleans_up_on_sigterm(tmp_path):
 
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
-    proc = subprocess.Popen([sys.executable, "-m", "huggingtweets", "app", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "huggingtweets", "app", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
+
         def config() -> dict | None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
@@ -165,9 +199,12 @@ def test_app_command_serves_the_page_and_cleans_up_on_sigterm(tmp_path):
 
         served = wait_until(config, 120, "the app to serve its page", every=0.5)
         assert served["title"] == "huggingtweets"
-        assert {"check", "train", "cancel", "try_it", "publish", "download"} <= \
-            {d.get("api_name") for d in served["dependencies"]}
-        assert [p.name.startswith("huggingtweets-app-") for p in tmp_path.iterdir() if p.name != "gradio"] == [True]
+        assert {"check", "train", "cancel", "try_it", "publish", "download"} <= {
+            d.get("api_name") for d in served["dependencies"]
+        }
+        assert [
+            p.name.startswith("huggingtweets-app-") for p in tmp_path.iterdir() if p.name != "gradio"
+        ] == [True]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     finally:

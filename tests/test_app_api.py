@@ -62,8 +62,7 @@ def trained(served):
     session = _session(served, before)
     job = client.submit("tiny", 1, None, api_name="/train")
     final = job.result(timeout=300)
-    return {"client": client, "session": session, "report": report,
-            "outputs": job.outputs(), "final": final}
+    return {"client": client, "session": session, "report": report, "outputs": job.outputs(), "final": final}
 
 
 def test_data_report_comes_before_training_and_matches_prepare(trained):
@@ -73,10 +72,15 @@ def test_data_report_comes_before_training_and_matches_prepare(trained):
     user = report["users"]["wren_at_gullstone"]
     handle, downloaded, dropped, kept, characters, dates, languages = rows[0]
     assert handle == "@wren_at_gullstone (archive)"
-    assert (int(downloaded), int(kept), int(characters.replace(",", ""))) == \
-        (user["downloaded"], user["kept"], user["characters"])
-    assert dropped == f"{user['retweets']} reposts, {user['media_only']} media only, {user['short']} too short, " \
-                      f"{user['duplicates']} duplicates"
+    assert (int(downloaded), int(kept), int(characters.replace(",", ""))) == (
+        user["downloaded"],
+        user["kept"],
+        user["characters"],
+    )
+    assert (
+        dropped == f"{user['retweets']} reposts, {user['media_only']} media only, {user['short']} too short, "
+        f"{user['duplicates']} duplicates"
+    )
     assert dates == f"{user['first_date']} to {user['last_date']}"
     assert languages == "en 379"
 
@@ -110,14 +114,17 @@ def test_training_streams_stage_progress_loss_and_perplexity(trained):
     assert lengths[-1] == total and lengths == sorted(lengths) and len(set(lengths)) > 1
     summary = json.loads((trained["session"].run_dir / "training_summary.json").read_text())
     rows = markdown_table(trained["final"][2])
-    assert rows == [["1", f"{summary['validation_loss']['last']:.3f}", f"{summary['perplexity']['last']:.2f}"]]
+    assert rows == [
+        ["1", f"{summary['validation_loss']['last']:.3f}", f"{summary['perplexity']['last']:.2f}"]
+    ]
 
 
 def test_result_shows_samples_card_and_preview(trained):
     memorization, samples, preview, card = trained["final"][4:8]
     predictions = json.loads((trained["session"].run_dir / "predictions.json").read_text())
-    assert [[r[0], r[1], int(r[2])] for r in samples["data"]] == \
-        [[s["prompt"], s["text"], s["longest_copied_words"]] for s in predictions["samples"]]
+    assert [[r[0], r[1], int(r[2])] for r in samples["data"]] == [
+        [s["prompt"], s["text"], s["longest_copied_words"]] for s in predictions["samples"]
+    ]
     assert f"**{predictions['memorization_rate']:.0%}** of the samples" in memorization
     assert Path(preview).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The card as the Hub shows it: header chips, tables, and the avatar inlined (no Hub yet).
@@ -142,8 +149,9 @@ def test_download_is_a_zip_of_the_model_folder(trained):
 
 
 def test_wrong_token_is_one_line_and_publishes_nothing(trained, served):
-    message, token_box, card = trained["client"].predict("huggingtweets/wren-wrong", True, "hf_not_a_token",
-                                                         api_name="/publish")
+    message, token_box, card = trained["client"].predict(
+        "huggingtweets/wren-wrong", True, "hf_not_a_token", api_name="/publish"
+    )
     assert message.startswith("**Error:** ") and "\n" not in message
     assert "hf_not_a_token" not in message and token_box == ""
     assert not repo_exists(served.hub_url, "huggingtweets/wren-wrong")
@@ -156,11 +164,19 @@ def test_publish_to_the_local_hub_then_pipeline_loads_it(trained, served, tmp_pa
     assert token_box == "" and ALICE_TOKEN not in card
     assert html.escape(repo) in card  # the card now names the repo it went to
     assert repo_exists(served.hub_url, repo)
-    env = {**__import__("os").environ, "HF_ENDPOINT": served.hub_url, "HF_HUB_DISABLE_XET": "1",
-           "HF_TOKEN": ALICE_TOKEN, "HF_HOME": str(tmp_path / "consumer"), "PYTHONPATH": str(REPO_ROOT)}
-    code = ("import json, sys; from transformers import pipeline; "
-            f"g = pipeline('text-generation', model={repo!r}); "
-            "print(json.dumps([o['generated_text'] for o in g('My dream is', num_return_sequences=2)]))")
+    env = {
+        **__import__("os").environ,
+        "HF_ENDPOINT": served.hub_url,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_TOKEN": ALICE_TOKEN,
+        "HF_HOME": str(tmp_path / "consumer"),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    code = (
+        "import json, sys; from transformers import pipeline; "
+        f"g = pipeline('text-generation', model={repo!r}); "
+        "print(json.dumps([o['generated_text'] for o in g('My dream is', num_return_sequences=2)]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     texts = json.loads(out.stdout.strip().splitlines()[-1])
@@ -182,8 +198,9 @@ def test_cancel_keeps_the_checkpoint_the_next_train_resumes_and_a_second_session
     job_a = a.submit("tiny", epochs, None, api_name="/train")
     wait_until(lambda: step(job_a) >= 2, 120, "the first session's training to start")
     job_b = b.submit("tiny", epochs, None, api_name="/train")
-    queued = wait_until(lambda: (s := job_b.status()).code == Status.IN_QUEUE and s, 30,
-                        "the second session to be queued")
+    queued = wait_until(
+        lambda: (s := job_b.status()).code == Status.IN_QUEUE and s, 30, "the second session to be queued"
+    )
     assert queued.rank == 0 and step(job_b) == 0  # it waits while the first one trains
     assert a.predict(api_name="/cancel").startswith("Cancelling")
     first = job_a.result(timeout=120)

@@ -28,7 +28,6 @@ except ImportError:  # the test skips (or, under CI=true, fails) with the reason
 pytestmark = pytest.mark.slow
 
 
-
 def _first(*candidates: str | None) -> Path | None:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
@@ -37,22 +36,42 @@ def _first(*candidates: str | None) -> Path | None:
 
 
 # Debian's packages first (what .ci/run installs); then what a PATH or a hosted runner has.
-CHROMIUM = _first(os.environ.get("HUGGINGTWEETS_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                  shutil.which("google-chrome"))
-CHROMEDRIVER = _first(os.environ.get("HUGGINGTWEETS_CHROMEDRIVER"), "/usr/bin/chromedriver",
-                      shutil.which("chromedriver"),
-                      os.environ.get("CHROMEWEBDRIVER") and os.path.join(os.environ["CHROMEWEBDRIVER"], "chromedriver"))
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1000")
+CHROMIUM = _first(
+    os.environ.get("HUGGINGTWEETS_CHROMIUM"),
+    "/usr/bin/chromium",
+    shutil.which("chromium"),
+    shutil.which("google-chrome"),
+)
+CHROMEDRIVER = _first(
+    os.environ.get("HUGGINGTWEETS_CHROMEDRIVER"),
+    "/usr/bin/chromedriver",
+    shutil.which("chromedriver"),
+    os.environ.get("CHROMEWEBDRIVER") and os.path.join(os.environ["CHROMEWEBDRIVER"], "chromedriver"),
+)
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+)
 
 
 def _browser_or_skip() -> None:
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
+    missing = [
+        name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None
+    ]
     reason = None
     if missing:
-        reason = (f"needs Chromium and its driver ({' and '.join(missing)} not found; "
-                  "apt-get install chromium chromium-driver)")
+        reason = (
+            f"needs Chromium and its driver ({' and '.join(missing)} not found; "
+            "apt-get install chromium chromium-driver)"
+        )
     elif Keys is None:
         reason = "needs selenium (pip install -e '.[dev]')"
     if reason:
@@ -106,7 +125,10 @@ def _text(driver, css: str) -> str:
 
 def _rows(driver, css: str) -> list[list[str]]:
     """Body rows of the (Markdown) table in ``css``."""
-    return [[cell.text for cell in row.find_elements("css selector", "td")] for row in _all(driver, f"{css} tbody tr")]
+    return [
+        [cell.text for cell in row.find_elements("css selector", "td")]
+        for row in _all(driver, f"{css} tbody tr")
+    ]
 
 
 def _grid(driver, css: str) -> tuple[int, list[list[str]]]:
@@ -115,18 +137,24 @@ def _grid(driver, css: str) -> tuple[int, list[list[str]]]:
     if not grids:
         return 0, []
     count = int(grids[0].get_attribute("aria-rowcount") or 1) - 1
-    drawn = [[cell.text for cell in row.find_elements("css selector", "[role=gridcell]")]
-             for row in grids[0].find_elements("css selector", ".virtual-row[role=row]")]
+    drawn = [
+        [cell.text for cell in row.find_elements("css selector", "[role=gridcell]")]
+        for row in grids[0].find_elements("css selector", ".virtual-row[role=row]")
+    ]
     return count, drawn
 
 
 def _full_page_png(driver, width: int = 1100) -> bytes:
     driver.set_window_size(width, 1000)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
     try:
-        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        )
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return base64.b64decode(shot["data"])
@@ -139,13 +167,22 @@ def test_make_try_and_publish_a_bot_in_the_browser(browser, tmp_path):
         assert _find(browser, "#ht-train").get_attribute("disabled") is not None  # no data checked yet
 
         _find(browser, "#ht-archives input[type=file]").send_keys(str(SAMPLE_ARCHIVE))
-        wait_until(lambda: _all(browser, f'#ht-archives td.filename[aria-label="{SAMPLE_ARCHIVE.name}"]'), 60,
-                   "the upload")
+        wait_until(
+            lambda: _all(browser, f'#ht-archives td.filename[aria-label="{SAMPLE_ARCHIVE.name}"]'),
+            60,
+            "the upload",
+        )
         _find(browser, "#ht-check").click()
         wait_until(lambda: "Data report" in _text(browser, "#ht-report"), 120, "the data report")
         assert _rows(browser, "#ht-report")[0][:4] == [
-            "@wren_at_gullstone (archive)", "400", "6 reposts, 6 media only, 8 too short, 1 duplicates", "379"]
-        wait_until(lambda: _find(browser, "#ht-train").get_attribute("disabled") is None, 30, "Train to be enabled")
+            "@wren_at_gullstone (archive)",
+            "400",
+            "6 reposts, 6 media only, 8 too short, 1 duplicates",
+            "379",
+        ]
+        wait_until(
+            lambda: _find(browser, "#ht-train").get_attribute("disabled") is None, 30, "Train to be enabled"
+        )
 
         _type(browser, "#ht-base-model input", "tiny", Keys.ENTER)  # picks the option, closing the list
         _type(browser, "#ht-epochs input", "1")
@@ -183,8 +220,11 @@ def test_make_try_and_publish_a_bot_in_the_browser(browser, tmp_path):
         assert repo_exists(served.hub_url, repo)
 
         _find(browser, "#ht-download").click()
-        wait_until(lambda: _all(browser, '#ht-zip td.filename[aria-label="wren_at_gullstone.zip"]'), 60,
-                   "the model zip to be offered")
+        wait_until(
+            lambda: _all(browser, '#ht-zip td.filename[aria-label="wren_at_gullstone.zip"]'),
+            60,
+            "the model zip to be offered",
+        )
 
         png = _full_page_png(browser)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -195,7 +235,8 @@ def test_make_try_and_publish_a_bot_in_the_browser(browser, tmp_path):
         # A phone screen: everything fits its width (rows wrap, wide tables scroll in place).
         browser.set_window_size(390, 844)
         overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0
 
         # Closing the page ends the session: its upload and run folder are deleted.

@@ -284,8 +284,15 @@ def test_bad_handle_is_one_line_and_writes_nothing(args, bad, tmp_path, monkeypa
 
 @pytest.mark.parametrize(
     ("handle", "key"),
-    [("alice", "alice"), ("@alice", "alice"), ("a_b", "a_b"), ("bob.bsky.social", "bob.bsky.social"),
-     ("@Carol@Mastodon.Social", "carol_at_mastodon.social"), ("_x", "_x"), ("A" * 50, "A" * 50)],
+    [
+        ("alice", "alice"),
+        ("@alice", "alice"),
+        ("a_b", "a_b"),
+        ("bob.bsky.social", "bob.bsky.social"),
+        ("@Carol@Mastodon.Social", "carol_at_mastodon.social"),
+        ("_x", "_x"),
+        ("A" * 50, "A" * 50),
+    ],
 )
 def test_good_handles_pass(handle, key):
     from huggingtweets.sources import check_handle

@@ -9,8 +9,16 @@ from huggingtweets.events import EpochEnd, Message, StageFinished, StageStarted,
 
 
 def step(n: int, total: int = 10) -> TrainStep:
-    return TrainStep(step=n, total_steps=total, epoch=1, epochs=1, loss=2.5, learning_rate=1e-3,
-                     tokens_per_second=1234.0, eta_seconds=65.0)
+    return TrainStep(
+        step=n,
+        total_steps=total,
+        epoch=1,
+        epochs=1,
+        loss=2.5,
+        learning_rate=1e-3,
+        tokens_per_second=1234.0,
+        eta_seconds=65.0,
+    )
 
 
 class FakeClock:

@@ -66,7 +66,12 @@ def test_file_values_are_typed_and_paths_are_relative_to_the_file(tmp_path):
 def test_flags_win_over_the_file_and_the_file_over_defaults(tmp_path):
     path = write_yaml(tmp_path / "bot.yaml", {"handles": ["alice"], "epochs": 3, "seed": 7, "private": False})
     config = build_config(load_config_file(path), {"train": {"epochs": 1}})
-    assert (config.train.epochs, config.train.seed, config.private, config.train.base_model) == (1, 7, False, "gpt2")
+    assert (config.train.epochs, config.train.seed, config.private, config.train.base_model) == (
+        1,
+        7,
+        False,
+        "gpt2",
+    )
 
 
 def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
@@ -88,7 +93,10 @@ def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
         ({"seed": 1.5}, "`seed: 1.5` in config: expected a whole number"),
         ({"epochs": "hf_secret0123456789abcdefghij"}, "`epochs: ***` in config"),
         ({"train": {"token": "hf_secret0123456789abcdefghij"}}, "sets 'train.token'; tokens are secrets"),
-        ({"endpoint": ["http://u:hf_secret0123456789abcdefghij@h"]}, "config key 'endpoint' is ['http://***@h']"),
+        (
+            {"endpoint": ["http://u:hf_secret0123456789abcdefghij@h"]},
+            "config key 'endpoint' is ['http://***@h']",
+        ),
         ({"archives": [{"file": "x.zip"}]}, "'archives'"),
         ({"posts_files": ["toots.csv"]}, "'posts_files'"),
         ({"train": [1, 2]}, "'train'"),

@@ -61,8 +61,14 @@ def test_sigterm_stops_the_demo_and_its_server(tmp_path, sig):
     """A cancelled CI job or `kill` sends SIGTERM, a closed terminal SIGHUP: the demo unwinds and
     leaves nothing running."""
     env = dict(os.environ, HUGGINGTWEETS_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen([*_huggingtweets(), "demo"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*_huggingtweets(), "demo"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = []
     try:
         # The demo names each stage as it starts it; stop it once the pipeline is under way.
@@ -94,8 +100,14 @@ def _gone(p: psutil.Process) -> bool:
 def test_sigkilled_demo_takes_its_server_down(tmp_path):
     """SIGKILL cannot be caught: the server must notice by itself, or it keeps the data folder locked."""
     env = dict(os.environ, HUGGINGTWEETS_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen([*_huggingtweets(), "demo"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*_huggingtweets(), "demo"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     servers: list[psutil.Process] = []
     seen = []
     try:

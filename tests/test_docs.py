@@ -57,7 +57,9 @@ def test_cli_reference_matches_help():
 
     for path, text in clidoc.expected_files(ROOT).items():
         current = path.read_text(encoding="utf-8") if path.exists() else ""
-        diff = "".join(difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "--help"))
+        diff = "".join(
+            difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "--help")
+        )
         assert current == text, f"run `python -m huggingtweets.clidoc` to regenerate:\n{diff[:3000]}"
 
 

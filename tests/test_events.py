@@ -18,8 +18,16 @@ from huggingtweets.events import (
 EXAMPLES = [
     StageStarted(stage="train", index=3, total=6, reason="starting"),
     StageFinished(stage="fetch", index=1, total=6, skipped=True, result={"users": ["a"]}),
-    TrainStep(step=4, total_steps=10, epoch=1, epochs=2, loss=3.5, learning_rate=1e-3,
-              tokens_per_second=1200.0, eta_seconds=7.5),
+    TrainStep(
+        step=4,
+        total_steps=10,
+        epoch=1,
+        epochs=2,
+        loss=3.5,
+        learning_rate=1e-3,
+        tokens_per_second=1200.0,
+        eta_seconds=7.5,
+    ),
     EpochEnd(epoch=1, epochs=2, train_loss=3.9, validation_loss=3.7, perplexity=40.4),
     Upload(bytes_done=10, bytes_total=100, path="model.safetensors"),
     Message(text="waiting 15 s for the rate limit", level="warning"),

@@ -16,16 +16,62 @@ from huggingtweets.sources.handles import Handle, is_valid_key, parse_handle, re
         ("alice", "x", "alice", None, "alice", "@alice"),
         ("@Alice_B", "x", "Alice_B", None, "Alice_B", "@Alice_B"),
         ("x:alice", "x", "alice", None, "alice", "@alice"),
-        ("bsky:alice.bsky.social", "bluesky", "alice.bsky.social", None, "alice.bsky.social", "@alice.bsky.social"),
-        ("Alice.BSKY.social", "bluesky", "alice.bsky.social", None, "alice.bsky.social", "@alice.bsky.social"),
-        ("bsky:alice.example.com", "bluesky", "alice.example.com", None, "alice.example.com", "@alice.example.com"),
-        ("did:plc:ferrypiltmarensolbergxa2", "bluesky", "did:plc:ferrypiltmarensolbergxa2", None,
-         "did-plc-ferrypiltmarensolbergxa2", "did:plc:ferrypiltmarensolbergxa2"),
-        ("@alice@mastodon.social", "mastodon", "alice", "mastodon.social", "alice_at_mastodon.social",
-         "@alice@mastodon.social"),
-        ("mastodon:alice@Fosstodon.org", "mastodon", "alice", "fosstodon.org", "alice_at_fosstodon.org",
-         "@alice@fosstodon.org"),
-        ("alice@hachyderm.io", "mastodon", "alice", "hachyderm.io", "alice_at_hachyderm.io", "@alice@hachyderm.io"),
+        (
+            "bsky:alice.bsky.social",
+            "bluesky",
+            "alice.bsky.social",
+            None,
+            "alice.bsky.social",
+            "@alice.bsky.social",
+        ),
+        (
+            "Alice.BSKY.social",
+            "bluesky",
+            "alice.bsky.social",
+            None,
+            "alice.bsky.social",
+            "@alice.bsky.social",
+        ),
+        (
+            "bsky:alice.example.com",
+            "bluesky",
+            "alice.example.com",
+            None,
+            "alice.example.com",
+            "@alice.example.com",
+        ),
+        (
+            "did:plc:ferrypiltmarensolbergxa2",
+            "bluesky",
+            "did:plc:ferrypiltmarensolbergxa2",
+            None,
+            "did-plc-ferrypiltmarensolbergxa2",
+            "did:plc:ferrypiltmarensolbergxa2",
+        ),
+        (
+            "@alice@mastodon.social",
+            "mastodon",
+            "alice",
+            "mastodon.social",
+            "alice_at_mastodon.social",
+            "@alice@mastodon.social",
+        ),
+        (
+            "mastodon:alice@Fosstodon.org",
+            "mastodon",
+            "alice",
+            "fosstodon.org",
+            "alice_at_fosstodon.org",
+            "@alice@fosstodon.org",
+        ),
+        (
+            "alice@hachyderm.io",
+            "mastodon",
+            "alice",
+            "hachyderm.io",
+            "alice_at_hachyderm.io",
+            "@alice@hachyderm.io",
+        ),
     ],
 )
 def test_every_spelling(text, network, identifier, instance, key, display):
@@ -59,12 +105,24 @@ def test_bad_handles_are_one_line_input_errors(text, why):
 
 
 def test_keys_of_different_networks_never_collide():
-    keys = {parse_handle(t).key for t in ("alice", "bsky:alice.social", "@alice@alice.social", "bsky:alice.alice.social", "bsky:alice-at-alice.social")}
+    keys = {
+        parse_handle(t).key
+        for t in (
+            "alice",
+            "bsky:alice.social",
+            "@alice@alice.social",
+            "bsky:alice.alice.social",
+            "bsky:alice-at-alice.social",
+        )
+    }
     assert len(keys) == 5
 
 
 def test_repo_name_is_sorted_lowercase_and_bounded():
-    assert repo_name(["Zed", "alice_at_fosstodon.org", "bob.bsky.social"]) == "alice_at_fosstodon.org-bob.bsky.social-zed"
+    assert (
+        repo_name(["Zed", "alice_at_fosstodon.org", "bob.bsky.social"])
+        == "alice_at_fosstodon.org-bob.bsky.social-zed"
+    )
     long = [parse_handle(f"bsky:{'a' * 60}{i}.example.com").key for i in range(3)]
     name = repo_name(long)
     assert len(name) <= 96 and is_valid_key(name)

@@ -51,8 +51,9 @@ def import_graph() -> dict[str, set[str]]:
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(files)
     return {
-        name: module_level_imports(ast.parse(path.read_text(encoding="utf-8")), name,
-                                   path.name == "__init__.py", known)
+        name: module_level_imports(
+            ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py", known
+        )
         for name, path in files.items()
     }
 

@@ -21,7 +21,9 @@ def test_wheel_ships_templates_and_sample_archive(tmp_path):
     (wheel,) = tmp_path.glob("huggingtweets-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        templates = sorted(p.relative_to(REPO_ROOT) for p in (REPO_ROOT / "templates").rglob("*") if p.is_file())
+        templates = sorted(
+            p.relative_to(REPO_ROOT) for p in (REPO_ROOT / "templates").rglob("*") if p.is_file()
+        )
         assert templates, "the checkout has no templates"
         for rel in templates:
             packaged = f"huggingtweets/{rel.as_posix()}"

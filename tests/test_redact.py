@@ -39,5 +39,7 @@ def test_ordinary_text_is_left_alone(text):
 
 def test_nested_records_are_masked_everywhere():
     record = {"settings": {"base_model": HF, "archives": [[{"sha256": "ab" * 32}, "alice"]]}, "steps": 3}
-    assert redact_values(record) == {"settings": {"base_model": "***", "archives": [[{"sha256": "ab" * 32}, "alice"]]},
-                                     "steps": 3}
+    assert redact_values(record) == {
+        "settings": {"base_model": "***", "archives": [[{"sha256": "ab" * 32}, "alice"]]},
+        "steps": 3,
+    }

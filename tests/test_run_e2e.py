@@ -28,8 +28,14 @@ pytestmark = pytest.mark.slow
 # Trains the test tiny model on the sample archive in a few seconds on 2 cores: 24 steps of
 # 8 blocks of 64 tokens (a third of an epoch), three sample posts, and one torch thread: for a
 # model this small a second one only adds overhead, much more so on a busy machine.
-FAST_TRAIN = {"batch_size": 8, "block_size": 64, "mixed_precision": "no", "checkpoint_every": 0, "max_steps": 24,
-              "cpu_threads": 1}
+FAST_TRAIN = {
+    "batch_size": 8,
+    "block_size": 64,
+    "mixed_precision": "no",
+    "checkpoint_every": 0,
+    "max_steps": 24,
+    "cpu_threads": 1,
+}
 SUBPROCESS_TRAIN = FAST_TRAIN
 
 
@@ -47,6 +53,8 @@ def sub_env(hub=None, token: str | None = None) -> dict[str, str]:
     env = hub.env(token) if hub is not None else dict(os.environ)
     env["OMP_NUM_THREADS"] = "1"  # the generate stage and pipeline() too
     return env
+
+
 LOAD_AS_A_USER = """
 import json, sys
 from transformers import pipeline
@@ -93,7 +101,9 @@ def load_in_a_fresh_process(hub, repo_id: str, tmp_path: Path) -> list[str]:
 def test_run_cli_publishes_a_bot_that_pipeline_loads(tmp_path, hub, tiny_base_dir):
     run_dir = tmp_path / "run"
     config = tmp_path / "bot.yaml"
-    config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 3, "train": SUBPROCESS_TRAIN}))
+    config.write_text(
+        yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 3, "train": SUBPROCESS_TRAIN})
+    )
     args = (
         "run",
         "--archive",
@@ -213,16 +223,41 @@ def test_run_under_accelerate_launch_runs_each_stage_once(tmp_path, tiny_base_di
     """Two processes over gloo: the main one fetches, prepares, samples and writes the card; both train."""
     import shutil
 
-    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which(
+        "accelerate"
+    )
     if accelerate is None:
         pytest.skip("accelerate launcher not found")
     config = tmp_path / "bot.yaml"
     config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": FAST_TRAIN}))
     run_dir = tmp_path / "run"
-    args = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-            "-m", "huggingtweets", "run", "--archive", str(sample_archive()), "--base-model", str(tiny_base_dir),
-            "--config", str(config), "--no-publish", "--run-dir", str(run_dir)]
+    args = [
+        accelerate,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "0",
+        "-m",
+        "huggingtweets",
+        "run",
+        "--archive",
+        str(sample_archive()),
+        "--base-model",
+        str(tiny_base_dir),
+        "--config",
+        str(config),
+        "--no-publish",
+        "--run-dir",
+        str(run_dir),
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=sub_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("Run folder:") == 1  # one summary, from the main process
@@ -232,7 +267,9 @@ def test_run_under_accelerate_launch_runs_each_stage_once(tmp_path, tiny_base_di
     assert {n: read_record(run_dir, n)["status"] for n in STAGES[:-1]} == dict.fromkeys(STAGES[:-1], "done")
 
 
-def test_ctrl_c_during_training_then_the_same_command_resumes_and_publishes_once(tmp_path, hub, tiny_base_dir):
+def test_ctrl_c_during_training_then_the_same_command_resumes_and_publishes_once(
+    tmp_path, hub, tiny_base_dir
+):
     import glob
     import signal
     import time
@@ -243,10 +280,29 @@ def test_ctrl_c_during_training_then_the_same_command_resumes_and_publishes_once
     train = {**SUBPROCESS_TRAIN, "max_steps": 24, "checkpoint_every": 8}
     config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": train}))
     run_dir = tmp_path / "run"
-    args = ["run", "--archive", str(sample_archive()), "--base-model", str(tiny_base_dir), "--config", str(config),
-            "--org", "huggingtweets", "--endpoint", hub.url, "--run-dir", str(run_dir)]
-    proc = subprocess.Popen([sys.executable, "-m", "huggingtweets", *args], env=sub_env(hub, hub.token), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [
+        "run",
+        "--archive",
+        str(sample_archive()),
+        "--base-model",
+        str(tiny_base_dir),
+        "--config",
+        str(config),
+        "--org",
+        "huggingtweets",
+        "--endpoint",
+        hub.url,
+        "--run-dir",
+        str(run_dir),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "huggingtweets", *args],
+        env=sub_env(hub, hub.token),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # accelerate writes the loop's own state last: once it exists, the first checkpoint is whole.
         pattern = str(run_dir / "checkpoints" / "checkpoint_*" / "custom_checkpoint_0.pkl")
@@ -282,8 +338,9 @@ def test_two_people_make_one_cyborg_bot(tmp_path, hub, tiny_base_dir):
     import dataclasses
 
     posts = Path(__file__).parent / "fixtures" / "run" / "gull_watcher.txt"
-    config = dataclasses.replace(base_config(tmp_path, hub, tiny_base_dir), posts_files=((str(posts), "gull_watcher"),),
-                                 samples=2)
+    config = dataclasses.replace(
+        base_config(tmp_path, hub, tiny_base_dir), posts_files=((str(posts), "gull_watcher"),), samples=2
+    )
     result = run(config, token=hub.token)
     handles = sorted([sample_handle(), "gull_watcher"])
     assert sorted(result.summary["users"]) == handles
@@ -326,12 +383,29 @@ def test_cancelled_run_resumes_with_the_same_settings_and_reports_every_stage(tm
 
 def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_base_dir):
     config = tmp_path / "bot.yaml"
-    config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": SUBPROCESS_TRAIN}))
+    config.write_text(
+        yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": SUBPROCESS_TRAIN})
+    )
     run_dir, log = tmp_path / "run", tmp_path / "log"
-    cmd = [sys.executable, "-m", "huggingtweets", "run", "--archive", str(sample_archive()), "--base-model",
-           str(tiny_base_dir), "--config", str(config), "--no-publish", "--run-dir", str(run_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "huggingtweets",
+        "run",
+        "--archive",
+        str(sample_archive()),
+        "--base-model",
+        str(tiny_base_dir),
+        "--config",
+        str(config),
+        "--no-publish",
+        "--run-dir",
+        str(run_dir),
+    ]
     with open(log, "wb") as out:  # `huggingtweets run ... > log 2>&1`
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(), cwd=tmp_path, timeout=300)
+        proc = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(), cwd=tmp_path, timeout=300
+        )
     text = log.read_bytes().decode("utf-8")
     assert proc.returncode == 0, text[-3000:]
     assert "\r" not in text
@@ -361,8 +435,12 @@ def test_run_endpoint_is_where_a_hub_base_model_comes_from(tmp_path, hub, tiny_b
     api.create_repo("alice/tiny-base", private=False)
     api.upload_folder(repo_id="alice/tiny-base", folder_path=str(tiny_base_dir))
     config = base_config(tmp_path, hub, tiny_base_dir)
-    config = dataclasses.replace(config, publish=False, samples=1,
-                                 train=dataclasses.replace(config.train, base_model="alice/tiny-base", max_steps=2))
+    config = dataclasses.replace(
+        config,
+        publish=False,
+        samples=1,
+        train=dataclasses.replace(config.train, base_model="alice/tiny-base", max_steps=2),
+    )
     assert "HF_ENDPOINT" not in os.environ  # only the run's own setting points at the local Hub
     result = run(config)
     assert result.ran == ["fetch", "prepare", "train", "generate", "card"]

@@ -26,8 +26,18 @@ def fetch_args(run_dir: Path) -> list[str]:
 
 
 def run_args(run_dir: Path) -> list[str]:
-    return ["run", "--posts-file", str(POSTS), "--handle", "gull_watcher", "--no-publish", "--base-model", "tiny",
-            "--run-dir", str(run_dir)]
+    return [
+        "run",
+        "--posts-file",
+        str(POSTS),
+        "--handle",
+        "gull_watcher",
+        "--no-publish",
+        "--base-model",
+        "tiny",
+        "--run-dir",
+        str(run_dir),
+    ]
 
 
 @pytest.mark.parametrize("args", [fetch_args, run_args], ids=["fetch", "run"])
@@ -35,8 +45,10 @@ def test_a_run_dir_under_a_regular_file_is_one_line(tmp_path, args):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     line = one_error_line(CliRunner().invoke(main, args(blocker / "run")))
-    assert line == (f"Error: cannot write to run folder {blocker / 'run'}: a part of its path is a file, not a "
-                    "folder (pass a --run-dir in a writable place)")
+    assert line == (
+        f"Error: cannot write to run folder {blocker / 'run'}: a part of its path is a file, not a "
+        "folder (pass a --run-dir in a writable place)"
+    )
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
@@ -61,7 +73,9 @@ def test_a_read_only_run_folder_is_one_line(tmp_path, monkeypatch, command, code
         args = fetch_args(run_dir) if command == "fetch" else run_args(run_dir)
     line = one_error_line(CliRunner().invoke(main, args))
     why = "it is on a read-only file system" if code == errno.EROFS else "permission denied"
-    assert line == f"Error: cannot write to run folder {run_dir}: {why} (pass a --run-dir in a writable place)"
+    assert (
+        line == f"Error: cannot write to run folder {run_dir}: {why} (pass a --run-dir in a writable place)"
+    )
 
 
 @pytest.mark.parametrize("command", ["fetch", "prepare", "train", "card"])
@@ -87,9 +101,11 @@ def test_publish_takes_the_run_lock_before_it_renders_or_pushes(tmp_path, hub, m
     run_dir = tmp_path / "run"
     (run_dir / "model").mkdir(parents=True)
     with run_lock(run_dir):
-        line = one_error_line(CliRunner().invoke(
-            main, ["publish", "--run-dir", str(run_dir), "--repo-id", "alice/gull", "--endpoint", hub.url]
-        ))
+        line = one_error_line(
+            CliRunner().invoke(
+                main, ["publish", "--run-dir", str(run_dir), "--repo-id", "alice/gull", "--endpoint", hub.url]
+            )
+        )
     assert line.startswith(f"Error: another huggingtweets command is writing to {run_dir}")
     assert not (run_dir / "model" / "README.md").exists()
     assert not (hub.data_dir / "repos").exists() or not any((hub.data_dir / "repos").rglob("gull*"))

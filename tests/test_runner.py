@@ -222,8 +222,11 @@ def test_a_token_that_may_not_write_there_fails_before_any_work(base, fake, hub)
         run(config, token=hub.other_token, stages=stages)
     assert fake.calls == []
     with pytest.raises(HubError, match="cannot write to huggingtweets/"):
-        run(dataclasses.replace(config, repo_id=None, org="huggingtweets"), token=hub.other_token,
-            stages=stages)
+        run(
+            dataclasses.replace(config, repo_id=None, org="huggingtweets"),
+            token=hub.other_token,
+            stages=stages,
+        )
     run(config, token=hub.token, stages=stages)  # alice may
     assert fake.calls == list(STAGES)
 
@@ -237,7 +240,13 @@ def test_default_repo_id_is_namespace_and_sorted_handles(base, fake):
 def test_messages_say_why_a_stage_runs(base, fake):
     go(base, fake)
     seen: list = []
-    run(changed(base, epochs=3), token="t", stages=fake.mapping(), preflight=lambda *_: None, events=seen.append)
+    run(
+        changed(base, epochs=3),
+        token="t",
+        stages=fake.mapping(),
+        preflight=lambda *_: None,
+        events=seen.append,
+    )
     reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
     assert reasons["fetch"] == "already done, skipped"
     assert reasons["train"].startswith("settings changed (epochs 4 -> 3)")
@@ -249,7 +258,9 @@ def test_train_section_of_a_yaml_config_is_typed_like_train_config(base, tmp_pat
     from huggingtweets.errors import InputError
 
     cfg = tmp_path / "bot.yaml"
-    cfg.write_text("handles: [alice]\ntrain:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8")
+    cfg.write_text(
+        "handles: [alice]\ntrain:\n  mixed_precision: no\n  warmup_ratio: 1e-1\n", encoding="utf-8"
+    )
     tc = build_config(load_config_file(cfg)).train
     assert (tc.mixed_precision, tc.warmup_ratio) == ("no", 0.1)
     cfg.write_text("handles: [alice]\ntrain:\n  batch_size: many\n", encoding="utf-8")
@@ -267,7 +278,7 @@ def test_session_knobs_do_not_change_the_training_fingerprint(base, fake):
     go(base, fake)
     assert fake.calls == ["publish"]
     go(changed(base, max_steps=3), fake)
-    assert fake.calls == list(STAGES[STAGES.index("train"):])
+    assert fake.calls == list(STAGES[STAGES.index("train") :])
 
 
 def test_file_identity_follows_content_not_paths_or_times(tmp_path):
@@ -328,8 +339,11 @@ def test_every_stage_reports_start_and_finish_in_order(base, fake):
     go(base, fake, events=seen.append)
     kinds = [(type(e).__name__, e.stage, e.index, e.total) for e in seen]
     n = len(STAGES)
-    assert kinds == [pair for i, name in enumerate(STAGES)
-                     for pair in (("StageStarted", name, i + 1, n), ("StageFinished", name, i + 1, n))]
+    assert kinds == [
+        pair
+        for i, name in enumerate(STAGES)
+        for pair in (("StageStarted", name, i + 1, n), ("StageFinished", name, i + 1, n))
+    ]
     assert all(not e.skipped and e.seconds >= 0 for e in seen if isinstance(e, StageFinished))
     again: list = []
     go(base, fake, events=again.append)

@@ -238,7 +238,8 @@ def test_corrupt_deflate_stream(tmp_path):
     zipped = zip_folder(write_archive(tmp_path / "seeds"), tmp_path / "twitter-2022.zip")
     corrupt_deflate(zipped, "data/tweets.js")
     with pytest.raises(
-        SourceError, match=r"^archive twitter-2022.zip: data/tweets.js cannot be read \(error: .*invalid block type"
+        SourceError,
+        match=r"^archive twitter-2022.zip: data/tweets.js cannot be read \(error: .*invalid block type",
     ):
         read_archive(zipped)
 
@@ -277,7 +278,9 @@ def test_lone_surrogate_in_text_becomes_replacement_character(tmp_path):
 
 def test_not_utf8_data_file(tmp_path):
     folder = write_archive(tmp_path / "latin")
-    (folder / "data/account.js").write_bytes(b"window.YTD.account.part0 = [{\"account\": {\"username\": \"caf\xe9\"}}]")
+    (folder / "data/account.js").write_bytes(
+        b'window.YTD.account.part0 = [{"account": {"username": "caf\xe9"}}]'
+    )
     with pytest.raises(SourceError, match=r"^archive latin: data/account.js is not UTF-8 text \(byte"):
         read_archive(folder)
 

@@ -158,8 +158,12 @@ def test_jsonl_fields_of_the_wrong_shape(tmp_path, line, message):
 
 def test_csv_cells_are_checked_too(tmp_path):
     path = tmp_path / "dated.csv"
-    path.write_text("text,created_at,lang\nfirst post,2023-01-01,en\nsecond post,31/12/2023,\n", encoding="utf-8")
-    with pytest.raises(SourceError, match=r"^dated.csv row 2: field `created_at` is a string \('31/12/2023'\)"):
+    path.write_text(
+        "text,created_at,lang\nfirst post,2023-01-01,en\nsecond post,31/12/2023,\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        SourceError, match=r"^dated.csv row 2: field `created_at` is a string \('31/12/2023'\)"
+    ):
         read_posts_file(path, "x")
 
 

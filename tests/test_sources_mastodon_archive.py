@@ -29,14 +29,24 @@ def test_real_export_ricard(shared_dir):
     # README: Create 752 = public 687 + unlisted 40 + followers-only 8 + direct 17; Announce 103;
     # replies to own posts 6; languages en 736 ... (of all Creates).
     user, posts = read_export(shared_dir / "data/archives/mastodon-ricard-2023")
-    assert (user.handle, user.display, user.name) == ("ricard_at_ricard.social", "@ricard@ricard.social", "Ricard Torres")
-    assert user.network == "mastodon" and user.instance == "ricard.social" and user.source == "mastodon-archive"
+    assert (user.handle, user.display, user.name) == (
+        "ricard_at_ricard.social",
+        "@ricard@ricard.social",
+        "Ricard Torres",
+    )
+    assert (
+        user.network == "mastodon" and user.instance == "ricard.social" and user.source == "mastodon-archive"
+    )
     assert user.left_out == {"followers_only": 8, "direct": 17}
     assert len(posts) == 687 + 40 + 103
     assert sum(p.is_retweet for p in posts) == 103 and all(p.text == "" for p in posts if p.is_retweet)
     assert sum(p.is_self_thread for p in posts) == 6
     assert user.avatar_bytes[:3] == b"\xff\xd8\xff" and user.avatar_ext == ".jpg"  # avatar.jpg, a JPEG
-    polls = [p for p in posts if p.text.startswith("\U0001f44b  Do you optional chaining") or "optional chaining" in p.text]
+    polls = [
+        p
+        for p in posts
+        if p.text.startswith("\U0001f44b  Do you optional chaining") or "optional chaining" in p.text
+    ]
     assert polls and "#Frontend" in polls[0].text  # a poll keeps its question; hashtags stay words
     assert not any("<p>" in p.text or "<span" in p.text for p in posts)
     langs = Counter(p.lang for p in posts if not p.is_retweet)
@@ -58,11 +68,16 @@ def test_own_fixture_every_edge_case(tmp_path):
     assert export_kind(archive) == "mastodon"
     user, posts = read_export(archive, "@ingrid@harbour.example")
     by_id = {p.id.rsplit("/", 1)[1]: p for p in posts}
-    assert user.name == "Ingrid Havn" and user.avatar_ext == ".png" and user.avatar_bytes.startswith(b"\x89PNG")
+    assert (
+        user.name == "Ingrid Havn" and user.avatar_ext == ".png" and user.avatar_bytes.startswith(b"\x89PNG")
+    )
     assert user.left_out == {"followers_only": 1, "direct": 1}
     assert "1061" not in by_id and "1062" not in by_id  # followers-only and direct are never read
     assert by_id["1060"].text.startswith("Unlisted: the ferry is late")  # unlisted is used
-    assert by_id["1063"].text == "Which net knot should the children learn first this spring at the harbour school?"
+    assert (
+        by_id["1063"].text
+        == "Which net knot should the children learn first this spring at the harbour school?"
+    )
     assert by_id["1064"].text.startswith("The storm took") and "sad news" not in by_id["1064"].text  # no CW
     thread = by_id["1065"]
     assert thread.is_reply and thread.is_self_thread and thread.reply_to == "ingrid@harbour.example"
@@ -95,11 +110,26 @@ def test_handle_of_another_account_is_refused(tmp_path):
         ({"type": "OrderedCollection"}, "field 'orderedItems' is missing"),
         ({"orderedItems": {"a": 1}}, "field 'orderedItems' is an object, expected a list"),
         ({"orderedItems": ["x"]}, r"orderedItems\[0\]: field 'type' belongs to a record that is a string"),
-        ({"orderedItems": [{"type": "Create", "object": {"type": "Note", "id": "u", "to": [], "cc": 5}}]},
-         r"orderedItems\[0\]: field 'cc' is a number"),
-        ({"orderedItems": [{"type": "Create", "object": {"type": "Note", "id": "u", "to": [
-            "https://www.w3.org/ns/activitystreams#Public"], "content": ["<p>x</p>"]}}]},
-         r"orderedItems\[0\].object: field 'content' is a list, expected a string"),
+        (
+            {"orderedItems": [{"type": "Create", "object": {"type": "Note", "id": "u", "to": [], "cc": 5}}]},
+            r"orderedItems\[0\]: field 'cc' is a number",
+        ),
+        (
+            {
+                "orderedItems": [
+                    {
+                        "type": "Create",
+                        "object": {
+                            "type": "Note",
+                            "id": "u",
+                            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                            "content": ["<p>x</p>"],
+                        },
+                    }
+                ]
+            },
+            r"orderedItems\[0\].object: field 'content' is a list, expected a string",
+        ),
     ],
 )
 def test_outbox_of_the_wrong_shape_is_one_line(tmp_path, outbox, message):

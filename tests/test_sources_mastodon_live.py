@@ -17,7 +17,9 @@ from huggingtweets.errors import SourceError
 from huggingtweets.sources.handles import parse_handle
 from huggingtweets.sources.mastodon import MastodonPyClient, fetch_account
 
-RECORDED = json.loads((Path(__file__).parent / "fixtures/mastodon/api_recorded.json").read_text(encoding="utf-8"))
+RECORDED = json.loads(
+    (Path(__file__).parent / "fixtures/mastodon/api_recorded.json").read_text(encoding="utf-8")
+)
 ACCOUNT_ID = RECORDED["account"]["id"]
 HANDLE = parse_handle("@mastodonpy_test@social.example")
 
@@ -26,7 +28,9 @@ def status(n: int, text: str | None = None, *, kind: str = "reply_parent", **ove
     """A real recorded status with its id, date and text replaced (ids grow with n)."""
     s = copy.deepcopy(RECORDED[kind])
     s["id"] = str(117020590000000000 + n)
-    s["created_at"] = (datetime(2026, 8, 1, tzinfo=timezone.utc) + timedelta(minutes=n)).isoformat().replace("+00:00", "Z")
+    s["created_at"] = (
+        (datetime(2026, 8, 1, tzinfo=timezone.utc) + timedelta(minutes=n)).isoformat().replace("+00:00", "Z")
+    )
     if text is not None:
         s["content"] = f"<p>{text}</p>"
     s.update(overrides)
@@ -35,8 +39,10 @@ def status(n: int, text: str | None = None, *, kind: str = "reply_parent", **ove
 
 def timeline() -> list[dict]:
     posts = [status(n, f"Post number {n} about the lighthouse and the long winter nights") for n in range(90)]
-    posts += [status(100 + i, kind=k) for i, k in enumerate(
-        ["content_warning", "private", "direct", "boost", "poll", "reply", "quote"])]
+    posts += [
+        status(100 + i, kind=k)
+        for i, k in enumerate(["content_warning", "private", "direct", "boost", "poll", "reply", "quote"])
+    ]
     return posts
 
 
@@ -71,8 +77,10 @@ class FakeInstance:
         page, more = rows[:limit], len(rows) > limit
         headers = {}
         if page and more:
-            headers["Link"] = (f'<{self.url}{path}?limit={limit}&max_id={page[-1]["id"]}>; rel="next", '
-                               f'<{self.url}{path}?limit={limit}&min_id={page[0]["id"]}>; rel="prev"')
+            headers["Link"] = (
+                f'<{self.url}{path}?limit={limit}&max_id={page[-1]["id"]}>; rel="next", '
+                f'<{self.url}{path}?limit={limit}&min_id={page[0]["id"]}>; rel="prev"'
+            )
         return json_reply(page, headers=headers)
 
 
@@ -86,7 +94,9 @@ def instance():
 
 def fetch(server, tmp_path, **kwargs):
     client = MastodonPyClient(HANDLE.instance, base_url=server.url)
-    return fetch_account(HANDLE, client=client, cache_dir=tmp_path / "cache", echo=kwargs.pop("echo", lambda m: None), **kwargs)
+    return fetch_account(
+        HANDLE, client=client, cache_dir=tmp_path / "cache", echo=kwargs.pop("echo", lambda m: None), **kwargs
+    )
 
 
 def test_pages_through_the_whole_timeline_and_sorts_each_kind(instance, tmp_path):
@@ -103,7 +113,9 @@ def test_pages_through_the_whole_timeline_and_sorts_each_kind(instance, tmp_path
     assert cw.text == "Toot!"  # the content warning stays out of the text
     assert boost.is_retweet and boost.text == ""
     assert poll.text == "nice"
-    assert reply.is_reply and reply.text == "@mastodonpy_test_2 same!" and reply.reply_to == "mastodonpy_test_2"
+    assert (
+        reply.is_reply and reply.text == "@mastodonpy_test_2 same!" and reply.reply_to == "mastodonpy_test_2"
+    )
     assert quote.is_quote and quote.text == "yoooooooo"  # neither the quoted post nor the RE: link
     assert user.name == "John Lennon" and user.handle == "mastodonpy_test_at_social.example"
     assert user.display == "@mastodonpy_test@social.example" and user.network == "mastodon"
@@ -119,7 +131,10 @@ def test_second_fetch_asks_only_for_new_posts(instance, tmp_path):
     user, posts = fetch(server, tmp_path)
     reads = [q for p, q in server.requests if p.endswith("/statuses")]
     assert len(reads) == 1 and reads[0]["since_id"] == str(117020590000000000 + 106)
-    assert len(posts) == len(first) + 1 and posts[0].text == "A brand new post written after the first fetch was done"
+    assert (
+        len(posts) == len(first) + 1
+        and posts[0].text == "A brand new post written after the first fetch was done"
+    )
     assert user.left_out == {"followers_only": 1, "direct": 1}  # still counted from the cache
     assert user.live_since == str(117020590000000000 + 500)
 
@@ -135,9 +150,16 @@ def test_max_posts_stops_reading(instance, tmp_path):
 def test_rate_limit_waits_with_a_message(instance, tmp_path):
     app, server = instance
     reset = datetime.now(timezone.utc) + timedelta(seconds=30)
-    app.fail_once = json_reply({"error": "Too many requests"}, 429, {
-        "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": reset.isoformat(), "Date": format_datetime(datetime.now(timezone.utc), usegmt=True)})
+    app.fail_once = json_reply(
+        {"error": "Too many requests"},
+        429,
+        {
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset.isoformat(),
+            "Date": format_datetime(datetime.now(timezone.utc), usegmt=True),
+        },
+    )
     said, slept = [], []
     _, posts = fetch(server, tmp_path, echo=said.append, sleep=slept.append)
     assert len(posts) == 95
@@ -162,8 +184,11 @@ def test_instance_that_demands_a_token(instance, tmp_path, monkeypatch):
 def test_unknown_and_deleted_accounts(instance, tmp_path):
     app, server = instance
     with pytest.raises(SourceError, match=r"@nobody@social.example does not exist on social.example \(404"):
-        fetch_account(parse_handle("@nobody@social.example"), client=MastodonPyClient("social.example", base_url=server.url),
-                      cache_dir=tmp_path)
+        fetch_account(
+            parse_handle("@nobody@social.example"),
+            client=MastodonPyClient("social.example", base_url=server.url),
+            cache_dir=tmp_path,
+        )
     app.status_override = json_reply({"error": "Gone"}, 410)
     with pytest.raises(SourceError, match="suspended or deleted on social.example"):
         fetch(server, tmp_path)
@@ -186,15 +211,25 @@ def test_an_instance_that_does_not_answer(tmp_path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
-    with pytest.raises(SourceError, match=r"^cannot reach social.example to read @mastodonpy_test@social.example"):
-        fetch_account(HANDLE, client=MastodonPyClient("social.example", base_url=url), cache_dir=tmp_path,
-                      echo=lambda m: None)
+    with pytest.raises(
+        SourceError, match=r"^cannot reach social.example to read @mastodonpy_test@social.example"
+    ):
+        fetch_account(
+            HANDLE,
+            client=MastodonPyClient("social.example", base_url=url),
+            cache_dir=tmp_path,
+            echo=lambda m: None,
+        )
 
 
 def test_status_ids_sort_as_their_servers_mean_them():
     from huggingtweets.sources.mastodon import id_order
 
     assert sorted(["117020590000000010", "9", "10", "117020590000000009"], key=id_order) == [
-        "9", "10", "117020590000000009", "117020590000000010"]  # Mastodon: decimal, growing length
+        "9",
+        "10",
+        "117020590000000009",
+        "117020590000000010",
+    ]  # Mastodon: decimal, growing length
     ulids = ["01HZY3M8Q4T0000000000000B2", "01HZY3M8Q4T0000000000000A9", "01HZX000000000000000000000"]
     assert sorted(ulids, key=id_order) == sorted(ulids)  # GoToSocial: ULIDs, text order

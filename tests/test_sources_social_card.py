@@ -15,17 +15,34 @@ REPO = "huggingtweets/ada_at_fosstodon.org-grace.bsky.social"
 def test_live_sources_in_the_card(tmp_path):
     run = make_card_run_dir(tmp_path)
     users = json.loads((run / "users.json").read_text())
-    users[0].update(handle="ada_at_fosstodon.org", source="mastodon", source_detail="fosstodon.org's public API",
-                    network="mastodon", instance="fosstodon.org", display="@ada@fosstodon.org",
-                    left_out={"followers_only": 3, "direct": 2}, fetched_on="2026-12-01",
-                    newest_post_at="2026-11-30T10:00:00Z", avatar_file=None)
-    users[1].update(handle="grace.bsky.social", source="bluesky", network="bluesky", instance="morel.us-east.host.bsky.network",
-                    display="@grace.bsky.social", left_out={}, fetched_on="2026-12-01",
-                    source_detail="morel.us-east.host.bsky.network's repository export (com.atproto.sync.getRepo)")
+    users[0].update(
+        handle="ada_at_fosstodon.org",
+        source="mastodon",
+        source_detail="fosstodon.org's public API",
+        network="mastodon",
+        instance="fosstodon.org",
+        display="@ada@fosstodon.org",
+        left_out={"followers_only": 3, "direct": 2},
+        fetched_on="2026-12-01",
+        newest_post_at="2026-11-30T10:00:00Z",
+        avatar_file=None,
+    )
+    users[1].update(
+        handle="grace.bsky.social",
+        source="bluesky",
+        network="bluesky",
+        instance="morel.us-east.host.bsky.network",
+        display="@grace.bsky.social",
+        left_out={},
+        fetched_on="2026-12-01",
+        source_detail="morel.us-east.host.bsky.network's repository export (com.atproto.sync.getRepo)",
+    )
     (run / "users.json").write_text(json.dumps(users))
     report = json.loads((run / "data_report.json").read_text())
-    report["users"] = {"ada_at_fosstodon.org": {**report["users"]["ada_l"], "left_out": {"followers_only": 3, "direct": 2}},
-                       "grace.bsky.social": {**report["users"]["grace_h"], "left_out": {}}}
+    report["users"] = {
+        "ada_at_fosstodon.org": {**report["users"]["ada_l"], "left_out": {"followers_only": 3, "direct": 2}},
+        "grace.bsky.social": {**report["users"]["grace_h"], "left_out": {}},
+    }
     (run / "data_report.json").write_text(json.dumps(report))
 
     meta = build_metadata(run, repo_id=REPO)

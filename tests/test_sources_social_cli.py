@@ -15,14 +15,26 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def test_fetch_mastodon_and_bluesky_exports(tmp_path):
     run_dir = tmp_path / "run"
-    result = invoke("fetch", "--archive", str(FIXTURES / "mastodon/archive"),
-                    "--archive", str(FIXTURES / "bluesky/repo.car"), "--handle", "bsky:maren.example.com",
-                    "--run-dir", str(run_dir))
+    result = invoke(
+        "fetch",
+        "--archive",
+        str(FIXTURES / "mastodon/archive"),
+        "--archive",
+        str(FIXTURES / "bluesky/repo.car"),
+        "--handle",
+        "bsky:maren.example.com",
+        "--run-dir",
+        str(run_dir),
+    )
     assert result.exit_code == 0, result.output
     users = {u["handle"]: u for u in json.loads((run_dir / "users.json").read_text())}
     assert set(users) == {"ingrid_at_harbour.example", "maren.example.com"}
     ingrid = users["ingrid_at_harbour.example"]
-    assert (ingrid["network"], ingrid["display"], ingrid["source"]) == ("mastodon", "@ingrid@harbour.example", "mastodon-archive")
+    assert (ingrid["network"], ingrid["display"], ingrid["source"]) == (
+        "mastodon",
+        "@ingrid@harbour.example",
+        "mastodon-archive",
+    )
     assert (run_dir / ingrid["avatar_file"]).read_bytes().startswith(b"\x89PNG")
     raw = [json.loads(line) for line in (run_dir / "raw/maren.example.com.jsonl").read_text().splitlines()]
     assert len(raw) == 72 and sum(p.get("is_quote", False) for p in raw) == 1  # only quotes carry the key

@@ -23,21 +23,54 @@ RECORDED = json.loads((FIXTURES / "mastodon/api_recorded.json").read_text(encodi
 STATUSES = [RECORDED[k] for k in ("content_warning", "private", "boost", "poll", "reply", "quote")]
 DID = "did:plc:ferrypiltmarensolbergxa2"
 FEED = [
-    {"post": {"uri": f"at://{DID}/app.bsky.feed.post/3a", "author": {"did": DID}, "record": {
-        "$type": "app.bsky.feed.post", "text": "a post with a link example.com/x...", "createdAt": "2026-01-01T00:00:00Z",
-        "langs": ["en"], "reply": {"root": {"uri": f"at://{DID}/app.bsky.feed.post/3b", "cid": "x"},
-                                   "parent": {"uri": f"at://{DID}/app.bsky.feed.post/3b", "cid": "x"}},
-        "facets": [{"index": {"byteStart": 19, "byteEnd": 35},
-                    "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/xyz"}]}],
-        "embed": {"$type": "app.bsky.embed.record", "record": {"uri": "at://did:plc:x/app.bsky.feed.post/1", "cid": "y"}}}}},
-    {"post": {"uri": "at://did:plc:o/app.bsky.feed.post/3c", "author": {"did": "did:plc:o"}, "record": {"text": "x"}},
-     "reason": {"$type": "app.bsky.feed.defs#reasonRepost", "indexedAt": "2026-01-02T00:00:00Z"}},
+    {
+        "post": {
+            "uri": f"at://{DID}/app.bsky.feed.post/3a",
+            "author": {"did": DID},
+            "record": {
+                "$type": "app.bsky.feed.post",
+                "text": "a post with a link example.com/x...",
+                "createdAt": "2026-01-01T00:00:00Z",
+                "langs": ["en"],
+                "reply": {
+                    "root": {"uri": f"at://{DID}/app.bsky.feed.post/3b", "cid": "x"},
+                    "parent": {"uri": f"at://{DID}/app.bsky.feed.post/3b", "cid": "x"},
+                },
+                "facets": [
+                    {
+                        "index": {"byteStart": 19, "byteEnd": 35},
+                        "features": [
+                            {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/xyz"}
+                        ],
+                    }
+                ],
+                "embed": {
+                    "$type": "app.bsky.embed.record",
+                    "record": {"uri": "at://did:plc:x/app.bsky.feed.post/1", "cid": "y"},
+                },
+            },
+        }
+    },
+    {
+        "post": {
+            "uri": "at://did:plc:o/app.bsky.feed.post/3c",
+            "author": {"did": "did:plc:o"},
+            "record": {"text": "x"},
+        },
+        "reason": {"$type": "app.bsky.feed.defs#reasonRepost", "indexedAt": "2026-01-02T00:00:00Z"},
+    },
 ]
 
 ODD = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False),
-    st.text(max_size=20), st.text(alphabet="\u202e\u0000\ud7ff\ud83d\U0001f600\u200b<>&", max_size=10),
-    st.just("x" * 100_000), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.text(alphabet="\u202e\u0000\ud7ff\ud83d\U0001f600\u200b<>&", max_size=10),
+    st.just("x" * 100_000),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -118,9 +151,20 @@ def _car(records: list[dict]) -> bytes:
         blocks[cid] = data
         return cid
 
-    entries = [{"p": 0, "k": f"app.bsky.feed.post/3k{i:011d}".encode(), "v": put(record), "t": None}
-               for i, record in enumerate(records)]
-    commit = put({"did": DID, "version": 3, "data": put({"l": None, "e": entries}), "rev": "3a", "prev": None, "sig": b""})
+    entries = [
+        {"p": 0, "k": f"app.bsky.feed.post/3k{i:011d}".encode(), "v": put(record), "t": None}
+        for i, record in enumerate(records)
+    ]
+    commit = put(
+        {
+            "did": DID,
+            "version": 3,
+            "data": put({"l": None, "e": entries}),
+            "rev": "3a",
+            "prev": None,
+            "sig": b"",
+        }
+    )
     header = libipld.encode_dag_cbor({"version": 1, "roots": [commit]})
     out = bytearray([len(header)]) + header
     for cid, data in blocks.items():
@@ -134,7 +178,14 @@ def _car(records: list[dict]) -> bytes:
 
 
 @FAST
-@given(mutated([FEED[0]["post"]["record"], {"$type": "app.bsky.feed.post", "text": "plain words here", "createdAt": "x"}]))
+@given(
+    mutated(
+        [
+            FEED[0]["post"]["record"],
+            {"$type": "app.bsky.feed.post", "text": "plain words here", "createdAt": "x"},
+        ]
+    )
+)
 def test_bluesky_car_records(records):
     try:
         data = _car(records)

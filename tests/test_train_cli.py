@@ -120,7 +120,10 @@ def test_bad_flags_give_one_line_errors(tmp_path, args, expected):
         (["--seed", "-1"], "--seed -1 is invalid: expected a whole number >= 0 and <= 4294967295"),
         (["--seed", "1e23"], "--seed 1e23 is invalid: expected a whole number >= 0 and <= 4294967295"),
         (["--batch-size", "many"], "--batch-size many is invalid: expected a whole number >= 1"),
-        (["--mixed-precision", "fp8"], "--mixed-precision fp8 is invalid: expected one of auto | no | bf16 | fp16"),
+        (
+            ["--mixed-precision", "fp8"],
+            "--mixed-precision fp8 is invalid: expected one of auto | no | bf16 | fp16",
+        ),
         (["--learning-rate", "0"], "--learning-rate 0 is invalid: expected a number such as 1e-3 or 0.5 > 0"),
         (["--max-steps", "1e9"], "--max-steps 1e9 is invalid: expected a whole number >= 0 and <= 10000000"),
         (["--epochs", "hf_abcdefghijklmnopqrstuvwxyz0123"], "--epochs *** is invalid"),

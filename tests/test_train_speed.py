@@ -32,7 +32,9 @@ def test_phases_add_up_and_print_in_running_order():
     phases.add("train", 2.0)
     split = phases.split()
     assert split["train"] == 12.0 and split["setup"] == 1.25 and split["eval"] >= 0
-    assert format_phases({"save": 0.5, "train": 12.0, "setup": 1.25}) == "setup 1.2 s, train 12.0 s, save 0.5 s"
+    assert (
+        format_phases({"save": 0.5, "train": 12.0, "setup": 1.25}) == "setup 1.2 s, train 12.0 s, save 0.5 s"
+    )
 
 
 def test_precision_rule_is_bf16_only_where_native():

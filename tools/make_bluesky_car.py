@@ -85,7 +85,10 @@ def build_node(items: list[tuple[str, bytes]], level: int, store: Blocks) -> byt
     here = [i for i, (key, _) in enumerate(items) if layer(key) == level]
     # the stretches between this level's keys become subtrees one level down
     bounds = [-1, *here, len(items)]
-    subtrees = [build_node(items[a + 1 : b], level - 1, store) if level > 0 else None for a, b in zip(bounds, bounds[1:], strict=False)]
+    subtrees = [
+        build_node(items[a + 1 : b], level - 1, store) if level > 0 else None
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
     if level == 0 and len(here) != len(items):
         raise ValueError("keys left below layer 0")
     entries, previous = [], b""
@@ -119,8 +122,13 @@ def records() -> list[tuple[str, str, dict]]:
 
     def post(n: int, text: str, **extra) -> str:
         rkey = tid(n)
-        out.append(("app.bsky.feed.post", rkey, {"$type": "app.bsky.feed.post", "text": text, "createdAt": when(n),
-                                                 "langs": ["en"], **extra}))
+        out.append(
+            (
+                "app.bsky.feed.post",
+                rkey,
+                {"$type": "app.bsky.feed.post", "text": text, "createdAt": when(n), "langs": ["en"], **extra},
+            )
+        )
         return f"at://{DID}/app.bsky.feed.post/{rkey}"
 
     for n in range(64):
@@ -128,28 +136,71 @@ def records() -> list[tuple[str, str, dict]]:
         post(n, f"Day {n + 1} at {_PLACES[n % len(_PLACES)]}: {thing}, and later {other}.")
     first = post(70, "Thread about the winter timetable, part one: the early crossing moves to six.")
     ref = {"uri": first, "cid": libipld.encode_cid(cid_of(b"parent"))}
-    post(71, "Part two: the late crossing stays, but only on weekdays when the weather allows.",
-         reply={"root": ref, "parent": ref})
-    other = {"uri": "at://did:plc:abcdefghijklmnopqrstuvwx/app.bsky.feed.post/3kabcdefghij2",
-             "cid": libipld.encode_cid(cid_of(b"other"))}
-    post(72, "@gull.example agreed, the new pier lights are much easier to see at night.",
-         reply={"root": other, "parent": other})
-    post(73, "This is exactly how the harbour looked this morning, worth reading in full.",
-         embed={"$type": "app.bsky.embed.record", "record": other})
-    image = {"$type": "app.bsky.embed.images#image", "alt": "the ferry at dawn",
-             "image": {"$type": "blob", "ref": cid_of(b"jpeg"), "mimeType": "image/jpeg", "size": 1234}}
+    post(
+        71,
+        "Part two: the late crossing stays, but only on weekdays when the weather allows.",
+        reply={"root": ref, "parent": ref},
+    )
+    other = {
+        "uri": "at://did:plc:abcdefghijklmnopqrstuvwx/app.bsky.feed.post/3kabcdefghij2",
+        "cid": libipld.encode_cid(cid_of(b"other")),
+    }
+    post(
+        72,
+        "@gull.example agreed, the new pier lights are much easier to see at night.",
+        reply={"root": other, "parent": other},
+    )
+    post(
+        73,
+        "This is exactly how the harbour looked this morning, worth reading in full.",
+        embed={"$type": "app.bsky.embed.record", "record": other},
+    )
+    image = {
+        "$type": "app.bsky.embed.images#image",
+        "alt": "the ferry at dawn",
+        "image": {"$type": "blob", "ref": cid_of(b"jpeg"), "mimeType": "image/jpeg", "size": 1234},
+    }
     post(74, "", embed={"$type": "app.bsky.embed.images", "images": [image]})
     link = "https://example.com/timetables/winter-2026"
     text = "The new timetable is out: example.com/timetables/wi... check your crossing."
     start = len(b"The new timetable is out: ")
     end = start + len(b"example.com/timetables/wi...")
-    post(75, text, facets=[{"index": {"byteStart": start, "byteEnd": end},
-                            "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}]}])
+    post(
+        75,
+        text,
+        facets=[
+            {
+                "index": {"byteStart": start, "byteEnd": end},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}],
+            }
+        ],
+    )
     for n in (76, 77):
-        out.append(("app.bsky.feed.repost", tid(n), {"$type": "app.bsky.feed.repost", "subject": other, "createdAt": when(n)}))
-    out.append(("app.bsky.feed.like", tid(78), {"$type": "app.bsky.feed.like", "subject": other, "createdAt": when(78)}))
-    out.append(("app.bsky.actor.profile", "self", {"$type": "app.bsky.actor.profile", "displayName": "Maren Solberg",
-                                                   "description": "Ferry pilot in the far north."}))
+        out.append(
+            (
+                "app.bsky.feed.repost",
+                tid(n),
+                {"$type": "app.bsky.feed.repost", "subject": other, "createdAt": when(n)},
+            )
+        )
+    out.append(
+        (
+            "app.bsky.feed.like",
+            tid(78),
+            {"$type": "app.bsky.feed.like", "subject": other, "createdAt": when(78)},
+        )
+    )
+    out.append(
+        (
+            "app.bsky.actor.profile",
+            "self",
+            {
+                "$type": "app.bsky.actor.profile",
+                "displayName": "Maren Solberg",
+                "description": "Ferry pilot in the far north.",
+            },
+        )
+    )
     return out
 
 
@@ -158,7 +209,9 @@ def build() -> bytes:
     items = sorted((f"{coll}/{rkey}", store.put(value)) for coll, rkey, value in records())
     top = max(layer(key) for key, _ in items)
     root = build_node(items, top, store)
-    commit = store.put({"did": DID, "version": 3, "data": root, "rev": tid(100), "prev": None, "sig": bytes(64)})
+    commit = store.put(
+        {"did": DID, "version": 3, "data": root, "rev": tid(100), "prev": None, "sig": bytes(64)}
+    )
     header = libipld.encode_dag_cbor({"version": 1, "roots": [commit]})
     out = bytearray(varint(len(header)) + header)
     for cid in [commit, *[c for c in store.blocks if c != commit]]:

@@ -19,8 +19,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(out: Path) -> int:
     env = {**os.environ, "HUGGINGTWEETS_APP_SCREENSHOT": str(out.resolve()), "CI": "true"}  # no silent skip
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(ROOT / "tests" / "test_app_browser.py")], cwd=ROOT, env=env).returncode
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(ROOT / "tests" / "test_app_browser.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+    ).returncode
 
 
 if __name__ == "__main__":

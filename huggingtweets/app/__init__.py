@@ -25,8 +25,15 @@ def create_app(*, endpoint: str | None = None, session_ttl: float | None = None,
     return demo, store
 
 
-def launch(*, host: str = "127.0.0.1", port: int = 7860, endpoint: str | None = None,
-           block: bool = True, base_dir=None, **launch_kwargs: Any):
+def launch(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    endpoint: str | None = None,
+    block: bool = True,
+    base_dir=None,
+    **launch_kwargs: Any,
+):
     """Start the app; with ``block=False`` return (Blocks, SessionStore) with the server running.
 
     ``base_dir``: where the visitors' folders go (default: a new temporary folder, removed at exit).
@@ -37,8 +44,14 @@ def launch(*, host: str = "127.0.0.1", port: int = 7860, endpoint: str | None = 
     store.start_sweeper()
     demo.queue(default_concurrency_limit=1)
     try:
-        demo.launch(server_name=host, server_port=port, css=CSS, allowed_paths=[str(store.base)],
-                    prevent_thread_lock=not block, **launch_kwargs)
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            css=CSS,
+            allowed_paths=[str(store.base)],
+            prevent_thread_lock=not block,
+            **launch_kwargs,
+        )
     except BaseException:
         store.close()
         raise

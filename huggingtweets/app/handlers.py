@@ -56,7 +56,9 @@ def _learning_rate(text: Any) -> float | None:
     except ValueError:
         value = 0.0
     if not value > 0:
-        raise InputError(f"learning rate {text!r} is not a positive number", hint="e.g. 1.372e-4, or blank for the default")
+        raise InputError(
+            f"learning rate {text!r} is not a positive number", hint="e.g. 1.372e-4, or blank for the default"
+        )
     return value
 
 
@@ -70,8 +72,14 @@ class Handlers:
 
     # ------------------------------------------------------------------ sources -> data report
 
-    def check_data(self, handles_text: str, archives: list | None, posts_file: Any, posts_handle: str,
-                   request: gr.Request):
+    def check_data(
+        self,
+        handles_text: str,
+        archives: list | None,
+        posts_file: Any,
+        posts_handle: str,
+        request: gr.Request,
+    ):
         """Read the sources into the session's run folder, clean them and show the data report."""
         session = self.session(request)
         if session.busy():
@@ -86,23 +94,29 @@ class Handlers:
         session.sources = sources
         return views.data_report_markdown(report, notes=notes), gr.update(interactive=True)
 
-    def _sources(self, session: Session, handles_text: str, archives: list | None, posts_file: Any,
-                 posts_handle: str) -> dict:
+    def _sources(
+        self, session: Session, handles_text: str, archives: list | None, posts_file: Any, posts_handle: str
+    ) -> dict:
         handles = tuple(h for h in _SPLIT.split(handles_text or "") if h)
         if len(handles) > MAX_USERS:
-            raise InputError(f"{len(handles)} handles given ({', '.join(handles)}); expected at most {MAX_USERS}",
-                             hint="a bot mixes at most three people")
+            raise InputError(
+                f"{len(handles)} handles given ({', '.join(handles)}); expected at most {MAX_USERS}",
+                hint="a bot mixes at most three people",
+            )
         kept_archives = tuple((_take_upload(a, session), None) for a in archives or ())
         posts_files: tuple = ()
         if posts_file:
             handle = (posts_handle or "").strip()
             if not handle:
-                raise InputError("the posts file has no handle",
-                                 hint="type whose posts they are in the box beside it")
+                raise InputError(
+                    "the posts file has no handle", hint="type whose posts they are in the box beside it"
+                )
             posts_files = ((_take_upload(posts_file, session), handle),)
         if not (handles or kept_archives or posts_files):
-            raise InputError("no source given: expected a handle, an archive or a posts file",
-                             hint="upload your X archive (.zip) or type a handle")
+            raise InputError(
+                "no source given: expected a handle, an archive or a posts file",
+                hint="upload your X archive (.zip) or type a handle",
+            )
         return {"handles": handles, "archives": kept_archives, "posts_files": posts_files}
 
     def _fetch_and_prepare(self, session: Session, sources: dict) -> tuple[dict, list[str]]:
@@ -113,8 +127,12 @@ class Handlers:
         notes: list[str] = []
         fetch(session.run_dir, echo=notes.append, **sources)
         defaults = RunConfig()  # the run's own cleaning settings, so Train finds this dataset as it left it
-        report = prepare(session.run_dir, seed=defaults.train.seed, keep_newlines=defaults.keep_newlines,
-                         keep_replies=defaults.keep_replies)
+        report = prepare(
+            session.run_dir,
+            seed=defaults.train.seed,
+            keep_newlines=defaults.keep_newlines,
+            keep_replies=defaults.keep_replies,
+        )
         return report, notes
 
     # ------------------------------------------------------------------ training
@@ -136,8 +154,13 @@ class Handlers:
             rate = _learning_rate(learning_rate)
             if rate is not None:
                 train["learning_rate"] = rate
-            config = RunConfig(**session.sources, train=train, publish=False, run_dir=str(session.run_dir),
-                               endpoint=self.endpoint)
+            config = RunConfig(
+                **session.sources,
+                train=train,
+                publish=False,
+                run_dir=str(session.run_dir),
+                endpoint=self.endpoint,
+            )
             validate(config)
         except HuggingtweetsError as err:
             yield self._progress(progress, f"Error: {err}") + (gr.skip(),) * 6
@@ -147,14 +170,18 @@ class Handlers:
             session.touch()
             yield self._progress(state, "running") + (gr.skip(),) * 6
         if isinstance(job.error, Cancelled):
-            yield self._progress(progress, "Cancelled: the checkpoint is kept; Train again to resume") \
+            yield (
+                self._progress(progress, "Cancelled: the checkpoint is kept; Train again to resume")
                 + (gr.skip(),) * 6
+            )
             return
         if isinstance(job.error, HuggingtweetsError):
             yield self._progress(progress, f"Error: {job.error}") + (gr.skip(),) * 6
             return
         if job.error is not None:
-            yield self._progress(progress, f"Error: {type(job.error).__name__}: {job.error}") + (gr.skip(),) * 6
+            yield (
+                self._progress(progress, f"Error: {type(job.error).__name__}: {job.error}") + (gr.skip(),) * 6
+            )
             return
         yield self._progress(progress, "done") + self._results(session)
 
@@ -162,19 +189,26 @@ class Handlers:
         import pandas as pd
 
         losses = pd.DataFrame(p.losses, columns=["step", "loss"])
-        return (views.progress_html(p, state=state), losses, views.perplexity_markdown(p), "\n".join(p.log[-200:]))
+        return (
+            views.progress_html(p, state=state),
+            losses,
+            views.perplexity_markdown(p),
+            "\n".join(p.log[-200:]),
+        )
 
     def _results(self, session: Session) -> tuple:
         run = session.run_dir
         predictions = read_json(run / "predictions.json")
         training = read_json(run / "training_summary.json")
         preview = run / "model" / "predictions.png"
-        return (views.memorization_markdown(predictions, training),
-                views.sample_rows(predictions),
-                str(preview) if preview.is_file() else None,
-                views.card_html(run / "model"),
-                gr.update(visible=True),
-                gr.update(visible=True))
+        return (
+            views.memorization_markdown(predictions, training),
+            views.sample_rows(predictions),
+            str(preview) if preview.is_file() else None,
+            views.card_html(run / "model"),
+            gr.update(visible=True),
+            gr.update(visible=True),
+        )
 
     def cancel(self, request: gr.Request) -> str:
         session = self.session(request)
@@ -200,14 +234,19 @@ class Handlers:
             if session.busy() or not (session.run_dir / "model" / "README.md").is_file():
                 raise InputError("there is no finished bot to publish yet", hint="train it first")
             if not (token or "").strip():
-                raise HubError("no Hugging Face token given; publishing needs one with write access",
-                               hint="paste a write token from https://huggingface.co/settings/tokens or sign in")
-            result = self._publish(session.run_dir, (repo_id or "").strip() or None, bool(private), token.strip())
+                raise HubError(
+                    "no Hugging Face token given; publishing needs one with write access",
+                    hint="paste a write token from https://huggingface.co/settings/tokens or sign in",
+                )
+            result = self._publish(
+                session.run_dir, (repo_id or "").strip() or None, bool(private), token.strip()
+            )
         except HuggingtweetsError as err:
             return views.error_markdown(err), "", gr.skip()
         visibility = "private" if result.private else "public"
-        message = (f"Published to [{result.repo_id}]({result.url}) ({visibility}). "
-                   + ("" if result.changed else "Nothing had changed, so no new commit."))
+        message = f"Published to [{result.repo_id}]({result.url}) ({visibility}). " + (
+            "" if result.changed else "Nothing had changed, so no new commit."
+        )
         return message, "", views.card_html(session.run_dir / "model")
 
     def _publish(self, run_dir: Path, repo_id: str | None, private: bool, token: str):
@@ -232,8 +271,9 @@ class Handlers:
             write_card(run_dir, repo_id=repo_id, hub_url=hub_url)
         return publish(run_dir, repo_id=repo_id, private=private, client=client)
 
-    def publish_oauth(self, repo_id: str, private: bool, token: str, request: gr.Request,
-                      oauth_token: gr.OAuthToken | None):
+    def publish_oauth(
+        self, repo_id: str, private: bool, token: str, request: gr.Request, oauth_token: gr.OAuthToken | None
+    ):
         """On a Space: the signed-in user's token, unless one was pasted."""
         given = token or (oauth_token.token if oauth_token is not None else "")
         return self.publish(repo_id, private, given, request)
@@ -246,8 +286,9 @@ class Handlers:
         users = read_json(session.run_dir / "users.json")
         name = "-".join(sorted(u["handle"].lower() for u in users)) or "bot"
         session.downloads.mkdir(parents=True, exist_ok=True)
-        return gr.update(value=shutil.make_archive(str(session.downloads / name), "zip", root_dir=model),
-                         visible=True)
+        return gr.update(
+            value=shutil.make_archive(str(session.downloads / name), "zip", root_dir=model), visible=True
+        )
 
     def unload(self, request: gr.Request) -> None:
         self.store.end(request.session_hash or "anonymous")

@@ -50,8 +50,14 @@ class Progress:
             self.tokens_per_second, self.eta_seconds = event.tokens_per_second, event.eta_seconds
             self.losses.append((event.step, event.loss))
         elif kind == "epoch_end":
-            self.epochs_done.append({"epoch": event.epoch, "validation_loss": event.validation_loss,
-                                     "perplexity": event.perplexity, "train_loss": event.train_loss})
+            self.epochs_done.append(
+                {
+                    "epoch": event.epoch,
+                    "validation_loss": event.validation_loss,
+                    "perplexity": event.perplexity,
+                    "train_loss": event.train_loss,
+                }
+            )
         elif kind == "message":
             self.log.append(event.text)
 
@@ -91,7 +97,9 @@ class TrainJob:
         from huggingtweets.runner import run
 
         try:
-            self.result = run(self.config, token=self._token, events=self.events.put, cancel=self.cancel_token)
+            self.result = run(
+                self.config, token=self._token, events=self.events.put, cancel=self.cancel_token
+            )
         except BaseException as err:  # handed to the page; a worker thread has no one else to tell
             self.error = err
         finally:

@@ -34,13 +34,26 @@ def build(handlers: Handlers) -> gr.Blocks:
 
         with gr.Group():
             gr.Markdown("## 1. Whose posts")
-            handles = gr.Textbox(label="Handles, up to three (X: jack, Bluesky: bsky:alice.bsky.social, "
-                                       "Mastodon: @alice@mastodon.social)", elem_id="ht-handles")
-            archives = gr.File(label="Archives: X (.zip), Bluesky (.car), Mastodon (.zip)",
-                               file_count="multiple", file_types=[".zip", ".car"], height=140, elem_id="ht-archives")
+            handles = gr.Textbox(
+                label="Handles, up to three (X: jack, Bluesky: bsky:alice.bsky.social, "
+                "Mastodon: @alice@mastodon.social)",
+                elem_id="ht-handles",
+            )
+            archives = gr.File(
+                label="Archives: X (.zip), Bluesky (.car), Mastodon (.zip)",
+                file_count="multiple",
+                file_types=[".zip", ".car"],
+                height=140,
+                elem_id="ht-archives",
+            )
             with gr.Row():
-                posts_file = gr.File(label="Posts file (.jsonl, .csv, .txt)", min_width=240, height=140,
-                                     file_types=[".jsonl", ".json", ".csv", ".txt"], elem_id="ht-posts-file")
+                posts_file = gr.File(
+                    label="Posts file (.jsonl, .csv, .txt)",
+                    min_width=240,
+                    height=140,
+                    file_types=[".jsonl", ".json", ".csv", ".txt"],
+                    elem_id="ht-posts-file",
+                )
                 posts_handle = gr.Textbox(label="Whose posts file (a handle)", min_width=240)
             check_btn = gr.Button("Check the data", variant="primary", elem_id="ht-check")
             report = gr.Markdown(elem_id="ht-report")
@@ -48,14 +61,28 @@ def build(handlers: Handlers) -> gr.Blocks:
         with gr.Group():
             gr.Markdown("## 2. Training")
             with gr.Row():
-                base_model = gr.Dropdown(["gpt2", "tiny"], value="gpt2", allow_custom_value=True,
-                                         label="Base model (gpt2, tiny, or a Hub id)", min_width=200,
-                                         elem_id="ht-base-model")
-                epochs = gr.Number(DEFAULTS.epochs, precision=0, minimum=1, label="Epochs", min_width=120,
-                                   elem_id="ht-epochs")
+                base_model = gr.Dropdown(
+                    ["gpt2", "tiny"],
+                    value="gpt2",
+                    allow_custom_value=True,
+                    label="Base model (gpt2, tiny, or a Hub id)",
+                    min_width=200,
+                    elem_id="ht-base-model",
+                )
+                epochs = gr.Number(
+                    DEFAULTS.epochs,
+                    precision=0,
+                    minimum=1,
+                    label="Epochs",
+                    min_width=120,
+                    elem_id="ht-epochs",
+                )
                 learning_rate = gr.Textbox(
-                    label="Learning rate", min_width=200, elem_id="ht-learning-rate",
-                    placeholder=f"blank: the default ({ORIGINAL_LEARNING_RATE:g} for GPT-2, {TINY_LEARNING_RATE:g} for tiny)")
+                    label="Learning rate",
+                    min_width=200,
+                    elem_id="ht-learning-rate",
+                    placeholder=f"blank: the default ({ORIGINAL_LEARNING_RATE:g} for GPT-2, {TINY_LEARNING_RATE:g} for tiny)",
+                )
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary", interactive=False, elem_id="ht-train")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ht-cancel")
@@ -67,51 +94,94 @@ def build(handlers: Handlers) -> gr.Blocks:
         with gr.Group(visible=False) as result_box:
             gr.Markdown("## 3. Result")
             memorization = gr.Markdown(elem_id="ht-memorization")
-            samples = gr.Dataframe(headers=SAMPLE_HEADERS, interactive=False, wrap=True, max_height=420,
-                                   column_widths=["22%", "63%", "15%"], elem_id="ht-samples")
-            preview = gr.Image(label="Preview image", type="filepath", interactive=False, height=320,
-                               elem_id="ht-preview")
+            samples = gr.Dataframe(
+                headers=SAMPLE_HEADERS,
+                interactive=False,
+                wrap=True,
+                max_height=420,
+                column_widths=["22%", "63%", "15%"],
+                elem_id="ht-samples",
+            )
+            preview = gr.Image(
+                label="Preview image", type="filepath", interactive=False, height=320, elem_id="ht-preview"
+            )
             gr.Markdown("### Model card, as the Hub will show it")
             card = gr.HTML(elem_id="ht-card-box", elem_classes="ht-scroll")
             gr.Markdown("### Try it")
             with gr.Row():
-                prompt = gr.Textbox(value="My dream is", label="The start of a post", min_width=240,
-                                    elem_id="ht-prompt")
+                prompt = gr.Textbox(
+                    value="My dream is", label="The start of a post", min_width=240, elem_id="ht-prompt"
+                )
                 try_btn = gr.Button("Write five posts", min_width=160, elem_id="ht-try")
             tries = gr.Dataframe(headers=["post"], interactive=False, wrap=True, elem_id="ht-tries")
 
         with gr.Group(visible=False) as publish_box:
             gr.Markdown("## 4. Publish or download")
             with gr.Row():
-                repo_id = gr.Textbox(label="Repo id (ORG/NAME; blank: your user / the handles)", min_width=240,
-                                     elem_id="ht-repo-id")
-                private = gr.Checkbox(True, label="Private (make it public only with the person's consent)",
-                                      elem_id="ht-private")
+                repo_id = gr.Textbox(
+                    label="Repo id (ORG/NAME; blank: your user / the handles)",
+                    min_width=240,
+                    elem_id="ht-repo-id",
+                )
+                private = gr.Checkbox(
+                    True,
+                    label="Private (make it public only with the person's consent)",
+                    elem_id="ht-private",
+                )
             if on_space():
                 gr.LoginButton()
-            token = gr.Textbox(label="Hugging Face write token" + (" (or sign in above)" if on_space() else ""),
-                               type="password", elem_id="ht-token")
+            token = gr.Textbox(
+                label="Hugging Face write token" + (" (or sign in above)" if on_space() else ""),
+                type="password",
+                elem_id="ht-token",
+            )
             with gr.Row():
                 publish_btn = gr.Button("Publish to the Hub", variant="primary", elem_id="ht-publish")
                 download_btn = gr.Button("Download the model (.zip)", elem_id="ht-download")
             publish_status = gr.Markdown(elem_id="ht-publish-status")
-            download_file = gr.File(label="Model folder (.zip)", interactive=False, visible=False, elem_id="ht-zip")
+            download_file = gr.File(
+                label="Model folder (.zip)", interactive=False, visible=False, elem_id="ht-zip"
+            )
 
-        check_btn.click(handlers.check_data, [handles, archives, posts_file, posts_handle], [report, train_btn],
-                        api_name="check")
-        train_btn.click(handlers.train, [base_model, epochs, learning_rate],
-                        [status, loss_plot, perplexity, log,
-                         memorization, samples, preview, card, result_box, publish_box],
-                        api_name="train", concurrency_limit=1, concurrency_id="train")
+        check_btn.click(
+            handlers.check_data,
+            [handles, archives, posts_file, posts_handle],
+            [report, train_btn],
+            api_name="check",
+        )
+        train_btn.click(
+            handlers.train,
+            [base_model, epochs, learning_rate],
+            [
+                status,
+                loss_plot,
+                perplexity,
+                log,
+                memorization,
+                samples,
+                preview,
+                card,
+                result_box,
+                publish_box,
+            ],
+            api_name="train",
+            concurrency_limit=1,
+            concurrency_id="train",
+        )
         cancel_btn.click(handlers.cancel, None, status, api_name="cancel", concurrency_limit=None)
         try_btn.click(handlers.try_it, prompt, tries, api_name="try_it")
         publish_fn = handlers.publish_oauth if on_space() else handlers.publish
-        publish_btn.click(publish_fn, [repo_id, private, token], [publish_status, token, card], api_name="publish")
+        publish_btn.click(
+            publish_fn, [repo_id, private, token], [publish_status, token, card], api_name="publish"
+        )
         download_btn.click(handlers.download, None, download_file, api_name="download")
         demo.unload(handlers.unload)
     return demo
 
 
-CSS = views.CSS + """
+CSS = (
+    views.CSS
+    + """
 @media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
 """
+)

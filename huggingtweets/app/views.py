@@ -13,8 +13,13 @@ from typing import Any
 
 from huggingtweets.clean import DROP_REASONS
 
-_DROP_LABELS = {"retweets": "reposts", "replies": "replies", "media_only": "media only",
-                "short": "too short", "duplicates": "duplicates"}
+_DROP_LABELS = {
+    "retweets": "reposts",
+    "replies": "replies",
+    "media_only": "media only",
+    "short": "too short",
+    "duplicates": "duplicates",
+}
 
 
 def _md(text: Any) -> str:
@@ -27,18 +32,26 @@ def data_report_markdown(report: dict, notes: list[str] | None = None) -> str:
 
     ``notes``: what fetching said (the X API's cost estimate, waits), listed under the table.
     """
-    lines = ["### Data report", "",
-             "| | downloaded | dropped | kept | characters | dates | languages |",
-             "|---|---:|---|---:|---:|---|---|"]
+    lines = [
+        "### Data report",
+        "",
+        "| | downloaded | dropped | kept | characters | dates | languages |",
+        "|---|---:|---|---:|---:|---|---|",
+    ]
     for handle, u in report["users"].items():
         drops = ", ".join(f"{u.get(k, 0)} {_DROP_LABELS[k]}" for k in DROP_REASONS if u.get(k))
         dates = f"{u['first_date']} to {u['last_date']}" if u.get("first_date") else "unknown"
         langs = ", ".join(f"{lang} {n}" for lang, n in (u.get("languages") or {}).items()) or "unknown"
-        lines.append(f"| @{_md(handle)} ({_md(u.get('source') or '')}) | {u['downloaded']} | {_md(drops or 'none')} "
-                     f"| {u['kept']} | {u.get('characters', 0):,} | {_md(dates)} | {_md(langs)} |")
+        lines.append(
+            f"| @{_md(handle)} ({_md(u.get('source') or '')}) | {u['downloaded']} | {_md(drops or 'none')} "
+            f"| {u['kept']} | {u.get('characters', 0):,} | {_md(dates)} | {_md(langs)} |"
+        )
     split = report.get("split") or {}
     if split:
-        lines += ["", f"Training on {split.get('train', 0)} posts, validating on {split.get('validation', 0)}."]
+        lines += [
+            "",
+            f"Training on {split.get('train', 0)} posts, validating on {split.get('validation', 0)}.",
+        ]
     for warning in report.get("warnings") or []:
         lines += ["", f"**Warning:** {_md(warning)}"]
     if notes:
@@ -65,15 +78,18 @@ def progress_html(p, *, state: str = "running") -> str:
     if state == "done":
         stage = f"Finished all {p.stage_total} stages"
     elif p.stage:
-        stage = (f"Stage {p.stage_index}/{p.stage_total}: <b>{html.escape(p.stage)}</b>"
-                 + (f" ({html.escape(p.reason)})" if p.reason else ""))
+        stage = f"Stage {p.stage_index}/{p.stage_total}: <b>{html.escape(p.stage)}</b>" + (
+            f" ({html.escape(p.reason)})" if p.reason else ""
+        )
     else:
         stage = "Starting"
     parts = [f'<div id="ht-progress" data-state="{state}"><div>{stage}</div>']
     if p.total_steps:
         parts.append(f'<progress max="{p.total_steps}" value="{p.step}" style="width:100%"></progress>')
-        parts.append(f"<div>step {p.step}/{p.total_steps} · epoch {p.epoch}/{p.epochs} · "
-                     f"{p.tokens_per_second:,.0f} tokens/s · ETA {_clock(p.eta_seconds)}</div>")
+        parts.append(
+            f"<div>step {p.step}/{p.total_steps} · epoch {p.epoch}/{p.epochs} · "
+            f"{p.tokens_per_second:,.0f} tokens/s · ETA {_clock(p.eta_seconds)}</div>"
+        )
     if state != "running":
         parts.append(f"<div><b>{html.escape(state)}</b></div>")
     parts.append("</div>")
@@ -100,7 +116,9 @@ def memorization_markdown(predictions: dict, training: dict) -> str:
     if ppl is not None:
         out.append(f"Validation perplexity: **{ppl:.2f}**.")
     if rate is not None:
-        out.append(f"Memorization: **{rate:.0%}** of the samples copy {words}+ words in a row from a training post.")
+        out.append(
+            f"Memorization: **{rate:.0%}** of the samples copy {words}+ words in a row from a training post."
+        )
     return " ".join(out)
 
 
@@ -108,8 +126,13 @@ _RESOLVE = re.compile(r"https://[^\s\"'()<>]+?/resolve/main/([^\s\"'()<>]+)")
 
 
 def _data_uri(path: Path) -> str:
-    kind = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
-            "webp": "image/webp"}.get(path.suffix.lower().lstrip("."), "application/octet-stream")
+    kind = {
+        "png": "image/png",
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "gif": "image/gif",
+        "webp": "image/webp",
+    }.get(path.suffix.lower().lstrip("."), "application/octet-stream")
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
@@ -133,10 +156,12 @@ def card_html(model_dir: Path) -> str:
 
     # The template escapes post text itself (it is also rendered on the Hub), so HTML stays on.
     body_html = MarkdownIt("commonmark", {"html": True}).enable("table").render(_RESOLVE.sub(local, body))
-    chips = [f"license: {header['license']}" if header.get("license") else "",
-             *(f"base model: {m}" for m in _as_list(header.get("base_model"))),
-             *(str(t) for t in _as_list(header.get("tags"))),
-             *(f"language: {lang}" for lang in _as_list(header.get("language")))]
+    chips = [
+        f"license: {header['license']}" if header.get("license") else "",
+        *(f"base model: {m}" for m in _as_list(header.get("base_model"))),
+        *(str(t) for t in _as_list(header.get("tags"))),
+        *(f"language: {lang}" for lang in _as_list(header.get("language"))),
+    ]
     chip_html = "".join(f'<span class="ht-chip">{html.escape(c)}</span>' for c in chips if c)
     return f'<div id="ht-card"><div class="ht-chips">{chip_html}</div>{body_html}</div>'
 

@@ -206,7 +206,9 @@ def _check(meta: dict) -> None:
         from huggingtweets.sources.handles import is_valid_key
 
         if not is_valid_key(user["handle"]):
-            raise CardError(f"handle {user['handle']!r} is not a valid handle; expected letters, digits, _ . -")
+            raise CardError(
+                f"handle {user['handle']!r} is not a valid handle; expected letters, digits, _ . -"
+            )
     for key in ("data_report", "training_summary", "predictions", "versions", "language", "license"):
         _need(meta, key, "metadata")
     _need(meta["data_report"], "users", "data_report")

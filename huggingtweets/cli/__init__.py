@@ -41,8 +41,11 @@ class _Group(click.Group):
             if debug_enabled() or err.errno not in WRITE_ERRNOS:
                 raise
             where = f" {err.filename}" if err.filename else ""
-            click.secho(f"Error: cannot write{redact(where)}: {err.strerror} (pass a --run-dir in a writable "
-                        "place)", fg="red", err=True)
+            click.secho(
+                f"Error: cannot write{redact(where)}: {err.strerror} (pass a --run-dir in a writable place)",
+                fg="red",
+                err=True,
+            )
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted. Run the same command again to continue.", err=True)

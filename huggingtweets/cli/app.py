@@ -6,11 +6,20 @@ import click
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 to let other machines in).")
-@click.option("--port", default=7860, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on.")
-@click.option("--endpoint", metavar="URL", help="Hub endpoint URL to publish to (default: HF_ENDPOINT or huggingface.co).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 to let other machines in).",
+)
+@click.option(
+    "--port", default=7860, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="Hub endpoint URL to publish to (default: HF_ENDPOINT or huggingface.co).",
+)
 def app(host: str, port: int, endpoint: str | None) -> None:
     """Make, try and publish a bot from the browser: a web app on this machine.
 
@@ -29,8 +38,9 @@ def app(host: str, port: int, endpoint: str | None) -> None:
     try:
         import gradio  # noqa: F401
     except ImportError:
-        raise InputError("the web app needs gradio, which is not installed",
-                         hint="pip install 'huggingtweets[app]'") from None
+        raise InputError(
+            "the web app needs gradio, which is not installed", hint="pip install 'huggingtweets[app]'"
+        ) from None
     import signal
 
     from huggingtweets.app import launch

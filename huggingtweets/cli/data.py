@@ -51,8 +51,12 @@ class _FetchCommand(click.Command):
 @click.command(cls=_FetchCommand)
 @click.argument("handles", nargs=-1)
 @click.option(
-    "--archive", "archives", multiple=True, metavar="PATH", help="An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
-    "or Bluesky repository (.car), told apart by content."
+    "--archive",
+    "archives",
+    multiple=True,
+    metavar="PATH",
+    help="An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
+    "or Bluesky repository (.car), told apart by content.",
 )
 @click.option(
     "--posts-file", "posts_files", multiple=True, metavar="PATH",
@@ -64,7 +68,9 @@ class _FetchCommand(click.Command):
 )  # fmt: skip
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Run folder [default: runs/<handles>].")
 @click.option(
-    "--max-posts", type=click.IntRange(min=1), help="Read at most this many posts per handle (X API, Bluesky, Mastodon)."
+    "--max-posts",
+    type=click.IntRange(min=1),
+    help="Read at most this many posts per handle (X API, Bluesky, Mastodon).",
 )
 @click.option(
     "--price-per-read", type=click.FloatRange(min=0), default=0.005, show_default=True,

@@ -33,8 +33,11 @@ def _option(name: str) -> Callable:
     help_text = meta["help"] + _default_text(name)
     if kind == "bool":
         return click.option(f"{flag}/--no-{flag[2:]}", PARAM_PREFIX + name, default=None, help=help_text)
-    metavar = meta["metavar"] or ("|".join(meta["choices"]) if meta["choices"] else
-                                   {"int": "INT", "float": "NUMBER", "str": "TEXT"}[kind])
+    metavar = meta["metavar"] or (
+        "|".join(meta["choices"])
+        if meta["choices"]
+        else {"int": "INT", "float": "NUMBER", "str": "TEXT"}[kind]
+    )
     return click.option(flag, PARAM_PREFIX + name, default=None, metavar=metavar, help=help_text)
 
 
@@ -51,6 +54,6 @@ def given_train_flags(params: dict[str, Any]) -> dict[str, Any]:
     for key in [k for k in params if k.startswith(PARAM_PREFIX)]:
         value = params.pop(key)
         if value is not None:
-            name = key[len(PARAM_PREFIX):]
+            name = key[len(PARAM_PREFIX) :]
             out[name] = coerce_flag(name, value)
     return out

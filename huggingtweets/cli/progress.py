@@ -27,8 +27,10 @@ def _clock(seconds: float | None) -> str:
 
 
 def step_text(e: TrainStep) -> str:
-    return (f"step {e.step}/{e.total_steps}, epoch {e.epoch}/{e.epochs}, loss {e.loss:.4f}, "
-            f"lr {e.learning_rate:.2e}, {e.tokens_per_second:,.0f} tok/s, ETA {_clock(e.eta_seconds)}")
+    return (
+        f"step {e.step}/{e.total_steps}, epoch {e.epoch}/{e.epochs}, loss {e.loss:.4f}, "
+        f"lr {e.learning_rate:.2e}, {e.tokens_per_second:,.0f} tok/s, ETA {_clock(e.eta_seconds)}"
+    )
 
 
 def epoch_text(e: EpochEnd) -> str:
@@ -50,8 +52,13 @@ def stage_text(e: StageStarted | StageFinished) -> str:
 class PlainLines:
     """One event per line, for logs and pipes."""
 
-    def __init__(self, stream: IO[str], *, interval: float = STEP_LINE_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        interval: float = STEP_LINE_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream, self.interval, self.clock = stream, interval, clock
         self._last_step_at: float | None = None
         self._last_upload_at: float | None = None
@@ -80,7 +87,9 @@ class PlainLines:
             last = event.bytes_done >= event.bytes_total
             if last or self._last_upload_at is None or now - self._last_upload_at >= self.interval:
                 self._last_upload_at = now
-                self._line(f"upload: {event.bytes_done:,} of {event.bytes_total:,} bytes {event.path}".rstrip())
+                self._line(
+                    f"upload: {event.bytes_done:,} of {event.bytes_total:,} bytes {event.path}".rstrip()
+                )
         elif isinstance(event, Message):
             self._line(("warning: " if event.level == "warning" else "") + event.text)
 
@@ -104,8 +113,14 @@ class LiveDisplay:
         from tqdm.auto import tqdm
 
         self.close()
-        self.bar = tqdm(total=None, desc=desc, file=self.stream, leave=False, dynamic_ncols=True,
-                        bar_format="{desc} [{elapsed}]")
+        self.bar = tqdm(
+            total=None,
+            desc=desc,
+            file=self.stream,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{desc} [{elapsed}]",
+        )
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted):
@@ -126,8 +141,11 @@ class LiveDisplay:
                 bar.total = event.total_steps
                 bar.bar_format = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix}"
             bar.n = event.step
-            bar.set_postfix_str(f"loss {event.loss:.3f}, {event.tokens_per_second:,.0f} tok/s, "
-                                f"ETA {_clock(event.eta_seconds)}", refresh=False)
+            bar.set_postfix_str(
+                f"loss {event.loss:.3f}, {event.tokens_per_second:,.0f} tok/s, "
+                f"ETA {_clock(event.eta_seconds)}",
+                refresh=False,
+            )
             bar.refresh()
         elif isinstance(event, EpochEnd):
             self._write(epoch_text(event))

@@ -9,14 +9,35 @@ import click
 
 @click.command("refresh")
 @click.argument("repo_ids", nargs=-1, metavar="REPO_ID...")
-@click.option("--author", metavar="ORG", help="Also every huggingtweets bot of this Hub user or organization.")
-@click.option("--min-new-posts", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Re-train only when at least this many new posts arrived, all users together.")
-@click.option("--base-model", metavar="NAME", help="Re-train from this base instead of the recorded one "
-              "(needed when the bot was trained from a local folder).")
-@click.option("--endpoint", metavar="URL", envvar="HF_ENDPOINT", help="Hub URL [default: HF_ENDPOINT or huggingface.co].")
-def refresh(repo_ids: tuple[str, ...], author: str | None, min_new_posts: int, base_model: str | None,
-            endpoint: str | None) -> None:
+@click.option(
+    "--author", metavar="ORG", help="Also every huggingtweets bot of this Hub user or organization."
+)
+@click.option(
+    "--min-new-posts",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Re-train only when at least this many new posts arrived, all users together.",
+)
+@click.option(
+    "--base-model",
+    metavar="NAME",
+    help="Re-train from this base instead of the recorded one "
+    "(needed when the bot was trained from a local folder).",
+)
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    envvar="HF_ENDPOINT",
+    help="Hub URL [default: HF_ENDPOINT or huggingface.co].",
+)
+def refresh(
+    repo_ids: tuple[str, ...],
+    author: str | None,
+    min_new_posts: int,
+    base_model: str | None,
+    endpoint: str | None,
+) -> None:
     """Re-train bots on what their live sources (X API, Bluesky, Mastodon) posted since their last
     training, and publish one new commit each; bots with too few new posts are left as they are.
 
@@ -31,8 +52,14 @@ def refresh(repo_ids: tuple[str, ...], author: str | None, min_new_posts: int, b
     from huggingtweets.refresh import refresh as refresh_bots
 
     overrides = {"train": {"base_model": base_model}} if base_model else None
-    outcomes = refresh_bots(list(repo_ids), author=author, min_new_posts=min_new_posts, endpoint=endpoint,
-                            overrides=overrides, echo=click.echo)
+    outcomes = refresh_bots(
+        list(repo_ids),
+        author=author,
+        min_new_posts=min_new_posts,
+        endpoint=endpoint,
+        overrides=overrides,
+        echo=click.echo,
+    )
     if any(o.status == FAILED for o in outcomes):
         sys.exit(1)
 

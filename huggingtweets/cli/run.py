@@ -26,14 +26,29 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 @click.command(cls=_RunCommand)
 @click.argument("handles", nargs=-1)
-@click.option("--archive", "archives", multiple=True, metavar="PATH",
-              help="An account export: X archive (.zip or folder), Mastodon archive (.zip) or Bluesky "
-                   "repository (.car), told apart by content. Repeatable. [file key: archives]")
-@click.option("--posts-file", "posts_files", multiple=True, metavar="PATH",
-              help="Posts from another network (.jsonl, .csv or text, one post per line), followed by "
-                   "--handle H. Repeatable. [file key: posts_files]")
-@click.option("--handle", "given_handles", multiple=True, metavar="H",
-              help="The account of the --posts-file (or --archive) it stands beside.")
+@click.option(
+    "--archive",
+    "archives",
+    multiple=True,
+    metavar="PATH",
+    help="An account export: X archive (.zip or folder), Mastodon archive (.zip) or Bluesky "
+    "repository (.car), told apart by content. Repeatable. [file key: archives]",
+)
+@click.option(
+    "--posts-file",
+    "posts_files",
+    multiple=True,
+    metavar="PATH",
+    help="Posts from another network (.jsonl, .csv or text, one post per line), followed by "
+    "--handle H. Repeatable. [file key: posts_files]",
+)
+@click.option(
+    "--handle",
+    "given_handles",
+    multiple=True,
+    metavar="H",
+    help="The account of the --posts-file (or --archive) it stands beside.",
+)
 @click.option("--max-posts", type=click.IntRange(min=1), help=field_help("max_posts"))
 @click.option("--price-per-read", type=click.FloatRange(min=0), help=field_help("price_per_read"))
 @click.option("--keep-newlines/--no-keep-newlines", default=None, help=field_help("keep_newlines"))
@@ -47,10 +62,15 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--publish/--no-publish", default=None, help=field_help("publish"))
 @click.option("--run-dir", type=click.Path(file_okay=False), help=field_help("run_dir"))
 @train_options
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="YAML file of settings. Keys: the flags' names with underscores (handles, archives and "
-                   "posts_files for the sources); training settings at the top level or under a train: "
-                   "mapping. Flags given on the command line win over the file.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="YAML file of settings. Keys: the flags' names with underscores (handles, archives and "
+    "posts_files for the sources); training settings at the top level or under a train: "
+    "mapping. Flags given on the command line win over the file.",
+)
 @click.option("--rerun-from", type=click.Choice(STAGES), help="Run this stage and the later ones again.")
 @click.pass_context
 def run(ctx: click.Context, **_: object) -> None:
@@ -81,8 +101,10 @@ def run(ctx: click.Context, **_: object) -> None:
     pairs = ctx.meta.get("huggingtweets.sources") or []
     paired = [h for _, _, h in pairs if h]
     if len(paired) != len(params["given_handles"]):
-        raise InputError("a --handle stands beside no --archive or --posts-file",
-                         hint="put each --handle right after the --archive or --posts-file it names")
+        raise InputError(
+            "a --handle stands beside no --archive or --posts-file",
+            hint="put each --handle right after the --archive or --posts-file it names",
+        )
     flags: dict[str, object] = {}
     if params["handles"]:
         flags["handles"] = tuple(params["handles"])
@@ -92,11 +114,25 @@ def run(ctx: click.Context, **_: object) -> None:
         files = tuple((p, h) for f, p, h in pairs if f == "--posts-file")
         for path, handle in files:
             if not handle:
-                raise InputError(f"--posts-file {path} has no --handle",
-                                 hint=f"huggingtweets run --posts-file {path} --handle NAME")
+                raise InputError(
+                    f"--posts-file {path} has no --handle",
+                    hint=f"huggingtweets run --posts-file {path} --handle NAME",
+                )
         flags["posts_files"] = files
-    for name in ("max_posts", "price_per_read", "keep_newlines", "keep_replies", "samples", "template", "repo_id", "org", "private", "endpoint",
-                 "publish", "run_dir"):
+    for name in (
+        "max_posts",
+        "price_per_read",
+        "keep_newlines",
+        "keep_replies",
+        "samples",
+        "template",
+        "repo_id",
+        "org",
+        "private",
+        "endpoint",
+        "publish",
+        "run_dir",
+    ):
         if _given(ctx, name) and params[name] is not None:
             flags[name] = params[name]
     if train_flags:
@@ -113,8 +149,10 @@ def run(ctx: click.Context, **_: object) -> None:
 
 
 def print_summary(summary: dict, run_dir) -> None:
-    click.echo(f"\nRun folder: {run_dir} (ran: {', '.join(summary['ran']) or 'nothing'}; "
-               f"skipped: {', '.join(summary['skipped']) or 'nothing'})")
+    click.echo(
+        f"\nRun folder: {run_dir} (ran: {', '.join(summary['ran']) or 'nothing'}; "
+        f"skipped: {', '.join(summary['skipped']) or 'nothing'})"
+    )
     for handle, counts in summary["users"].items():
         click.echo(f"  @{handle}: kept {counts['kept']} of {counts['downloaded']} posts")
     ppl = summary.get("perplexity") or {}
@@ -122,7 +160,9 @@ def print_summary(summary: dict, run_dir) -> None:
         best = f" (best {ppl['best']:.2f})" if ppl.get("best") is not None else ""
         click.echo(f"  validation perplexity: {ppl['last']:.2f}{best}")
     if summary.get("memorization_rate") is not None:
-        click.echo(f"  memorization: {summary['memorization_rate']:.0%} of samples copy 8+ words of a training post")
+        click.echo(
+            f"  memorization: {summary['memorization_rate']:.0%} of samples copy 8+ words of a training post"
+        )
     if summary.get("url"):
         private = summary.get("private") is not False
         click.echo(f"  published: {summary['url']} ({'private' if private else 'public'})")
@@ -137,7 +177,9 @@ def print_summary(summary: dict, run_dir) -> None:
 
 
 @click.command()
-@click.option("--fresh", is_flag=True, help="Forget the previous demo (its run folder and local Hub data) first.")
+@click.option(
+    "--fresh", is_flag=True, help="Forget the previous demo (its run folder and local Hub data) first."
+)
 @click.option("--prompt", default="My dream is", show_default=True, help="Start of the five generated posts.")
 def demo(fresh: bool, prompt: str) -> None:
     """Offline demo: a tiny bot from the sample archive, published to a local Hub, loaded back.
@@ -158,13 +200,17 @@ def demo(fresh: bool, prompt: str) -> None:
     finally:
         display.close()
     print_summary(result.summary, result.card_path.parent.parent)
-    click.echo(f"\nLoaded {result.repo_id} from the local Hub with pipeline('text-generation', "
-               f"model={result.repo_id!r}) in a fresh process:")
+    click.echo(
+        f"\nLoaded {result.repo_id} from the local Hub with pipeline('text-generation', "
+        f"model={result.repo_id!r}) in a fresh process:"
+    )
     for text in result.posts:
         click.echo(f"  - {text}")
     click.echo(f"\nModel card: {result.card_path}")
-    click.echo(f"  on the local Hub: {result.card_url} (while it runs; start it again with "
-               f"`huggingtweets hub serve --data-dir {result.hub_dir}`)")
+    click.echo(
+        f"  on the local Hub: {result.card_url} (while it runs; start it again with "
+        f"`huggingtweets hub serve --data-dir {result.hub_dir}`)"
+    )
     click.echo(f"Demo finished in {result.seconds:.0f} s; the local Hub has stopped.")
 
 

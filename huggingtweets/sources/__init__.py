@@ -16,7 +16,17 @@ from huggingtweets.runfolder import atomic_dir, atomic_write_json, default_run_d
 from huggingtweets.sources.handles import Handle, is_valid_key, parse_handle
 from huggingtweets.sources.record import Post, UserInfo
 
-__all__ = ["Handle", "Post", "UserInfo", "check_handle", "collect", "fetch", "parse_handle", "read_export", "read_users"]
+__all__ = [
+    "Handle",
+    "Post",
+    "UserInfo",
+    "check_handle",
+    "collect",
+    "fetch",
+    "parse_handle",
+    "read_export",
+    "read_users",
+]
 
 
 def check_handle(handle: str, *, what: str = "handle") -> str:
@@ -28,7 +38,7 @@ def check_handle(handle: str, *, what: str = "handle") -> str:
 
 
 def export_kind(path: Path) -> str:
-    """"x", "mastodon" or "bluesky": what an --archive holds, told by its content, not its name."""
+    """ "x", "mastodon" or "bluesky": what an --archive holds, told by its content, not its name."""
     if path.is_dir():
         if (path / "outbox.json").is_file() and not (path / "data").is_dir():
             return "mastodon"
@@ -69,8 +79,10 @@ def read_export(path: Path | str, handle: str | None = None) -> tuple[UserInfo, 
 
     given = parse_handle(handle) if handle else None
     if given is not None and given.network != "x":
-        raise SourceError(f"{path.name} is an X archive, not the export of {given.display}",
-                          hint="give the X handle with it, or none")
+        raise SourceError(
+            f"{path.name} is an X archive, not the export of {given.display}",
+            hint="give the X handle with it, or none",
+        )
     return read_archive(path, given.key if given else None)
 
 
@@ -80,16 +92,26 @@ def _read_bluesky_export(path: Path, handle: str | None) -> tuple[UserInfo, list
     did, name, posts = read_car(path)
     given = parse_handle(handle) if handle else None
     if given is not None and given.network != "bluesky":
-        raise SourceError(f"{path.name} is a Bluesky repository export, not the account of {given.display}",
-                          hint="give its Bluesky handle (bsky:alice.bsky.social) or none")
+        raise SourceError(
+            f"{path.name} is a Bluesky repository export, not the account of {given.display}",
+            hint="give its Bluesky handle (bsky:alice.bsky.social) or none",
+        )
     if given is not None and given.identifier.startswith("did:") and given.identifier != did:
-        raise SourceError(f"{path.name} is the repository of {did}, not of {given.identifier}",
-                          hint="pass that account's export, or leave out --handle")
+        raise SourceError(
+            f"{path.name} is the repository of {did}, not of {given.identifier}",
+            hint="pass that account's export, or leave out --handle",
+        )
     # A repository names its DID only; the handle, when given, names the bot.
     owner = given if given is not None and not given.identifier.startswith("did:") else Handle("bluesky", did)
     return (
-        UserInfo(handle=owner.key, name=name or owner.identifier, source=CAR_SOURCE, source_detail=path.name,
-                 network="bluesky", display=owner.display),
+        UserInfo(
+            handle=owner.key,
+            name=name or owner.identifier,
+            source=CAR_SOURCE,
+            source_detail=path.name,
+            network="bluesky",
+            display=owner.display,
+        ),
         posts,
     )
 
@@ -106,8 +128,10 @@ def _check_found(found: list[tuple[UserInfo, list[Post]]], api_handles: list[str
     for user, _ in found:
         # An archive without --handle, and the API, name the account themselves.
         if not is_valid_key(user.handle):
-            raise SourceError(f"the account of {user.source_detail} is named {user.handle!r}, which cannot name a file or a repo",
-                              hint="pass --handle with a valid handle after --archive")
+            raise SourceError(
+                f"the account of {user.source_detail} is named {user.handle!r}, which cannot name a file or a repo",
+                hint="pass --handle with a valid handle after --archive",
+            )
     accounts = [(user.handle, user.source_detail) for user, _ in found]
     accounts += [(handle, "the X API") for handle in api_handles]
     seen: dict[str, str] = {}

@@ -32,7 +32,14 @@ SOURCE = "bluesky"
 APPVIEW = "https://public.api.bsky.app"
 PLC_DIRECTORY = "https://plc.directory"
 PAGE_SIZE = 100  # getAuthorFeed's largest page
-_GONE = {"AccountTakedown", "AccountDeactivated", "RepoTakendown", "RepoDeactivated", "RepoSuspended", "RepoNotFound"}
+_GONE = {
+    "AccountTakedown",
+    "AccountDeactivated",
+    "RepoTakendown",
+    "RepoDeactivated",
+    "RepoSuspended",
+    "RepoNotFound",
+}
 _AVATAR_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
 
 
@@ -80,8 +87,10 @@ class AtprotoClient:
             response = err.response
             if response is None:  # no answer at all: DNS, connection, timeout
                 cause = type(err.__cause__).__name__ if err.__cause__ else type(err).__name__
-                raise SourceError(f"cannot reach Bluesky ({cause})",
-                                  hint="check your connection, then run the same command again") from None
+                raise SourceError(
+                    f"cannot reach Bluesky ({cause})",
+                    hint="check your connection, then run the same command again",
+                ) from None
             content = getattr(response, "content", None)
             code = str(getattr(content, "error", "") or "")
             message = str(getattr(content, "message", "") or "")
@@ -162,8 +171,10 @@ def fetch_account(
 
     def gone(err: Refused, where: str) -> SourceError:
         detail = f"{err.code}: {err.message}" if err.message else err.code or f"HTTP {err.status}"
-        return SourceError(f"{handle.display} is deleted, deactivated or taken down ({where} answered {detail})",
-                           hint="check the handle on bsky.app, or use the account's own repository export (.car) with --archive")
+        return SourceError(
+            f"{handle.display} is deleted, deactivated or taken down ({where} answered {detail})",
+            hint="check the handle on bsky.app, or use the account's own repository export (.car) with --archive",
+        )
 
     if handle.identifier.startswith("did:"):
         did = handle.identifier
@@ -181,7 +192,9 @@ def fetch_account(
     except Refused as err:
         if err.status in (400, 404) or err.code in _GONE:
             raise gone(err, appview) from None
-        raise SourceError(f"{appview} failed to give the profile of {handle.display} ({err})", hint="try again later") from None
+        raise SourceError(
+            f"{appview} failed to give the profile of {handle.display} ({err})", hint="try again later"
+        ) from None
     where = Where(f"{appview}'s profile of {handle.display}")
     current = get(profile, "handle", str, where)
     if handle.identifier.startswith("did:") and current and current != "handle.invalid":
@@ -200,7 +213,9 @@ def fetch_account(
         try:
             rev = call(client.latest_rev, pds, did)
             if not (rev and state["complete"] and state["since"] == rev and state.get("mode") == "repo"):
-                _, _, fresh = read_car_bytes(call(client.get_repo, pds, did), f"the repository of {handle.display}", SOURCE)
+                _, _, fresh = read_car_bytes(
+                    call(client.get_repo, pds, did), f"the repository of {handle.display}", SOURCE
+                )
                 state.update(posts=[p.to_dict() for p in fresh], since=rev, complete=True, mode="repo")
                 livecache.save(path, state)
             posts = [Post(**p) for p in state["posts"]]
@@ -208,14 +223,18 @@ def fetch_account(
         except Refused as err:
             if err.code in _GONE:
                 raise gone(err, _host(pds)) from None
-            echo(f"{_host(pds)} does not serve the repository of {handle.display} ({err.code or err.status}); "
-                 f"reading its public feed from {appview} instead.")
+            echo(
+                f"{_host(pds)} does not serve the repository of {handle.display} ({err.code or err.status}); "
+                f"reading its public feed from {appview} instead."
+            )
     if posts is None:
         posts = _read_feed(client, call, did, handle, state, path, max_posts, gone)
     if max_posts:
         posts = posts[:max_posts]
     if not posts:
-        raise SourceError(f"{handle.display} has no posts on Bluesky", hint="expected an account that has posted")
+        raise SourceError(
+            f"{handle.display} has no posts on Bluesky", hint="expected an account that has posted"
+        )
     avatar_url = get(profile, "avatar", str, where)
     avatar_bytes, ext = None, ".jpg"
     if avatar_url:
@@ -257,8 +276,10 @@ def _read_feed(client, call, did, handle, state, path, max_posts, gone) -> list[
         except Refused as err:
             if err.status == 400 or err.code in _GONE:
                 raise gone(err, _host(client.appview)) from None
-            raise SourceError(f"{_host(client.appview)} failed to give the posts of {handle.display} ({err})",
-                              hint="try again later") from None
+            raise SourceError(
+                f"{_host(client.appview)} failed to give the posts of {handle.display} ({err})",
+                hint="try again later",
+            ) from None
         label = f"{_host(client.appview)}'s feed of {handle.display}"
         page = posts_from_feed(get(body, "feed", list, Where(label), required=True), did, SOURCE, label)
         new = [p for p in page if p.id not in known]

@@ -33,7 +33,10 @@ def decode(data: bytes, label: str):
     try:
         return CAR.from_bytes(data)
     except RecursionError:
-        raise SourceError(f"{label} is not a readable repository export (nested too deeply)", hint="export the repository again") from None
+        raise SourceError(
+            f"{label} is not a readable repository export (nested too deeply)",
+            hint="export the repository again",
+        ) from None
     except Exception as err:  # libipld raises ValueError, atproto InvalidCARFile: both mean "corrupt"
         raise SourceError(
             f"{label} is not a readable CAR repository export ({type(err).__name__}: {str(err)[:120]})",
@@ -48,7 +51,9 @@ def _records(car, label: str) -> tuple[str, dict[str, object]]:
     where = Where(label, "commit")
     commit = car.blocks.get(car.root)
     if commit is None:
-        raise where.error("roots", "names a commit block the file does not hold", "export the repository again")
+        raise where.error(
+            "roots", "names a commit block the file does not hold", "export the repository again"
+        )
     did = get(commit, "did", str, where, required=True)
     data = get(commit, "data", bytes, where, required=True)
 
@@ -59,7 +64,9 @@ def _records(car, label: str) -> tuple[str, dict[str, object]]:
             raise w.error("link", "is not a CID") from None
         found = car.blocks.get(cid)
         if found is None:
-            raise w.error("link", f"points at block {cid} that the file does not hold", "export the repository again")
+            raise w.error(
+                "link", f"points at block {cid} that the file does not hold", "export the repository again"
+            )
         return found
 
     records: dict[str, object] = {}
@@ -118,5 +125,7 @@ def read_car(path: Path | str) -> tuple[str, str | None, list[Post]]:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise SourceError(f"cannot read {path.name} ({err.strerror})", hint="check the path given to --archive") from None
+        raise SourceError(
+            f"cannot read {path.name} ({err.strerror})", hint="check the path given to --archive"
+        ) from None
     return read_car_bytes(data, path.name)

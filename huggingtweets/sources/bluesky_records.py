@@ -61,7 +61,9 @@ def post_from_record(record: object, uri: str, author_did: str, source: str, whe
     parent_did = None
     if reply is not None:
         parent = get(reply, "parent", dict, where.at(where.record + ".reply"), required=True)
-        parent_did = did_of(get(parent, "uri", str, where.at(where.record + ".reply.parent"), required=True) or "")
+        parent_did = did_of(
+            get(parent, "uri", str, where.at(where.record + ".reply.parent"), required=True) or ""
+        )
     embed = get(record, "embed", dict, where)
     embed_type = get(embed, "$type", str, where.at(where.record + ".embed")) if embed else None
     if embed_type == "app.bsky.embed.external":
@@ -86,7 +88,13 @@ def post_from_record(record: object, uri: str, author_did: str, source: str, whe
 
 def repost_from_record(record: object, uri: str, source: str, where: Where) -> Post:
     get(record, "subject", dict, where)
-    return Post(id=uri, created_at=parse_date(get(record, "createdAt", str, where)), text="", is_retweet=True, source=source)
+    return Post(
+        id=uri,
+        created_at=parse_date(get(record, "createdAt", str, where)),
+        text="",
+        is_retweet=True,
+        source=source,
+    )
 
 
 def posts_from_feed(feed: object, author_did: str, source: str, label: str) -> list[Post]:
@@ -101,10 +109,19 @@ def posts_from_feed(feed: object, author_did: str, source: str, label: str) -> l
         view = get(item, "post", dict, w, required=True)
         uri = get(view, "uri", str, w.at(f"feed[{i}].post"), required=True)
         reason = get(item, "reason", dict, w)
-        if reason is not None and (get(reason, "$type", str, w.at(f"feed[{i}].reason")) or "").endswith("#reasonRepost"):
+        if reason is not None and (get(reason, "$type", str, w.at(f"feed[{i}].reason")) or "").endswith(
+            "#reasonRepost"
+        ):
             indexed = get(reason, "indexedAt", str, w.at(f"feed[{i}].reason"))
-            posts.append(Post(id=f"{uri}#repost-by-{author_did}", created_at=parse_date(indexed), text="",
-                              is_retweet=True, source=source))
+            posts.append(
+                Post(
+                    id=f"{uri}#repost-by-{author_did}",
+                    created_at=parse_date(indexed),
+                    text="",
+                    is_retweet=True,
+                    source=source,
+                )
+            )
             continue
         author = get(view, "author", dict, w.at(f"feed[{i}].post"), required=True)
         if get(author, "did", str, w.at(f"feed[{i}].post.author"), required=True) != author_did:

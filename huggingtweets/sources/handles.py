@@ -90,7 +90,9 @@ def _hub_safe(raw: str) -> str:
 
 
 def _bad(text: str, why: str) -> InputError:
-    return InputError(f"{text!r} is not a valid handle: {why}; expected {EXPECTED}", hint="e.g. @alice@mastodon.social")
+    return InputError(
+        f"{text!r} is not a valid handle: {why}; expected {EXPECTED}", hint="e.g. @alice@mastodon.social"
+    )
 
 
 def _bluesky(text: str, value: str) -> Handle:
@@ -100,7 +102,9 @@ def _bluesky(text: str, value: str) -> Handle:
         return Handle("bluesky", value)
     value = value.lstrip("@")
     if len(value) > 253 or not _DOMAIN.fullmatch(value):
-        raise _bad(text, "a Bluesky handle is a domain name (letters, digits, inner '-', parts joined by '.')")
+        raise _bad(
+            text, "a Bluesky handle is a domain name (letters, digits, inner '-', parts joined by '.')"
+        )
     return Handle("bluesky", value.lower())
 
 

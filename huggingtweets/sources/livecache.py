@@ -73,9 +73,13 @@ class Waiter:
     def wait(self, reset_at: float | None) -> None:
         self.waits += 1
         if self.waits > MAX_RATE_LIMIT_WAITS:
-            raise SourceError(f"{self.service} kept rate-limiting the reads of {self.who}", hint="run fetch again later")
+            raise SourceError(
+                f"{self.service} kept rate-limiting the reads of {self.who}", hint="run fetch again later"
+            )
         now = self.clock()
         delay = max(1.0, (reset_at or now + 60) - now)
         until = datetime.fromtimestamp(now + delay, tz=timezone.utc).strftime("%H:%M:%S UTC")
-        self.echo(f"{self.service} rate limit reached; waiting {delay:.0f} s (until {until}) before going on.")
+        self.echo(
+            f"{self.service} rate limit reached; waiting {delay:.0f} s (until {until}) before going on."
+        )
         self.sleep(delay)

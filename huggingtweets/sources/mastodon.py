@@ -84,18 +84,30 @@ class MastodonPyClient:
         except m.MastodonAPIError as err:
             status = err.args[1] if len(err.args) > 1 else "?"
             if status == 410:
-                raise SourceError(f"{what} was suspended or deleted on {self.instance} (410 Gone)", hint="pick another account") from None
-            raise SourceError(f"{self.instance} failed while reading {what} (HTTP {status})", hint="try again later") from None
+                raise SourceError(
+                    f"{what} was suspended or deleted on {self.instance} (410 Gone)",
+                    hint="pick another account",
+                ) from None
+            raise SourceError(
+                f"{self.instance} failed while reading {what} (HTTP {status})", hint="try again later"
+            ) from None
         except m.MastodonNetworkError:
-            raise SourceError(f"cannot reach {self.instance} to read {what} (no answer)",
-                              hint="check the instance name and your connection") from None
+            raise SourceError(
+                f"cannot reach {self.instance} to read {what} (no answer)",
+                hint="check the instance name and your connection",
+            ) from None
         except m.MastodonError as err:
-            raise SourceError(f"cannot read {what} from {self.instance} ({type(err).__name__}: {str(err)[:120]})", hint="check the instance name and your connection") from None
+            raise SourceError(
+                f"cannot read {what} from {self.instance} ({type(err).__name__}: {str(err)[:120]})",
+                hint="check the instance name and your connection",
+            ) from None
 
     def lookup(self, handle: Handle) -> dict:
         return dict(self._call(handle.display, self._api.account_lookup, handle.identifier))
 
-    def statuses(self, account_id: str, *, since_id: str | None, cursor: Any = None) -> tuple[list[dict], Any]:
+    def statuses(
+        self, account_id: str, *, since_id: str | None, cursor: Any = None
+    ) -> tuple[list[dict], Any]:
         """One page (newest first) and the cursor of the next older page (None: no more)."""
         who = f"the posts of account {account_id}"
         if cursor is None:
@@ -147,7 +159,8 @@ def _status_post(status: dict, account_id: str, where: Where) -> tuple[Post | No
     quote = get(status, "quote", dict, where)
     mentions = get(status, "mentions", list, where) or []
     reply_to = next(
-        (m.get("acct") for m in mentions if isinstance(m, dict) and str(m.get("id")) == str(reply_account)), None
+        (m.get("acct") for m in mentions if isinstance(m, dict) and str(m.get("id")) == str(reply_account)),
+        None,
     )
     return (
         Post(
@@ -221,7 +234,9 @@ def fetch_account(
         read += len(page)
         if not page or cursor is None or (limit and read >= limit):
             break
-    new_posts, left_out = statuses_to_posts(new_statuses, account_id, f"{handle.instance} statuses of {handle.display}")
+    new_posts, left_out = statuses_to_posts(
+        new_statuses, account_id, f"{handle.instance} statuses of {handle.display}"
+    )
     if since is None:
         state["posts"], state["left_out"] = [], {}
     livecache.merge(state, [p.to_dict() for p in new_posts], newest_first_key=lambda p: id_order(p["id"]))
@@ -236,7 +251,10 @@ def fetch_account(
     if limit:
         posts = posts[:limit]
     if not posts:
-        raise SourceError(f"{handle.display} has no public posts on {handle.instance}", hint="expected an account that has posted publicly")
+        raise SourceError(
+            f"{handle.display} has no public posts on {handle.instance}",
+            hint="expected an account that has posted publicly",
+        )
     avatar = get(account, "avatar", str, where)
     return (
         UserInfo(

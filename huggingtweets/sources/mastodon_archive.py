@@ -56,9 +56,13 @@ class _Export:
                 self._zip = zipfile.ZipFile(path)
                 member = _zip_member(self._zip.namelist(), "outbox.json")
             except (zipfile.BadZipFile, OSError) as err:
-                raise SourceError(f"{path.name} is not a readable zip ({err})", hint="re-download the archive") from None
+                raise SourceError(
+                    f"{path.name} is not a readable zip ({err})", hint="re-download the archive"
+                ) from None
             if member is None:
-                raise SourceError(f"{path.name} holds no outbox.json", hint="expected a Mastodon account archive")
+                raise SourceError(
+                    f"{path.name} holds no outbox.json", hint="expected a Mastodon account archive"
+                )
             self._root = member[: -len("outbox.json")]
         else:  # outbox.json given directly
             self._dir, self._root = path.parent, ""
@@ -88,12 +92,17 @@ class _Export:
         try:
             return json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            raise SourceError(f"{self.label}: {name} is not valid JSON ({type(err).__name__})", hint="re-download the archive") from None
+            raise SourceError(
+                f"{self.label}: {name} is not valid JSON ({type(err).__name__})",
+                hint="re-download the archive",
+            ) from None
 
     def outbox(self) -> object:
         data = self.json(self._outbox_name)
         if data is None:
-            raise SourceError(f"{self.label} holds no outbox.json", hint="expected a Mastodon account archive")
+            raise SourceError(
+                f"{self.label} holds no outbox.json", hint="expected a Mastodon account archive"
+            )
         return data
 
     def close(self) -> None:
@@ -131,7 +140,9 @@ def _owner(actor: object, items: list, where: Where) -> tuple[Handle, str | None
             found = account_from_url(item["actor"])
             if found:
                 return _checked(f"{found[0]}@{found[1]}", where), None, None
-    raise where.error("actor", "is missing in every activity, and there is no actor.json", "pass --handle @USER@INSTANCE")
+    raise where.error(
+        "actor", "is missing in every activity, and there is no actor.json", "pass --handle @USER@INSTANCE"
+    )
 
 
 def _checked(text: str, where: Where) -> Handle:
@@ -169,11 +180,17 @@ def _note(obj: dict, actor_url: str, where: Where) -> Post:
     )
 
 
-def parse_outbox(data: object, label: str, actor_url: str | None = None) -> tuple[list[Post], dict[str, int], str | None]:
+def parse_outbox(
+    data: object, label: str, actor_url: str | None = None
+) -> tuple[list[Post], dict[str, int], str | None]:
     """(posts kept for reading, {visibility left out: count}, the account URL) of an outbox."""
     where = Where(label)
     if not isinstance(data, dict):
-        raise where.error("orderedItems", f"cannot be read: the file holds {type(data).__name__}, expected an OrderedCollection object", "expected a Mastodon outbox.json")
+        raise where.error(
+            "orderedItems",
+            f"cannot be read: the file holds {type(data).__name__}, expected an OrderedCollection object",
+            "expected a Mastodon outbox.json",
+        )
     items = get(data, "orderedItems", list, where, required=True)
     posts: list[Post] = []
     left_out: dict[str, int] = {}
@@ -185,8 +202,15 @@ def parse_outbox(data: object, label: str, actor_url: str | None = None) -> tupl
         if kind == "Announce":
             obj = get(item, "object", (str, dict), w, required=True)
             target = obj if isinstance(obj, str) else get(obj, "id", str, w) or ""
-            posts.append(Post(id=get(item, "id", str, w) or target, created_at=parse_date(get(item, "published", str, w)),
-                              text="", is_retweet=True, source=SOURCE))
+            posts.append(
+                Post(
+                    id=get(item, "id", str, w) or target,
+                    created_at=parse_date(get(item, "published", str, w)),
+                    text="",
+                    is_retweet=True,
+                    source=SOURCE,
+                )
+            )
             continue
         if kind != "Create":
             continue  # Update/Delete/Like activities are not posts
@@ -204,7 +228,9 @@ def parse_outbox(data: object, label: str, actor_url: str | None = None) -> tupl
     return posts, left_out, actor_url
 
 
-def read_mastodon_archive(path: Path | str, handle: str | Handle | None = None) -> tuple[UserInfo, list[Post]]:
+def read_mastodon_archive(
+    path: Path | str, handle: str | Handle | None = None
+) -> tuple[UserInfo, list[Post]]:
     path = Path(path)
     if not path.exists():
         raise SourceError(f"archive {path} does not exist", hint="check the path given to --archive")

@@ -41,7 +41,9 @@ class _Text(HTMLParser):
             self.parts.append("\n\n")
         elif tag == "a":
             href = attr.get("href", "")
-            plain = bool(href) and not ({"mention", "hashtag", "u-url"} & classes) and attr.get("rel") != "tag"
+            plain = (
+                bool(href) and not ({"mention", "hashtag", "u-url"} & classes) and attr.get("rel") != "tag"
+            )
             self._link.append(plain)
             if plain:
                 self.urls.append(href)

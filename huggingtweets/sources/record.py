@@ -68,8 +68,14 @@ class UserInfo:
         }
         # X accounts keep the users.json of earlier versions; the other networks say where they live.
         if self.network != "x" or self.left_out or self.live_since:
-            out.update(network=self.network, instance=self.instance, display=self.display or "@" + self.handle,
-                       left_out=dict(self.left_out), live_since=self.live_since, fetched_on=self.fetched_on)
+            out.update(
+                network=self.network,
+                instance=self.instance,
+                display=self.display or "@" + self.handle,
+                left_out=dict(self.left_out),
+                live_since=self.live_since,
+                fetched_on=self.fetched_on,
+            )
         return out
 
 

@@ -51,63 +51,118 @@ def knob(
     changing it neither re-trains nor blocks a resume. ``recorded=False`` keeps it out of the
     hyperparameters of training_summary.json and the card.
     """
-    meta = {"help": help, "choices": choices, "min": min, "max": max, "above": above, "below": below,
-            "affects_weights": affects_weights, "recorded": recorded, "metavar": metavar}
+    meta = {
+        "help": help,
+        "choices": choices,
+        "min": min,
+        "max": max,
+        "above": above,
+        "below": below,
+        "affects_weights": affects_weights,
+        "recorded": recorded,
+        "metavar": metavar,
+    }
     return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     # --- model
-    base_model: str = knob("gpt2", "Model to fine-tune: gpt2, tiny (a small GPT-2 built offline from the "
-                           "posts), a Hub id or a local folder.", metavar="gpt2|tiny|HUB_ID|PATH")
+    base_model: str = knob(
+        "gpt2",
+        "Model to fine-tune: gpt2, tiny (a small GPT-2 built offline from the "
+        "posts), a Hub id or a local folder.",
+        metavar="gpt2|tiny|HUB_ID|PATH",
+    )
     # --- schedule (defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, cosine, no warm-up)
     epochs: int = knob(4, "Passes over the training blocks.", min=1, max=MAX_EPOCHS)
     # None = the original's 1.372e-4 for a pretrained base, 1e-3 for `tiny` (trained from scratch:
     # measured best of 1.4e-4..6e-3 on a real archive).
-    learning_rate: float | None = knob(None, "Peak AdamW learning rate, reached after warm-up (cosine "
-                                       "schedule). Default: 1.372e-4, or 1e-3 for tiny.", above=0)
+    learning_rate: float | None = knob(
+        None,
+        "Peak AdamW learning rate, reached after warm-up (cosine "
+        "schedule). Default: 1.372e-4, or 1e-3 for tiny.",
+        above=0,
+    )
     warmup_ratio: float = knob(0.0, "Share of optimizer steps warming up linearly from 0.", min=0, below=1)
     weight_decay: float = knob(0.0, "AdamW decoupled weight decay.", min=0)
     max_grad_norm: float = knob(1.0, "Clip gradients to this global L2 norm (0 = no clipping).", min=0)
     # --- batches
-    batch_size: int = knob(8, "Blocks per process per micro-step (above 16 gained nothing on CPU).",
-                           min=1, max=65536)
-    block_size: int = knob(256, "Tokens per packed block (capped at the model's context length).",
-                           min=8, max=1_048_576)
+    batch_size: int = knob(
+        8, "Blocks per process per micro-step (above 16 gained nothing on CPU).", min=1, max=65536
+    )
+    block_size: int = knob(
+        256, "Tokens per packed block (capped at the model's context length).", min=8, max=1_048_576
+    )
     gradient_accumulation_steps: int = knob(1, "Micro-steps per optimizer step.", min=1, max=65536)
     # --- precision and speed
-    mixed_precision: str = knob("auto", "auto = bf16 where the hardware has it; fp16 needs a GPU.",
-                                choices=MIXED_PRECISION)
+    mixed_precision: str = knob(
+        "auto", "auto = bf16 where the hardware has it; fp16 needs a GPU.", choices=MIXED_PRECISION
+    )
     compile: bool = knob(False, "torch.compile the model: +12-16% on top of bf16, 18-45 s first step on CPU.")
-    cpu_threads: int = knob(0, "Torch threads per process on CPU (0 = auto: the cores that other work "
-                            "leaves free, train/speed.py).", min=0, max=4096, affects_weights=False)
+    cpu_threads: int = knob(
+        0,
+        "Torch threads per process on CPU (0 = auto: the cores that other work leaves free, train/speed.py).",
+        min=0,
+        max=4096,
+        affects_weights=False,
+    )
     # 0 keeps CPU SDPA on its fast kernel.
-    attention_dropout: float | None = knob(0.0, "GPT-2 attention dropout (empty = the base model's).",
-                                           min=0, below=1)
+    attention_dropout: float | None = knob(
+        0.0, "GPT-2 attention dropout (empty = the base model's).", min=0, below=1
+    )
     # --- reproducibility
-    seed: int = knob(42, "Seed for the train/validation split, the weights' init, data order, dropout "
-                     "and sample posts.", min=0, max=MAX_SEED)
+    seed: int = knob(
+        42,
+        "Seed for the train/validation split, the weights' init, data order, dropout and sample posts.",
+        min=0,
+        max=MAX_SEED,
+    )
     # --- checkpoints
-    checkpoint_every: int = knob(200, "Optimizer steps between checkpoints (0 = only at epoch ends).",
-                                 min=0, max=MAX_STEPS, affects_weights=False)
-    keep_checkpoints: int = knob(2, "Newest checkpoints kept in DIR/checkpoints/.", min=1, max=1000,
-                                 affects_weights=False)
-    max_steps: int = knob(0, "Stop after this many optimizer steps in total, schedule included (0 = all "
-                          "epochs).", min=0, max=MAX_STEPS)
-    stop_after_steps: int = knob(0, "Stop after this many steps with a checkpoint, schedule unchanged "
-                                 "(0 = off); the next run resumes.", min=0, max=MAX_STEPS,
-                                 affects_weights=False, recorded=False)
+    checkpoint_every: int = knob(
+        200,
+        "Optimizer steps between checkpoints (0 = only at epoch ends).",
+        min=0,
+        max=MAX_STEPS,
+        affects_weights=False,
+    )
+    keep_checkpoints: int = knob(
+        2, "Newest checkpoints kept in DIR/checkpoints/.", min=1, max=1000, affects_weights=False
+    )
+    max_steps: int = knob(
+        0,
+        "Stop after this many optimizer steps in total, schedule included (0 = all epochs).",
+        min=0,
+        max=MAX_STEPS,
+    )
+    stop_after_steps: int = knob(
+        0,
+        "Stop after this many steps with a checkpoint, schedule unchanged (0 = off); the next run resumes.",
+        min=0,
+        max=MAX_STEPS,
+        affects_weights=False,
+        recorded=False,
+    )
     # --- outputs
-    report_to: str = knob("none", "Tracker for hyperparameters and metrics, through accelerate.",
-                          choices=TRACKERS, affects_weights=False)
+    report_to: str = knob(
+        "none",
+        "Tracker for hyperparameters and metrics, through accelerate.",
+        choices=TRACKERS,
+        affects_weights=False,
+    )
     # bfloat16: half the download, loss unchanged to 4 decimals. config.json always says float32, so a
     # default pipeline() upcasts and never computes in bf16, emulated 6x slower on AVX2-only CPUs.
-    save_dtype: str = knob("bfloat16", "Saved weights' file dtype (they load as float32).",
-                           choices=SAVE_DTYPES)
+    save_dtype: str = knob(
+        "bfloat16", "Saved weights' file dtype (they load as float32).", choices=SAVE_DTYPES
+    )
     # --- testing hooks
-    debug_nan_at_step: int = knob(0, "Make the loss NaN at this optimizer step, to exercise the guard "
-                                  "(0 = off).", min=0, affects_weights=False, recorded=False)
+    debug_nan_at_step: int = knob(
+        0,
+        "Make the loss NaN at this optimizer step, to exercise the guard (0 = off).",
+        min=0,
+        affects_weights=False,
+        recorded=False,
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -180,8 +235,12 @@ def expected(name: str) -> str:
     kind, optional = kind_of(name)
     if meta["choices"]:
         return "one of " + " | ".join(meta["choices"])
-    words = {"int": "a whole number", "float": "a number such as 1e-3 or 0.5", "bool": "true or false",
-             "str": "text"}[kind]
+    words = {
+        "int": "a whole number",
+        "float": "a number such as 1e-3 or 0.5",
+        "bool": "true or false",
+        "str": "text",
+    }[kind]
     bounds = []
     if meta["min"] is not None:
         bounds.append(f">= {_num(meta['min'])}")
@@ -305,8 +364,10 @@ def coerce_mapping(values: dict[str, Any], *, where: str, prefix: str = "") -> d
     for raw_key, value in values.items():
         key = str(raw_key).strip().replace("-", "_")
         if key not in FIELDS:
-            raise InputError(f"{where} has unknown training setting '{prefix}{raw_key}': expected one of "
-                             f"{', '.join(FIELDS)}")
+            raise InputError(
+                f"{where} has unknown training setting '{prefix}{raw_key}': expected one of "
+                f"{', '.join(FIELDS)}"
+            )
         try:
             out[key] = coerce(key, value)
         except BadValue as err:
@@ -323,10 +384,14 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"Config file {path.name} is not UTF-8 text: expected a YAML or JSON file",
-                         hint="save it as UTF-8") from None
+        raise InputError(
+            f"Config file {path.name} is not UTF-8 text: expected a YAML or JSON file",
+            hint="save it as UTF-8",
+        ) from None
     except OSError as err:
-        raise InputError(f"Config file {path.name} cannot be read ({err.strerror or type(err).__name__})") from None
+        raise InputError(
+            f"Config file {path.name} cannot be read ({err.strerror or type(err).__name__})"
+        ) from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

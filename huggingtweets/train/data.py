@@ -64,7 +64,10 @@ def _read_split_texts(path: Path, split: str, digest) -> list[str]:
     if not state_file.is_file():
         raise _no_split_error(path, split)
     try:
-        files = [split_dir / entry["filename"] for entry in json.loads(state_file.read_text("utf-8"))["_data_files"]]
+        files = [
+            split_dir / entry["filename"]
+            for entry in json.loads(state_file.read_text("utf-8"))["_data_files"]
+        ]
         texts: list[str] = []
         for file in files:
             data = file.read_bytes()
