@@ -117,3 +117,25 @@ def test_yaml_examples_are_valid_run_configs(block):
     values = parse_mapping(yaml.safe_load(block))  # the train: keys are real TrainConfig fields, typed
     train = build_config(values, {}).train
     assert all(getattr(train, k) == v for k, v in values.get("train", {}).items())
+
+
+def test_python_examples_pass_only_real_settings():
+    """Every keyword a README example gives RunConfig or TrainConfig (train={...} included) exists."""
+    import dataclasses
+
+    from huggingtweets.config import RunConfig
+    from huggingtweets.train.config import TrainConfig
+
+    fields = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in (RunConfig, TrainConfig)}
+    checked = 0
+    for block in blocks("python"):
+        for node in ast.walk(ast.parse(block)):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in fields):
+                continue
+            for keyword in node.keywords:
+                assert keyword.arg in fields[node.func.id], f"{node.func.id}({keyword.arg}=...) in README"
+                checked += 1
+                if keyword.arg == "train" and isinstance(keyword.value, ast.Dict):
+                    for key in keyword.value.keys:
+                        assert key.value in fields["TrainConfig"], f"train={{{key.value!r}: ...}} in README"
+    assert checked >= 4
