@@ -3,14 +3,11 @@ the file, the record and the field, never a TypeError or KeyError deep in a pars
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from huggingtweets.errors import SourceError
+from huggingtweets.sources.schema import clean_text  # lone surrogates -> U+FFFD, as for the X parsers
 
-# JSON can carry lone UTF-16 surrogates ("\ud83d" alone); UTF-8 cannot, so raw/<key>.jsonl could not
-# be written. They become U+FFFD as they are read.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAMES = {str: "a string", list: "a list", dict: "an object", bool: "true/false", int: "a number"}
 
 
@@ -44,7 +41,7 @@ def get(
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         expected = " or ".join(_NAMES.get(t, t.__name__) for t in types)
         raise where.error(key, f"is {_name(value)}, expected {expected}")
-    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def strings(record: Any, key: str, where: Where) -> list[str]:
@@ -56,7 +53,7 @@ def strings(record: Any, key: str, where: Where) -> list[str]:
         return [value]
     if not all(isinstance(v, str) for v in value):
         raise where.error(key, "holds something other than strings")
-    return [_SURROGATE.sub("\ufffd", v) for v in value]
+    return [clean_text(v) for v in value]
 
 
 def _name(value: Any) -> str:

@@ -66,7 +66,7 @@ class Shape:
         return Mismatch(path, value, self.expected)
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     # A lone surrogate ("\ud83d" without its pair, from a post cut mid-emoji) loads from JSON but
     # cannot be written as UTF-8; it carries no character, so it becomes U+FFFD.
     # (json.loads has already joined every pair, so any surrogate left is a lone one.)
@@ -75,7 +75,7 @@ def _clean_text(value: str) -> str:
 
 def _clean_tree(value: Any) -> Any:
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     if isinstance(value, list):
         return [_clean_tree(v) for v in value]
     if isinstance(value, dict):
@@ -89,7 +89,7 @@ class Str(Shape):
     def conform(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise self.fail(value, path)
-        return _clean_text(value)
+        return clean_text(value)
 
 
 class Pattern(Str):
@@ -131,7 +131,7 @@ class Key(Shape):
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**30:
             return str(value)
         if isinstance(value, str) and len(value) <= 200:
-            return _clean_text(value)
+            return clean_text(value)
         raise self.fail(value, path)
 
 
