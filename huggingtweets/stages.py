@@ -145,7 +145,12 @@ def _publish(ctx: StageContext) -> dict:
     from huggingtweets.publish import publish
 
     result = publish(
-        ctx.run_dir, repo_id=ctx.repo_id, private=ctx.config.private, endpoint=ctx.endpoint, token=ctx.token
+        ctx.run_dir,
+        repo_id=ctx.repo_id,
+        private=ctx.config.private,
+        endpoint=ctx.endpoint,
+        token=ctx.token,
+        events=ctx.events,
     )
     return {
         "repo_id": result.repo_id,

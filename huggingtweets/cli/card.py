@@ -83,6 +83,7 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     huggingtweets publish --run-dir runs/jack --org my-bots --public
     """
     from huggingtweets.card import write_card
+    from huggingtweets.cli.progress import renderer
     from huggingtweets.hubclient import HubClient
     from huggingtweets.publish import card_hub_url, card_staleness, check_repo_id, default_repo_id
     from huggingtweets.publish import publish as do_publish
@@ -103,7 +104,11 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
         if stale:
             write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
             click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
-        result = do_publish(run_dir, repo_id=repo_id, private=private, client=client)
+        display = renderer()
+        try:
+            result = do_publish(run_dir, repo_id=repo_id, private=private, client=client, events=display)
+        finally:
+            display.close()
     visibility = "private" if result.private else "public"
     if result.completed_empty:
         click.echo(
