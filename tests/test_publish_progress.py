@@ -51,7 +51,9 @@ def test_publish_reports_upload_bytes_from_zero_to_the_total_in_one_commit(lfs, 
 def test_piped_publish_log_has_plain_upload_lines(lfs, card_run_dir):
     hub = lfs
     (card_run_dir / "model" / "model.safetensors").write_bytes(b"\x02" * 300_000)
-    proc = run_cli("publish", "--run-dir", str(card_run_dir), "--org", "huggingtweets", env=hub.env(hub.token))
+    proc = run_cli(
+        "publish", "--run-dir", str(card_run_dir), "--org", "huggingtweets", env=hub.env(hub.token)
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stdout + proc.stderr
     total = _local_bytes(card_run_dir)

@@ -296,7 +296,14 @@ class PagedClient:
         self.ids = [str(10_000 + n) for n in range(posts, 0, -1)]
 
     def get_user(self, username: str) -> dict:
-        return {"data": {"id": "42", "username": username, "name": "Paged", "public_metrics": {"tweet_count": 3200}}}
+        return {
+            "data": {
+                "id": "42",
+                "username": username,
+                "name": "Paged",
+                "public_metrics": {"tweet_count": 3200},
+            }
+        }
 
     def get_users_tweets(self, user_id, *, max_results, since_id, until_id, pagination_token) -> dict:
         start = int(pagination_token or 0)
