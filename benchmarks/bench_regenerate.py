@@ -82,7 +82,6 @@ def main() -> int:
                 token=TOKEN,
                 max_calls_per_5min=None,
                 max_commits_per_hour=None,
-                progress=False,
             )
             assert not report.failed, report.failed[:3]
             return {

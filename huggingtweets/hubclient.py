@@ -19,6 +19,7 @@ Tests put the local Hub server (or a fault-injecting proxy in front of it) behin
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -37,6 +38,9 @@ LOGIN_HINT = "run: hf auth login (or set HF_TOKEN) with a token that has write a
 # HTTP requests of one create_commit without LFS files: preupload, commit, and the README check
 # huggingface_hub makes itself before uploading when README.md is among the files.
 COMMIT_REQUESTS = 2
+# A commit that reports its upload progress first asks, per added file, how the Hub takes it (one
+# preupload request each); an LFS file then costs the LFS batch request and the upload itself.
+LFS_UPLOAD_REQUESTS = 2
 
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@")
 _TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9]{6,}")
@@ -197,6 +201,7 @@ class HubClient:
         self.requests = 0
         self._lock = threading.Lock()
         self._whoami: dict | None = None
+        self._validated: set[str] = set()  # sha256 of cards this Hub accepted already
 
     @property
     def has_token(self) -> bool:
@@ -344,27 +349,60 @@ class HubClient:
         self._need_token("delete a repo")
         self.call("delete", self.api.delete_repo, repo_id, repo_id=repo_id)
 
-    def validate_card(self, readme: str) -> bool:
-        """Have the Hub check the card's YAML header with huggingface_hub's own ``ModelCard.validate``.
+    def validate_card(self, readme: str) -> None:
+        """Have this client's Hub check the card's YAML header (the route ``ModelCard.validate`` and
+        ``create_commit`` use); a one-line ``HubError`` listing what it rejected.
 
-        Returns False, having checked nothing, when this client's endpoint is not the one
-        huggingface_hub was configured with (``HF_ENDPOINT`` when it was imported): ``validate``
-        always asks that one, and this client does not move it for the whole process. The card is
-        then checked by the same Hub route inside ``create_commit``, before any file is uploaded.
+        Asked here rather than through ``ModelCard.validate``, which always asks the endpoint
+        huggingface_hub was configured with, and this client does not move that for the process.
         """
-        from huggingface_hub import ModelCard, constants
+        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-        if without_credentials(constants.ENDPOINT.rstrip("/")) != self.shown_endpoint:
-            return False
-        card = ModelCard(readme, ignore_metadata_errors=True)
-        try:
-            self.call("validate the model card for", card.validate, "model")
-        except ValueError as err:
-            raise HubError(
-                f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(str(err)))}",
-                hint="fix the template or pass --template PATH, then publish again",
-            ) from None
-        return True
+        def post() -> None:
+            response = get_session().post(
+                f"{self.endpoint}/api/validate-yaml",
+                json={"content": readme, "repoType": "model"},
+                headers=build_hf_headers(token=self._token or False),
+            )
+            if response.status_code == 400:
+                raise HubError(
+                    f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(response.text))}",
+                    hint="fix the template or pass --template PATH, then publish again",
+                )
+            hf_raise_for_status(response)
+
+        self.call("validate the model card for", post)
+        with self._lock:
+            self._validated.add(hashlib.sha256(readme.encode("utf-8")).hexdigest())
+
+    def _preupload(self, repo_id: str, additions: list, progress: Callable[[int, int, str], None]) -> int:
+        """Upload the LFS files of ``additions`` one by one, reporting bytes after each; the bytes
+        sent. Regular files travel inside the commit itself, so the caller counts them after it."""
+        total = sum(op.upload_info.size for op in additions)
+        done = 0
+        progress(done, total, "")
+        readme = next((op for op in additions if op.path_in_repo == "README.md"), None)
+        if readme is not None:
+            # No byte goes up before the Hub has accepted the card (create_commit's own order).
+            with readme.as_file() as f:
+                text = f.read().decode("utf-8")
+            if hashlib.sha256(text.encode("utf-8")).hexdigest() not in self._validated:
+                self.validate_card(text)
+        for op in additions:
+            self.call(
+                "upload files to",
+                self.api.preupload_lfs_files,
+                repo_id,
+                additions=[op],
+                free_memory=False,
+                repo_id=repo_id,
+            )
+            # huggingface_hub marks what it uploaded; a regular file is only sized here.
+            if getattr(op, "_is_uploaded", False):
+                self._admit(LFS_UPLOAD_REQUESTS)
+                done += op.upload_info.size
+                progress(done, total, op.path_in_repo)
+        return done
 
     def create_commit(
         self,
@@ -375,7 +413,13 @@ class HubClient:
         description: str | None = None,
         parent_commit: str | None = None,
         create_pr: bool = False,
+        progress: Callable[[int, int, str], None] | None = None,
     ):
+        """One atomic commit of ``operations``. With ``progress(bytes_done, bytes_total, path)``,
+        LFS files are uploaded one at a time before the commit and reported as they go; the bytes of
+        regular files are reported once the commit carrying them succeeded."""
+        from huggingface_hub import CommitOperationAdd
+
         self._need_token("commit")
         if self.pacer is not None:
             self.pacer.before_commit(repo_id)
@@ -383,8 +427,15 @@ class HubClient:
         hf_logger = logging.getLogger("huggingface_hub.hf_api")
         quiet = _QuietNoOpCommitHere()
         hf_logger.addFilter(quiet)
+        additions = [op for op in operations if isinstance(op, CommitOperationAdd)]
         try:
-            return self.call(
+            if progress is not None:
+                done = self._preupload(repo_id, additions, progress)
+                # The modes are known now: create_commit asks for no more of them.
+                requests = COMMIT_REQUESTS - 1 + int(readme)
+            else:
+                requests = COMMIT_REQUESTS + int(readme)
+            commit = self.call(
                 "commit to",
                 self.api.create_commit,
                 repo_id,
@@ -394,8 +445,13 @@ class HubClient:
                 parent_commit=parent_commit,
                 create_pr=create_pr,
                 repo_id=repo_id,
-                requests=COMMIT_REQUESTS + int(readme),
+                requests=requests,
             )
+            if progress is not None:
+                total = sum(op.upload_info.size for op in additions)
+                if done < total or not additions:
+                    progress(total, total, "")
+            return commit
         except ValueError as err:
             # create_commit checks README.md's YAML with the Hub before it uploads anything.
             raise HubError(

@@ -16,6 +16,20 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
+def quiet_hub_bars() -> Iterator[None]:
+    """huggingface_hub's bars only (its Xet upload draws one): publishing reports ``Upload`` events."""
+    import huggingface_hub.utils as hf_utils
+
+    was_disabled = hf_utils.are_progress_bars_disabled()
+    hf_utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            hf_utils.enable_progress_bars()
+
+
+@contextlib.contextmanager
 def quiet_library_bars() -> Iterator[None]:
     import sys
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingtweets.errors import HubError, InputError, StageError
+from huggingtweets.events import Events, Upload, ignore
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Files in the repo that publish manages: an avatar no longer in the run is deleted in the same commit.
@@ -207,8 +208,13 @@ def publish(
     endpoint: str | None = None,
     token: str | None = None,
     client=None,
+    events: Events = ignore,
 ) -> PublishResult:
-    """Publish DIR/model/ to the Hub. ``private=None``: private for a new repo, unchanged otherwise."""
+    """Publish DIR/model/ to the Hub. ``private=None``: private for a new repo, unchanged otherwise.
+
+    ``events`` gets ``Upload`` records: 0 of the total before the first byte, then after each
+    file's bytes went up, ending at the total.
+    """
     from huggingtweets.card.render import validate_card_locally
     from huggingtweets.hubclient import HubClient
     from huggingtweets.runfolder import read_json
@@ -262,6 +268,7 @@ def publish(
             message=summary,
             description=description,
             parent_commit=parent,
+            progress=lambda done, total, path: events(Upload(done, total, path)),
         )
     except BaseException:
         try:

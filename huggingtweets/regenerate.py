@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingtweets.errors import CardError, HuggingtweetsError
+from huggingtweets.events import Events, Message, ignore
 
 UNCHANGED, UPDATED, WOULD_UPDATE, PR_OPENED, PR_EXISTS, SKIPPED, FAILED = (
     "unchanged",
@@ -149,11 +150,13 @@ def regenerate(
     client=None,
     repos: list[str] | None = None,
     workers: int = 4,
-    progress: bool = True,
+    events: Events = ignore,
 ) -> RegenerateReport:
-    """Re-render every bot card of ``author``; see the module docstring. Never raises per repo."""
-    from tqdm.auto import tqdm
+    """Re-render every bot card of ``author``; see the module docstring. Never raises per repo.
 
+    ``events`` gets one ``Message`` per repo as it finishes (``[n/total] ORG/NAME: status``), from
+    the calling thread; the caller renders them (the CLI: plain lines in a CI log).
+    """
     from huggingtweets.card.render import resolve_template
     from huggingtweets.hubclient import HubClient, Pacer
 
@@ -177,18 +180,15 @@ def regenerate(
             return RepoOutcome(repo_id, FAILED, reason=f"{type(err).__name__}: {err}".splitlines()[0])
 
     # Each repo is a few round trips: a few in flight hide the latency; the pacer still caps the rate.
-    with (
-        ThreadPoolExecutor(max(1, workers)) as pool,
-        tqdm(total=len(repo_ids), desc="cards", unit="repo", disable=not progress or None) as bar,
-    ):
+    with ThreadPoolExecutor(max(1, workers)) as pool:
         futures = [pool.submit(one, repo_id) for repo_id in repo_ids]
         try:
-            for done in as_completed(futures):
-                bar.update(1)
+            for n, done in enumerate(as_completed(futures), 1):
                 if isinstance(done.exception(), BaseException) and not isinstance(
                     done.exception(), Exception
                 ):
                     raise done.exception()  # KeyboardInterrupt/SystemExit in a worker stops the run
+                events(progress_message(done.result(), n, len(repo_ids)))
         except BaseException:
             # Ctrl-C: stop queued repos at once (the ones in flight finish); a re-run does the rest.
             for future in futures:
@@ -200,6 +200,13 @@ def regenerate(
     report.retries = client.retries
     report.waited_s = client.pacer.waited_s if getattr(client, "pacer", None) else 0.0
     return report
+
+
+def progress_message(outcome: RepoOutcome, n: int, total: int) -> Message:
+    """The line for one finished repo; failures and skips say why (the reason is one line)."""
+    why = f": {outcome.reason}" if outcome.reason else ""
+    level = "warning" if outcome.status == FAILED else "info"
+    return Message(text=f"cards [{n}/{total}] {outcome.repo_id}: {outcome.status}{why}", level=level)
 
 
 def summary_table(report: RegenerateReport) -> str:

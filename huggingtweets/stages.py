@@ -142,11 +142,18 @@ def _card_settings(ctx: StageContext) -> dict:
 
 def _publish(ctx: StageContext) -> dict:
     # The card stage ran before this one: the folder pushed is finished as it is.
+    from huggingtweets.librarybars import quiet_hub_bars
     from huggingtweets.publish import publish
 
-    result = publish(
-        ctx.run_dir, repo_id=ctx.repo_id, private=ctx.config.private, endpoint=ctx.endpoint, token=ctx.token
-    )
+    with quiet_hub_bars():  # huggingface_hub's own upload bar would fight our Upload events
+        result = publish(
+            ctx.run_dir,
+            repo_id=ctx.repo_id,
+            private=ctx.config.private,
+            endpoint=ctx.endpoint,
+            token=ctx.token,
+            events=ctx.events,
+        )
     return {
         "repo_id": result.repo_id,
         "url": result.url,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from huggingtweets.cli.progress import LiveDisplay, PlainLines, renderer
-from huggingtweets.events import EpochEnd, Message, StageFinished, StageStarted, TrainStep
+from huggingtweets.events import EpochEnd, Message, StageFinished, StageStarted, TrainStep, Upload
 
 
 def step(n: int, total: int = 10) -> TrainStep:
@@ -81,3 +81,25 @@ def test_live_display_keeps_finished_stages_above_one_bar():
     text = out.getvalue()
     assert "[3/5] train: starting" in text and "[3/5] train: done in 1.0 s" in text
     assert "loss 2.500, 1,234 tok/s, ETA 01:05" in text
+
+
+def test_plain_upload_lines_start_at_zero_end_at_the_total_and_are_thinned():
+    out, clock = io.StringIO(), FakeClock()
+    show = PlainLines(out, interval=3.0, clock=clock)
+    for done in range(0, 1001, 100):  # 11 events, one per second
+        show(Upload(bytes_done=done, bytes_total=1000, path=f"f{done}"))
+        clock.now += 1.0
+    lines = out.getvalue().splitlines()
+    assert [int(line.split()[1].replace(",", "")) for line in lines] == [0, 300, 600, 900, 1000]
+    assert "\r" not in out.getvalue()
+
+
+def test_live_display_shows_upload_as_a_bytes_bar():
+    out = Terminal()
+    show = LiveDisplay(out)
+    show(StageStarted(stage="publish", index=5, total=5, reason="starting"))
+    show(Upload(bytes_done=0, bytes_total=2048, path=""))
+    show(Upload(bytes_done=1024, bytes_total=2048, path="model.safetensors"))
+    assert show.bar is not None and (show.bar.unit, show.bar.n, show.bar.total) == ("B", 1024, 2048)
+    show(StageFinished(stage="publish", index=5, total=5, seconds=1.0))
+    assert show.bar is None and "[5/5] publish: done in 1.0 s" in out.getvalue()

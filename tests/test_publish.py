@@ -336,7 +336,7 @@ def test_empty_repo_left_by_a_killed_first_publish(hub, card_run_dir):
     assert state.empty and state.private and state.files == (".gitattributes",)
 
     client = HubClient(endpoint=hub.url, token=hub.token)
-    report = regenerate("huggingtweets", tag=None, client=client, progress=False)
+    report = regenerate("huggingtweets", tag=None, client=client)
     assert [(o.repo_id, o.status) for o in report.outcomes] == [(REPO, SKIPPED)]
     assert "empty (a first publish stopped after creating it)" in report.outcomes[0].reason
     assert report.failed == [] and f"skipped {REPO}: " in summary_table(report)

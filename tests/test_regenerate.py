@@ -77,7 +77,7 @@ def test_fifty_bots_ten_changes_make_exactly_ten_commits(hub, fleet):
     assert "would update  10" in proc.stdout and "unchanged     40" in proc.stdout
     assert org_shas(api, ORG) == before
 
-    report = regenerate(ORG, endpoint=hub.url, token=hub.token, progress=False)
+    report = regenerate(ORG, endpoint=hub.url, token=hub.token)
     assert (report.count(UPDATED), report.count(UNCHANGED), report.count(FAILED)) == (10, 40, 0)
     after = org_shas(api, ORG)
     assert {r for r in before if before[r] != after[r]} == stale
@@ -89,7 +89,7 @@ def test_fifty_bots_ten_changes_make_exactly_ten_commits(hub, fleet):
         assert sorted(api.list_repo_files(repo)) == [".gitattributes", "README.md", "huggingtweets.json"]
 
     # Run again (as after an interruption): nothing is left to do.
-    again = regenerate(ORG, endpoint=hub.url, token=hub.token, progress=False)
+    again = regenerate(ORG, endpoint=hub.url, token=hub.token)
     assert (again.count(UNCHANGED), again.commits) == (50, 0)
     assert org_shas(api, ORG) == after
     assert again.api_calls <= 2 * 50 + 5  # two reads per repo, plus the listing
@@ -101,13 +101,13 @@ def test_original_format_card_is_rebuilt_from_its_readme(hub):
     api = HfApi(endpoint=hub.url, token=hub.token)
     original = ORIGINAL_README.read_text(encoding="utf-8")
     seed_bot(api, f"{ORG}/mcintweet", {"README.md": original})
-    report = regenerate(ORG, endpoint=hub.url, token=hub.token, progress=False)
+    report = regenerate(ORG, endpoint=hub.url, token=hub.token)
     assert [(o.repo_id, o.status, o.origin) for o in report.outcomes] == [
         (f"{ORG}/mcintweet", UPDATED, "original-readme")
     ]
     new = open(api.hf_hub_download(f"{ORG}/mcintweet", "README.md"), encoding="utf-8").read()
     assert new == render(metadata_from_original_readme(original, f"{ORG}/mcintweet"))
-    assert regenerate(ORG, endpoint=hub.url, token=hub.token, progress=False).count(UNCHANGED) == 1
+    assert regenerate(ORG, endpoint=hub.url, token=hub.token).count(UNCHANGED) == 1
 
 
 def test_failures_are_reported_and_the_rest_continue(hub, card_run_dir):
@@ -143,7 +143,7 @@ def test_create_pr_opens_one_pr_per_changed_card(hub, card_run_dir):
         meta["repo_id"],
         {"README.md": render(meta, OLD_TEMPLATE), "huggingtweets.json": json.dumps(meta)},
     )
-    report = regenerate(ORG, endpoint=hub.url, token=hub.token, create_pr=True, progress=False)
+    report = regenerate(ORG, endpoint=hub.url, token=hub.token, create_pr=True)
     assert [o.status for o in report.outcomes] == [PR_OPENED]
     assert api.model_info(meta["repo_id"]).sha == sha  # main untouched
     prs = api.list_repo_refs(meta["repo_id"], include_pull_requests=True).pull_requests
@@ -153,7 +153,7 @@ def test_create_pr_opens_one_pr_per_changed_card(hub, card_run_dir):
     ).read()
     assert pr_card == render(meta)
     # Re-run: the same PR is already open, no second one.
-    again = regenerate(ORG, endpoint=hub.url, token=hub.token, create_pr=True, progress=False)
+    again = regenerate(ORG, endpoint=hub.url, token=hub.token, create_pr=True)
     assert [o.status for o in again.outcomes] == [PR_EXISTS]
     assert len(api.list_repo_refs(meta["repo_id"], include_pull_requests=True).pull_requests) == 1
 
@@ -176,7 +176,7 @@ def test_429_during_regeneration_is_retried(hub, card_run_dir, fault_proxy):
     )
     slept: list[float] = []
     client = HubClient(endpoint=fault_proxy.url, token=hub.token, sleep=slept.append)
-    report = regenerate(ORG, client=client, progress=False)
+    report = regenerate(ORG, client=client)
     assert [o.status for o in report.outcomes] == [UPDATED]
     assert len(fault_proxy.injected) == 2 and slept == [3.0, 5.0] and report.retries == 2
 
@@ -291,11 +291,47 @@ def test_interrupted_run_is_resumed_by_running_it_again(hub, fleet):
 
     before = org_shas(api, ORG)
     with pytest.raises(KeyboardInterrupt):
-        regenerate(ORG, client=Interrupting(endpoint=hub.url, token=hub.token), workers=1, progress=False)
+        regenerate(ORG, client=Interrupting(endpoint=hub.url, token=hub.token), workers=1)
     done = {r for r, sha in org_shas(api, ORG).items() if sha != before[r]}
     assert len(done) == 3 and done <= stale
-    resumed = regenerate(ORG, endpoint=hub.url, token=hub.token, progress=False)
+    resumed = regenerate(ORG, endpoint=hub.url, token=hub.token)
     assert (
         resumed.count(UPDATED) == 7
         and {o.repo_id for o in resumed.outcomes if o.status == UPDATED} == stale - done
     )
+
+
+def test_cli_log_is_one_plain_line_per_repo(hub, card_run_dir, monkeypatch):
+    from click.testing import CliRunner
+    from huggingface_hub import HfApi
+
+    from huggingtweets.cli import main
+
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    base = build_metadata(card_run_dir, repo_id=f"{ORG}/base")
+    for i, template in ((1, OLD_TEMPLATE), (2, None)):
+        meta = bot_meta(base, i)
+        seed_bot(
+            api,
+            meta["repo_id"],
+            {"README.md": render(meta, template), "huggingtweets.json": json.dumps(meta)},
+        )
+    api.create_repo(f"{ORG}/halfway")  # a first publish that stopped after creating the repo
+    monkeypatch.setenv("HF_TOKEN", hub.token)
+    result = CliRunner().invoke(
+        main, ["cards", "regenerate", "--author", ORG, "--filter", "", "--endpoint", hub.url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output
+    per_repo = {}
+    for line in result.stderr.splitlines():
+        if line.startswith("cards ["):
+            counter, rest = line.split("] ", 1)
+            repo, status = rest.split(": ", 2)[:2]
+            per_repo[repo] = (counter, status)
+    assert {repo: status for repo, (_, status) in per_repo.items()} == {
+        f"{ORG}/bot01": UPDATED,
+        f"{ORG}/bot02": UNCHANGED,
+        f"{ORG}/halfway": "skipped",
+    }
+    assert sorted(counter for counter, _ in per_repo.values()) == ["cards [1/3", "cards [2/3", "cards [3/3"]

@@ -381,7 +381,7 @@ def test_cancelled_run_resumes_with_the_same_settings_and_reports_every_stage(tm
     assert result.ran == ["train", "generate", "card"] and result.resumed
 
 
-def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_base_dir):
+def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_base_dir, hub):
     config = tmp_path / "bot.yaml"
     config.write_text(
         yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": SUBPROCESS_TRAIN})
@@ -398,28 +398,32 @@ def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_
         str(tiny_base_dir),
         "--config",
         str(config),
-        "--no-publish",
         "--run-dir",
         str(run_dir),
     ]
-    with open(log, "wb") as out:  # `huggingtweets run ... > log 2>&1`
+    with open(log, "wb") as out:  # `huggingtweets run ... > log 2>&1`, publishing to the local Hub
         proc = subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(), cwd=tmp_path, timeout=300
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(hub, hub.token), cwd=tmp_path, timeout=300
         )
     text = log.read_bytes().decode("utf-8")
     assert proc.returncode == 0, text[-3000:]
     assert "\r" not in text
     lines = text.splitlines()
-    names = list(STAGES[:-1])
+    names = list(STAGES)
     import re
 
-    stage_lines = [m.groups() for m in map(re.compile(r"\[(\d)/5\] (\w+): (.*)").fullmatch, lines) if m]
+    stage_lines = [m.groups() for m in map(re.compile(r"\[(\d)/6\] (\w+): (.*)").fullmatch, lines) if m]
     assert [name for _, name, text in stage_lines if not text.startswith("done in ")] == names
     assert [name for _, name, text in stage_lines if text.startswith("done in ")] == names
     assert not any("Token indices sequence length" in ln for ln in lines)
     steps = [ln for ln in lines if ln.startswith("train: step ")]
     assert steps and steps[-1].startswith(f"train: step {FAST_TRAIN['max_steps']}/{FAST_TRAIN['max_steps']},")
     assert len(steps) <= FAST_TRAIN["max_steps"]
+    # The publish stage's upload: plain lines from 0 bytes to the total.
+    uploads = [
+        [int(n.replace(",", "")) for n in ln.split()[1:4:2]] for ln in lines if ln.startswith("upload: ")
+    ]
+    assert uploads[0][0] == 0 and uploads[-1][0] == uploads[-1][1] > 0
     # The libraries' own bars are silenced: their texts never reach the log.
     for bar_text in ("Loading weights", "Tokenizing", "Writing model shards", "it/s]"):
         assert bar_text not in text

@@ -287,3 +287,51 @@ def test_posts_cut_from_the_last_page_are_a_hole_not_the_end(replay, xapi_fixtur
     assert [p.id for p in posts] == ["1009"]
     cache = cache_of(tmp_path)
     assert (cache["complete"], cache["holes"]) == (False, [{"since_id": "1007", "until_id": "1009"}])
+
+
+class PagedClient:
+    """The XClient seam with a long timeline: 25 pages of 100 posts, newest first."""
+
+    def __init__(self, posts: int = 2500) -> None:
+        self.ids = [str(10_000 + n) for n in range(posts, 0, -1)]
+
+    def get_user(self, username: str) -> dict:
+        return {
+            "data": {
+                "id": "42",
+                "username": username,
+                "name": "Paged",
+                "public_metrics": {"tweet_count": 3200},
+            }
+        }
+
+    def get_users_tweets(self, user_id, *, max_results, since_id, until_id, pagination_token) -> dict:
+        start = int(pagination_token or 0)
+        page = self.ids[start : start + max_results]
+        data = [{"id": i, "text": f"post number {i}", "created_at": "2024-01-01T00:00:00.000Z"} for i in page]
+        end = start + len(page)
+        return {"data": data, "meta": {"next_token": str(end)} if end < len(self.ids) else {}}
+
+
+def test_fetch_progress_is_a_few_plain_echoed_lines_ending_with_the_count(tmp_path):
+    lines: list[str] = []
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 0.5  # each read takes half a second: 25 pages take about 13 s
+        return now[0]
+
+    _, posts = fetch_user("paged", PagedClient(), cache_dir=tmp_path, echo=lines.append, clock=clock)
+    assert len(posts) == 2500
+    assert not any("\r" in line or "\n" in line for line in lines)
+    counts = [line for line in lines if line.endswith("posts read")]
+    assert 2 <= len(counts) <= 8  # thinned: one every few seconds, not one per page (25)
+    assert counts[-1] == "@paged: 2,500 of ~3,200 posts read"
+    read = [int(line.split()[1].replace(",", "")) for line in counts]
+    assert read == sorted(read)
+
+
+def test_fetch_prints_no_carriage_return_to_stderr(tmp_path, capfd):
+    fetch_user("paged", PagedClient(300), cache_dir=tmp_path, echo=lambda _line: None)
+    captured = capfd.readouterr()
+    assert "\r" not in captured.err + captured.out

@@ -83,7 +83,9 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     huggingtweets publish --run-dir runs/jack --org my-bots --public
     """
     from huggingtweets.card import write_card
+    from huggingtweets.cli.progress import renderer
     from huggingtweets.hubclient import HubClient
+    from huggingtweets.librarybars import quiet_hub_bars
     from huggingtweets.publish import card_hub_url, card_staleness, check_repo_id, default_repo_id
     from huggingtweets.publish import publish as do_publish
     from huggingtweets.stagerecords import run_lock
@@ -103,7 +105,12 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
         if stale:
             write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
             click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
-        result = do_publish(run_dir, repo_id=repo_id, private=private, client=client)
+        display = renderer()
+        try:
+            with quiet_hub_bars():
+                result = do_publish(run_dir, repo_id=repo_id, private=private, client=client, events=display)
+        finally:
+            display.close()
     visibility = "private" if result.private else "public"
     if result.completed_empty:
         click.echo(
@@ -181,20 +188,26 @@ def regenerate(
     huggingtweets cards regenerate --author huggingtweets --dry-run
     huggingtweets cards regenerate --author huggingtweets --create-pr
     """
+    from huggingtweets.cli.progress import renderer
     from huggingtweets.regenerate import WOULD_UPDATE, summary_table
     from huggingtweets.regenerate import regenerate as do_regenerate
 
-    report = do_regenerate(
-        author,
-        tag=tag or None,
-        template=template,
-        dry_run=dry_run,
-        create_pr=create_pr,
-        max_commits_per_hour=max_commits_per_hour,
-        max_calls_per_5min=max_calls_per_5min,
-        workers=workers,
-        endpoint=endpoint,
-    )
+    display = renderer()
+    try:
+        report = do_regenerate(
+            author,
+            tag=tag or None,
+            template=template,
+            dry_run=dry_run,
+            create_pr=create_pr,
+            max_commits_per_hour=max_commits_per_hour,
+            max_calls_per_5min=max_calls_per_5min,
+            workers=workers,
+            endpoint=endpoint,
+            events=display,
+        )
+    finally:
+        display.close()
     if dry_run:
         for outcome in report.outcomes:
             if outcome.status == WOULD_UPDATE:

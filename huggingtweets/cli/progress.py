@@ -122,6 +122,21 @@ class LiveDisplay:
             bar_format="{desc} [{elapsed}]",
         )
 
+    def _open_bytes(self, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.close()
+        self.bar = tqdm(
+            total=total,
+            desc="huggingtweets upload",
+            file=self.stream,
+            leave=False,
+            dynamic_ncols=True,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+        )
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted):
             if event.reason == "already done, skipped":
@@ -150,8 +165,11 @@ class LiveDisplay:
         elif isinstance(event, EpochEnd):
             self._write(epoch_text(event))
         elif isinstance(event, Upload):
-            if self.bar is not None:
-                self.bar.set_postfix_str(f"{event.bytes_done:,}/{event.bytes_total:,} bytes")
+            if self.bar is None or self.bar.unit != "B" or self.bar.total != event.bytes_total:
+                self._open_bytes(event.bytes_total)
+            self.bar.n = event.bytes_done
+            self.bar.set_postfix_str(event.path, refresh=False)
+            self.bar.refresh()
         elif isinstance(event, Message):
             self._write(("warning: " if event.level == "warning" else "") + event.text)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -31,6 +30,7 @@ PAGE_SIZE = 100  # the endpoint's largest page
 MIN_PAGE = 5  # and its smallest
 DEFAULT_PRICE_PER_READ = 0.005  # USD per post read (pay-per-use pricing); a setting, not a constant
 MAX_RATE_LIMIT_WAITS = 10
+PROGRESS_INTERVAL_S = 3.0  # at most one "posts read" line per this many seconds, plus the last
 TWEET_FIELDS = [
     "created_at", "lang", "entities", "referenced_tweets", "in_reply_to_user_id",
     "note_tweet", "edit_history_tweet_ids", "conversation_id",
@@ -331,14 +331,23 @@ def fetch_user(
         f"@{handle}: up to {expected:,} post reads x USD {price_per_read:g} = about USD "
         f"{expected * price_per_read:,.2f} (set --max-posts / --price-per-read to change)"
     )
-    from tqdm import tqdm
+    # Progress goes through ``echo`` as plain lines (a log or the runner's events), thinned so that
+    # thousands of posts are a handful of lines.
+    read_so_far = 0
+    last_line_at: float | None = None
+    last_count: int | None = None
 
-    bar = tqdm(
-        total=expected, unit="post", desc=f"@{handle}", file=sys.stderr, disable=not progress, leave=False
-    )
+    def report(final: bool = False) -> None:
+        nonlocal last_line_at, last_count
+        now = clock()
+        due = last_line_at is None or now - last_line_at >= PROGRESS_INTERVAL_S
+        if progress and read_so_far != last_count and (final or due):
+            last_line_at, last_count = now, read_so_far
+            echo(f"@{handle}: {read_so_far:,} of ~{expected:,} posts read")
 
     def read(region: dict, cap: int) -> None:
         """Page through one id region until it runs out or ``cap`` posts of it are read."""
+        nonlocal read_so_far
         todo = cap - len(region["tweets"])
         exhausted = False
         while todo > 0:
@@ -361,7 +370,8 @@ def fetch_user(
                 {u["id"]: u["username"] for u in (body.get("includes") or {}).get("users", [])}
             )
             todo -= len(page)
-            bar.update(len(page))
+            read_so_far += len(page)
+            report()
             region["token"] = (body.get("meta") or {}).get("next_token")
             state["pending"] = region
             if not region["token"] or not page:
@@ -372,7 +382,7 @@ def fetch_user(
         xcache.finish_read(state, region, exhausted=exhausted)
         atomic_write_json(path, state)
 
-    try:
+    def read_all() -> None:
         # First what an interrupted fetch left, then the posts newer than the cache, then the
         # holes, newest first, until the `limit` newest posts are all cached: reads in one fetch
         # never exceed `limit`.
@@ -386,8 +396,9 @@ def fetch_user(
             if cap <= 0:
                 break
             read(xcache.new_read(hole["since_id"], hole["until_id"]), cap)
-    finally:
-        bar.close()
+
+    read_all()
+    report(final=True)
     if count is not None:
         state["tweet_count"] = int(count)
     atomic_write_json(path, state)
