@@ -38,9 +38,6 @@ LOGIN_HINT = "run: hf auth login (or set HF_TOKEN) with a token that has write a
 # HTTP requests of one create_commit without LFS files: preupload, commit, and the README check
 # huggingface_hub makes itself before uploading when README.md is among the files.
 COMMIT_REQUESTS = 2
-# A commit that reports its upload progress first asks, per added file, how the Hub takes it (one
-# preupload request each); an LFS file then costs the LFS batch request and the upload itself.
-LFS_UPLOAD_REQUESTS = 2
 
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@")
 _TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9]{6,}")
@@ -349,31 +346,32 @@ class HubClient:
         self._need_token("delete a repo")
         self.call("delete", self.api.delete_repo, repo_id, repo_id=repo_id)
 
-    def validate_card(self, readme: str) -> None:
-        """Have this client's Hub check the card's YAML header (the route ``ModelCard.validate`` and
-        ``create_commit`` use); a one-line ``HubError`` listing what it rejected.
+    def validate_card(self, readme: str) -> bool:
+        """Have the Hub check the card's YAML header with huggingface_hub's own ``ModelCard.validate``.
 
-        Asked here rather than through ``ModelCard.validate``, which always asks the endpoint
-        huggingface_hub was configured with, and this client does not move that for the process.
+        Returns False, having checked nothing, when this client's endpoint is not the one
+        huggingface_hub was configured with (``HF_ENDPOINT`` when it was imported): ``validate``
+        always asks that one, and this client does not move it for the whole process. The card is
+        then checked by the same Hub route inside ``create_commit``, before the commit is made.
         """
-        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+        from huggingface_hub import ModelCard, constants
 
-        def post() -> None:
-            response = get_session().post(
-                f"{self.endpoint}/api/validate-yaml",
-                json={"content": readme, "repoType": "model"},
-                headers=build_hf_headers(token=self._token or False),
-            )
-            if response.status_code == 400:
-                raise HubError(
-                    f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(response.text))}",
-                    hint="fix the template or pass --template PATH, then publish again",
-                )
-            hf_raise_for_status(response)
-
-        self.call("validate the model card for", post)
+        if without_credentials(constants.ENDPOINT.rstrip("/")) != self.shown_endpoint:
+            return False
+        digest = hashlib.sha256(readme.encode("utf-8")).hexdigest()
+        if digest in self._validated:
+            return True
+        card = ModelCard(readme, ignore_metadata_errors=True)
+        try:
+            self.call("validate the model card for", card.validate, "model")
+        except ValueError as err:
+            raise HubError(
+                f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(str(err)))}",
+                hint="fix the template or pass --template PATH, then publish again",
+            ) from None
         with self._lock:
-            self._validated.add(hashlib.sha256(readme.encode("utf-8")).hexdigest())
+            self._validated.add(digest)
+        return True
 
     def _preupload(self, repo_id: str, additions: list, progress: Callable[[int, int, str], None]) -> int:
         """Upload the LFS files of ``additions`` one by one, reporting bytes after each; the bytes
@@ -383,12 +381,17 @@ class HubClient:
         progress(done, total, "")
         readme = next((op for op in additions if op.path_in_repo == "README.md"), None)
         if readme is not None:
-            # No byte goes up before the Hub has accepted the card (create_commit's own order).
+            # No byte goes up before the Hub has accepted the card (create_commit's own order), where
+            # huggingface_hub's ModelCard.validate can ask this client's Hub.
             with readme.as_file() as f:
-                text = f.read().decode("utf-8")
-            if hashlib.sha256(text.encode("utf-8")).hexdigest() not in self._validated:
-                self.validate_card(text)
+                if not self.validate_card(f.read().decode("utf-8")):
+                    # Another Hub than huggingface_hub's: only create_commit can have the card checked
+                    # first, so the files go up inside it and the bytes are reported after it.
+                    return done
         for op in additions:
+            # huggingface_hub uploads the file when the Hub takes it as LFS; a regular file (below the
+            # LFS threshold, so small) travels inside the commit. Which one it was is only kept in
+            # private attributes, so every file counts as sent once its turn is over.
             self.call(
                 "upload files to",
                 self.api.preupload_lfs_files,
@@ -397,11 +400,8 @@ class HubClient:
                 free_memory=False,
                 repo_id=repo_id,
             )
-            # huggingface_hub marks what it uploaded; a regular file is only sized here.
-            if getattr(op, "_is_uploaded", False):
-                self._admit(LFS_UPLOAD_REQUESTS)
-                done += op.upload_info.size
-                progress(done, total, op.path_in_repo)
+            done += op.upload_info.size
+            progress(done, total, op.path_in_repo)
         return done
 
     def create_commit(
@@ -430,7 +430,7 @@ class HubClient:
         additions = [op for op in operations if isinstance(op, CommitOperationAdd)]
         try:
             if progress is not None:
-                done = self._preupload(repo_id, additions, progress)
+                self._preupload(repo_id, additions, progress)
                 # The modes are known now: create_commit asks for no more of them.
                 requests = COMMIT_REQUESTS - 1 + int(readme)
             else:
@@ -449,8 +449,8 @@ class HubClient:
             )
             if progress is not None:
                 total = sum(op.upload_info.size for op in additions)
-                if done < total or not additions:
-                    progress(total, total, "")
+                # Said once more after the commit: the bytes are on the Hub only now.
+                progress(total, total, "")
             return commit
         except ValueError as err:
             # create_commit checks README.md's YAML with the Hub before it uploads anything.

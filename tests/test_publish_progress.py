@@ -23,6 +23,9 @@ def lfs(hub, monkeypatch):
 
     # The client reads HF_HUB_DISABLE_XET once, at import; this server speaks LFS, not Xet.
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    # As `huggingtweets publish` runs with HF_ENDPOINT set from the start: huggingface_hub's
+    # ModelCard.validate asks this Hub, so files go up one by one after the card was accepted.
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
     monkeypatch.setattr(hub.server, "lfs_threshold", 100_000)
     return hub
 
@@ -61,3 +64,21 @@ def test_piped_publish_log_has_plain_upload_lines(lfs, card_run_dir):
     numbers = [int(ln.split()[1].replace(",", "")) for ln in lines]
     assert numbers[0] == 0 and numbers[-1] == total and numbers == sorted(numbers)
     assert all(ln.split()[3].replace(",", "") == str(total) for ln in lines)
+
+
+def test_at_another_hub_the_bytes_are_reported_around_the_one_commit(lfs, card_run_dir, monkeypatch):
+    """Where ModelCard.validate cannot ask this Hub, nothing goes up before create_commit checks the card."""
+    from huggingface_hub import constants
+
+    hub = lfs
+    monkeypatch.setattr(constants, "ENDPOINT", "https://huggingface.co")
+    (card_run_dir / "model" / "model.safetensors").write_bytes(b"\x01" * 300_000)
+    seen = []
+    publish(carded(card_run_dir), org="huggingtweets", client=HubClient(endpoint=hub.url, token=hub.token),
+            events=seen.append)  # fmt: skip
+    total = _local_bytes(card_run_dir)
+    assert [(e.bytes_done, e.bytes_total) for e in seen if isinstance(e, Upload)] == [
+        (0, total),
+        (total, total),
+    ]
+    assert len(_api(hub).list_repo_commits(REPO)) == 2
