@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from huggingtweets.errors import SourceError
+from huggingtweets.errors import HuggingtweetsError, SourceError
 from huggingtweets.runfolder import atomic_write_json, read_json
 
 MAX_RATE_LIMIT_WAITS = 10
@@ -64,8 +64,9 @@ class Waiter:
         echo: Callable[[str], None],
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
+        error: type[HuggingtweetsError] = SourceError,
     ) -> None:
-        self.service, self.who, self.echo = service, who, echo
+        self.service, self.who, self.echo, self.error = service, who, echo, error
         self.sleep = sleep or time.sleep
         self.clock = clock or time.time
         self.waits = 0
@@ -73,7 +74,7 @@ class Waiter:
     def wait(self, reset_at: float | None) -> None:
         self.waits += 1
         if self.waits > MAX_RATE_LIMIT_WAITS:
-            raise SourceError(
+            raise self.error(
                 f"{self.service} kept rate-limiting the reads of {self.who}", hint="run fetch again later"
             )
         now = self.clock()

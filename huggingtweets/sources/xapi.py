@@ -14,13 +14,12 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from huggingtweets.errors import XApiError
 from huggingtweets.runfolder import atomic_write_json
-from huggingtweets.sources import xcache
+from huggingtweets.sources import livecache, xcache
 from huggingtweets.sources.record import Post, UserInfo
 from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, Count, ListOf, Obj, Pattern, conform
 
@@ -29,7 +28,7 @@ API_MAX_POSTS = xcache.API_MAX_POSTS  # the timeline endpoint serves at most the
 PAGE_SIZE = 100  # the endpoint's largest page
 MIN_PAGE = 5  # and its smallest
 DEFAULT_PRICE_PER_READ = 0.005  # USD per post read (pay-per-use pricing); a setting, not a constant
-MAX_RATE_LIMIT_WAITS = 10
+MAX_RATE_LIMIT_WAITS = livecache.MAX_RATE_LIMIT_WAITS  # one rule for every network
 PROGRESS_INTERVAL_S = 3.0  # at most one "posts read" line per this many seconds, plus the last
 TWEET_FIELDS = [
     "created_at", "lang", "entities", "referenced_tweets", "in_reply_to_user_id",
@@ -298,27 +297,17 @@ def fetch_user(
     progress: bool = True,
 ) -> tuple[UserInfo, list[Post]]:
     """Fetch (or top up from the cache) the recent posts of one handle."""
-    sleep = sleep or time.sleep  # looked up at call time, so a test can replace it
     clock = clock or time.time
     handle = handle.lstrip("@")
     limit = min(API_MAX_POSTS, max_posts) if max_posts else API_MAX_POSTS
-    waits = 0
+    waiter = livecache.Waiter("X API", f"@{handle}", echo=echo, sleep=sleep, clock=clock, error=XApiError)
 
     def call(fn: Callable, *args, **kwargs) -> dict:
-        nonlocal waits
         while True:
             try:
                 return fn(*args, **kwargs)
             except RateLimited as err:
-                waits += 1
-                if waits > MAX_RATE_LIMIT_WAITS:
-                    raise XApiError(
-                        f"X API kept rate-limiting @{handle}", hint="run fetch again later"
-                    ) from None
-                delay = max(1.0, (err.reset_at or clock() + 60) - clock())
-                until = datetime.fromtimestamp(clock() + delay, tz=timezone.utc).strftime("%H:%M:%S UTC")
-                echo(f"X API rate limit reached; waiting {delay:.0f} s (until {until}) before going on.")
-                sleep(delay)
+                waiter.wait(err.reset_at)
 
     user = _check_user(handle, call(client.get_user, handle))
     handle = user.get("username") or handle
