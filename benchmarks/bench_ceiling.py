@@ -4,17 +4,23 @@ step cost per lever (precision, threads, batch x block, chunked loss, torch.comp
     python benchmarks/bench_ceiling.py                  # ceilings + tiny-shape levers, ~2 min
     python benchmarks/bench_ceiling.py --gpt2-124m      # also the 124M shape (slow on 2 cores)
 
-Every lever is timed A/B/A-style: the contenders take turns (``--rounds`` rounds), so a change in
-the machine's load hits them alike, and each figure is the median of its rounds. The load average
-is printed with each figure. Nothing here is asserted: it informs the defaults in
+Every contender runs in its own subprocess (its own allocator state: several models stepping in
+one process fault each other's freed memory back in, which measured the allocator, not the
+lever), and the contenders take turns (``--rounds`` rounds, A/B/C/A/B/C), so a change in the
+machine's load hits them alike; each figure is the median of its rounds. The load average is
+printed with each figure. ``kept memory`` is the trainer's allocator setting
+(huggingtweets.train.speed.keep_freed_memory); contenders without it run with glibc's defaults. Nothing here is asserted: it informs the defaults in
 huggingtweets/train/speed.py and benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,69 +86,101 @@ def step_flops(shape: dict, batch: int, block: int) -> float:
     return 6 * params * tokens + 12 * layers * block * d * tokens
 
 
+SHAPES = {"tiny": TINY, "gpt2-124m": GPT2_124M}
+
+
 class Contender:
-    def __init__(self, name, shape, batch, block, precision, threads, chunked=False, compiled=False):
-        import torch
-        from transformers import GPT2Config, GPT2LMHeadModel
+    """One way of taking a training step; built and timed in a worker subprocess (``run``)."""
 
-        from huggingtweets.train.runtime import make_optimizer
-
-        self.name, self.threads, self.precision = name, threads, precision
+    def __init__(
+        self, name, shape, batch, block, precision, threads, chunked=False, compiled=False, kept=True
+    ):
+        self.name, self.shape, self.threads, self.precision = name, shape, threads, precision
+        self.batch_size, self.block = batch, block
+        self.chunked, self.compiled, self.kept = chunked, compiled, kept
         self.tokens = batch * block
-        self.flops = step_flops(shape, batch, block)
-        torch.manual_seed(0)
-        config = GPT2Config(**shape, attn_pdrop=0.0, activation_function="gelu_pytorch_tanh")
-        self.model = GPT2LMHeadModel(config).train()
-        self.optimizer = make_optimizer(self.model, argparse.Namespace(weight_decay=0.0), 1e-4)
-        self.batch = torch.randint(0, shape["vocab_size"], (batch, block))
-        self.chunked = chunked
-        self.forward = self.model
-        if compiled:
-            self.forward = torch.compile(self.model)
+        self.flops = step_flops(SHAPES[shape], batch, block)
         self.seconds: list[float] = []
+        self.shares: list[float] = []  # achieved / the matmul ceiling measured in the same round
 
-    def step(self) -> float:
-        import torch
-        from chunked_loss import causal_lm_loss
+    def spec(self) -> str:
+        keys = ("name", "shape", "batch_size", "block", "precision", "threads", "chunked", "compiled", "kept")
+        return json.dumps({k: getattr(self, k) for k in keys})
 
-        torch.set_num_threads(self.threads)
+    def run(self, steps: int) -> dict:
+        """In a fresh subprocess: first step (compilation included), then the median of ``steps``."""
+        cmd = [sys.executable, __file__, "--worker", self.spec(), "--steps", str(steps)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{self.name} failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def worker(spec: dict, steps: int) -> None:
+    import torch
+    from chunked_loss import causal_lm_loss
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from huggingtweets.train.runtime import make_optimizer
+    from huggingtweets.train.speed import keep_freed_memory
+
+    torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    shape = SHAPES[spec["shape"]]
+    config = GPT2Config(**shape, attn_pdrop=0.0, activation_function="gelu_pytorch_tanh")
+    config.loss_type = "ForCausalLM"
+    model = GPT2LMHeadModel(config).train()
+    optimizer = make_optimizer(model, argparse.Namespace(weight_decay=0.0), 1e-4)
+    batch = torch.randint(0, shape["vocab_size"], (spec["batch_size"], spec["block"]))
+    forward = torch.compile(model) if spec["compiled"] else model
+    bf16 = spec["precision"] == "bf16"
+
+    def step() -> float:
         started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            if self.chunked:
-                hidden = self.forward.transformer(input_ids=self.batch, use_cache=False).last_hidden_state
-                loss = causal_lm_loss(hidden, self.model.lm_head.weight, self.batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if spec["chunked"]:
+                hidden = model.transformer(input_ids=batch, use_cache=False).last_hidden_state
+                loss = causal_lm_loss(hidden, model.lm_head.weight, batch)
             else:
-                loss = self.forward(input_ids=self.batch, labels=self.batch, use_cache=False).loss
+                loss = forward(input_ids=batch, labels=batch, use_cache=False).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
         return time.perf_counter() - started
 
+    with keep_freed_memory() if spec["kept"] else contextlib.nullcontext():
+        first = step()
+        # The ceiling is measured in the same process just before and after the timed steps: on a
+        # shared VM it moves by 1.5x between minutes (bf16 595-947 GFLOP/s in one session).
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        before = matmul_gflops(dtype, seconds=1.0)
+        median = statistics.median(step() for _ in range(steps))
+        ceiling = (before + matmul_gflops(dtype, seconds=1.0)) / 2
+    print(json.dumps({"first": first, "median": median, "ceiling_gflops": ceiling}))
 
-def race(contenders: list[Contender], rounds: int, steps: int, ceiling: dict) -> None:
-    for c in contenders:  # warm-up (allocations; compilation for compiled ones, timed apart)
-        first = c.step()
-        print(f"  {c.name}: first step {first:.2f} s", flush=True)
-    for _ in range(rounds):
+
+def race(contenders: list[Contender], rounds: int, steps: int) -> None:
+    for r in range(rounds):
         for c in contenders:
-            c.seconds.append(statistics.median(c.step() for _ in range(steps)))
+            result = c.run(steps)
+            c.seconds.append(result["median"])
+            c.shares.append(c.flops / result["median"] / 1e9 / result["ceiling_gflops"])
+            if r == 0:
+                print(f"  {c.name}: first step {result['first']:.2f} s", flush=True)
     base = contenders[0].tokens / statistics.median(contenders[0].seconds)
     for c in contenders:
         s = statistics.median(c.seconds)
         kind = "bf16" if c.precision == "bf16" else "fp32"
-        achieved = c.flops / s / 1e9
         print(
-            f"  {c.name:<34} {c.tokens / s:>9,.0f} tok/s  {c.tokens / s / base:>5.2f}x  "
-            f"{achieved:>6.0f} GFLOP/s = {achieved / ceiling[kind + '_gflops']:>4.0%} of {kind} matmul peak; "
-            f"{load()}",
+            f"  {c.name:<44} {c.tokens / s:>9,.0f} tok/s  {c.tokens / s / base:>5.2f}x  "
+            f"{c.flops / s / 1e9:>6.0f} GFLOP/s = {statistics.median(c.shares):>4.0%} of {kind} matmul peak "
+            f"(measured in the same process); {load()}",
             flush=True,
         )
 
 
 def main() -> None:
-    import torch
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="turns each contender takes")
     parser.add_argument("--steps", type=int, default=3, help="steps per turn (median)")
@@ -150,44 +188,52 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also torch.compile (slow first step)")
     parser.add_argument("--threads", type=int, default=0, help="124M threads (0 = the trainer's auto rule)")
     parser.add_argument("--skip-tiny", action="store_true", help="only the ceilings (and --gpt2-124m)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(json.loads(args.worker), args.steps)
     print(cpu_line())
     cores = len(os.sched_getaffinity(0))
-    ceiling = ceilings()
+    ceilings()
     native = "bf16" if cpu_has_bf16() else "no"
 
     if not args.skip_tiny:
-        race_tiny(args, cores, ceiling)
+        race_tiny(args, cores)
     if args.gpt2_124m:
-        print(f"\nGPT-2 124M shape, batch x block as named; {load()}")
+        from huggingtweets.train.config import TrainConfig
         from huggingtweets.train.speed import auto_cpu_threads
 
-        n = (
-            args.threads or auto_cpu_threads()
-        )  # a 124M step on threads that other work holds would take minutes
+        n = args.threads or auto_cpu_threads()  # a 124M step on threads other work holds takes minutes
+        b, t = TrainConfig().batch_size, TrainConfig().block_size  # the trainer's defaults
+        print(f"\nGPT-2 124M shape, {n} threads, batch x block as named; {load()}")
         big = [
-            Contender(f"fp32, batch 1 x block 1024, {n} thr", GPT2_124M, 1, 1024, "no", n),
-            Contender("fp32, batch 4 x block 256", GPT2_124M, 4, 256, "no", n),
-            Contender(f"{native}, batch 4 x block 256", GPT2_124M, 4, 256, native, n),
-            Contender(f"{native}, batch 4 x 256, chunked", GPT2_124M, 4, 256, native, n, chunked=True),
+            Contender("original: fp32, batch 1 x block 1024", "gpt2-124m", 1, 1024, "no", n, kept=False),
+            Contender(f"ours fp32: batch {b} x block {t}", "gpt2-124m", b, t, "no", n),
+            Contender(f"ours {native}: batch {b} x block {t}", "gpt2-124m", b, t, native, n),
+            Contender(
+                f"{native} {b} x {t}, glibc default allocator", "gpt2-124m", b, t, native, n, kept=False
+            ),
+            Contender(f"{native} {b} x {t}, chunked loss", "gpt2-124m", b, t, native, n, chunked=True),
+            Contender("original shape with kept memory", "gpt2-124m", 1, 1024, "no", n),
         ]
-        race(big, max(1, args.rounds - 1), 1, ceiling)
-    del torch
+        race(big, max(1, args.rounds - 1), 2)
 
 
-def race_tiny(args, cores: int, ceiling: dict) -> None:
+def race_tiny(args, cores: int) -> None:
     print(f"\ntiny shape {TINY}, batch 8 x block 256 unless named; {load()}")
     tiny = [
-        Contender(f"fp32, {cores} threads", TINY, 8, 256, "no", cores),
-        Contender("fp32, 1 thread", TINY, 8, 256, "no", 1),
-        Contender(f"bf16 autocast, {cores} threads", TINY, 8, 256, "bf16", cores),
-        Contender("fp32, chunked loss", TINY, 8, 256, "no", cores, chunked=True),
-        Contender("fp32, batch 16", TINY, 16, 256, "no", cores),
-        Contender("fp32, batch 1 x block 128", TINY, 1, 128, "no", cores),
+        Contender(f"fp32, {cores} threads", "tiny", 8, 256, "no", cores),
+        Contender("fp32, 1 thread", "tiny", 8, 256, "no", 1),
+        Contender(f"bf16 autocast, {cores} threads", "tiny", 8, 256, "bf16", cores),
+        Contender("fp32, glibc default allocator", "tiny", 8, 256, "no", cores, kept=False),
+        Contender("fp32, chunked loss", "tiny", 8, 256, "no", cores, chunked=True),
+        Contender("fp32, batch 16", "tiny", 16, 256, "no", cores),
+        Contender("fp32, batch 1 x block 128", "tiny", 1, 128, "no", cores),
     ]
     if args.compile:
-        tiny.append(Contender("fp32, compiled", TINY, 8, 256, "no", cores, compiled=True))
-    race(tiny, args.rounds, args.steps, ceiling)
+        tiny.append(Contender("fp32, compiled", "tiny", 8, 256, "no", cores, compiled=True))
+        tiny.append(Contender("bf16, compiled", "tiny", 8, 256, "bf16", cores, compiled=True))
+    race(tiny, args.rounds, args.steps)
 
 
 def cpu_has_bf16() -> bool:

@@ -325,8 +325,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch-size", type=int, default=8, help="our trainer's batch size")
     parser.add_argument("--block-size", type=int, default=256, help="our trainer's block size")
-    parser.add_argument("--tokens", type=int, default=0, help="real tokens per contender (0 = 12k, 124M: 2k)")
-    parser.add_argument("--rounds", type=int, default=1, help="turns each contender takes (median)")
+    parser.add_argument("--tokens", type=int, default=0, help="real tokens per contender (0 = 24k, 124M: 2k)")
+    parser.add_argument("--rounds", type=int, default=2, help="turns each contender takes (median)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -353,7 +353,7 @@ def main() -> None:
     started = time.perf_counter()
     args.threads = args.threads or auto_cpu_threads()
     args.precision = "no" if args.cpu_kind == "avx2" else resolve_mixed_precision("auto")
-    args.token_budget = args.tokens or (2048 if args.gpt2_124m else 12288)
+    args.token_budget = args.tokens or (2048 if args.gpt2_124m else 24576)
     if args.cpu_kind == "avx2":
         os.environ.update(AVX2_ENV)  # for the CPU line below
     print(cpu_line())

@@ -61,7 +61,7 @@ def test_config_file_yaml_values_take_each_settings_type(tmp_path):
     config = TrainConfig.load(path)
     assert (config.mixed_precision, config.report_to) == ("no", "none")
     assert config.learning_rate == 1e-3 and isinstance(config.learning_rate, float)
-    assert config.epochs == 3 and isinstance(config.epochs, int) and config.compile is True
+    assert config.epochs == 3 and isinstance(config.epochs, int) and config.compile == "yes"
     path.write_text("attention_dropout:\nweight_decay: 0\n")  # empty = None, valid for an optional one
     config = TrainConfig.load(path)
     assert config.attention_dropout is None and config.weight_decay == 0.0

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from huggingtweets.train.speed import Phases, auto_cpu_threads, format_phases
+from huggingtweets.train.speed import (
+    GPU_COMPILE_MIN_STEPS,
+    Phases,
+    auto_cpu_threads,
+    format_phases,
+    keep_freed_memory,
+    should_compile,
+)
 
 
 @pytest.mark.parametrize(
@@ -20,6 +27,55 @@ from huggingtweets.train.speed import Phases, auto_cpu_threads, format_phases
 )
 def test_auto_threads_leave_the_cores_other_work_uses(cores, load, threads):
     assert auto_cpu_threads(cores, load) == threads
+
+
+@pytest.mark.parametrize(
+    ("setting", "device", "steps", "compiled"),
+    [
+        ("auto", "cpu", 10**7, False),  # measured: no faster per step on a CPU, 25-31 s first step
+        ("auto", "cuda", GPU_COMPILE_MIN_STEPS - 1, False),  # a bot's usual run: never paid back
+        ("auto", "cuda", GPU_COMPILE_MIN_STEPS, True),
+        ("yes", "cpu", 1, True),  # asked for: always
+        ("no", "cuda", 10**7, False),
+    ],
+)
+def test_compile_auto_compiles_only_where_the_first_step_is_paid_back(setting, device, steps, compiled):
+    assert should_compile(setting, device, steps) is compiled
+
+
+def _mmapped_chunks() -> int:
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd")] + [
+            (name, ctypes.c_size_t) for name in ("usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    return libc.mallinfo2().hblks
+
+
+def test_training_keeps_big_tensors_on_the_heap_and_gives_the_memory_back_after():
+    import platform
+
+    import torch
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the allocator setting is glibc's; elsewhere keep_freed_memory does nothing")
+    big = 64 * 2**20 // 4  # 64 MiB of float32: over glibc's largest mmap threshold (32 MiB)
+    outside = _mmapped_chunks()
+    x = torch.empty(big)
+    assert _mmapped_chunks() == outside + 1  # glibc's default: a big block is its own mapping
+    del x
+    with keep_freed_memory():
+        inside = _mmapped_chunks()
+        y = torch.empty(big)
+        assert _mmapped_chunks() == inside  # from the heap, so a step reuses what the last one freed
+        del y
+    z = torch.empty(big)
+    assert _mmapped_chunks() == outside + 1  # defaults back afterwards
+    del z
 
 
 def test_phases_add_up_and_print_in_running_order():

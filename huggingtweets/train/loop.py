@@ -60,9 +60,10 @@ def train(
     ``errors.Cancelled`` raised; ``resume`` continues from there.
     """
     from huggingtweets.librarybars import quiet_library_bars
+    from huggingtweets.train.speed import keep_freed_memory
 
     try:
-        with quiet_library_bars():
+        with quiet_library_bars(), keep_freed_memory():
             return _train(Path(run_dir), config, resume, events, cancel, endpoint)
     finally:
         # On every way out, errors included, once training is over: the next train() in this
@@ -88,7 +89,7 @@ def _train(
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
     from huggingtweets.train.saving import post_max_new_tokens, save_model
-    from huggingtweets.train.speed import Phases, auto_cpu_threads
+    from huggingtweets.train.speed import Phases, auto_cpu_threads, should_compile
 
     started, phases = time.perf_counter(), Phases()
 
@@ -106,7 +107,6 @@ def _train(
         ),
         # The data order of epoch e depends only on (seed, e): a resumed run sees the same batches.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
-        dynamo_backend="inductor" if config.compile else None,
     )
     is_main = accelerator.is_main_process
     # GPT-2 ties lm_head to the input embedding; accelerate warns on every checkpoint that it saved
@@ -201,6 +201,10 @@ def _train(
             f"expected at most {MAX_STEPS:,}",
             hint="lower --epochs, or cap the run with --max-steps",
         )
+    compiled = should_compile(config.compile, accelerator.device.type, total_steps)
+    if compiled:
+        # In place (nn.Module.compile): the weights keep their names in checkpoints and the saved model.
+        accelerator.unwrap_model(model).compile()
     # The prepared scheduler steps once per process per optimizer step, so its horizon is scaled.
     scheduler = get_cosine_schedule_with_warmup(
         optimizer,
@@ -405,6 +409,7 @@ def _train(
             "wall_time_s": round(time.perf_counter() - started, 2),
             "phases_s": phases.split(),
             "resumed": bool(resume),
+            "compiled": compiled,
             **environment_summary(accelerator),
         }
         atomic_write_json(run_dir / "training_summary.json", summary)

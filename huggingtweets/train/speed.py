@@ -38,6 +38,22 @@ class Phases:
         return {name: round(self._seconds[name], 2) for name in self.ORDER if name in self._seconds}
 
 
+# torch.compile's first step is paid back only by a faster step afterwards. On this project's
+# 2-core CPU (benchmarks/bench_ceiling.py --compile, RESULTS.md) the compiled tiny model trained at
+# 1.01x (fp32) and 0.86x (bf16) the eager one after a 25-31 s first step: it never pays back there.
+# On a GPU, where eager GPT-2 steps are bound by kernel launches, compile is worth ~1.3-1.8x per
+# step (nanoGPT's reported figures; not measured here, no GPU was lent) after ~30-60 s: at ~10 ms
+# saved per step that is ~5,000-10,000 steps before it is ahead.
+GPU_COMPILE_MIN_STEPS = 10_000
+
+
+def should_compile(setting: str, device_type: str, total_steps: int) -> bool:
+    """``compile: yes|no`` as given; ``auto``: only on a GPU, for a plan long enough to pay it back."""
+    if setting != "auto":
+        return setting == "yes"
+    return device_type == "cuda" and total_steps >= GPU_COMPILE_MIN_STEPS
+
+
 def format_phases(phases: dict[str, float]) -> str:
     """``setup 3.0 s, train 40.0 s, eval 1.0 s, ...`` for the summary line, in the order they run."""
     return ", ".join(f"{name} {phases[name]:.1f} s" for name in Phases.ORDER if name in phases)
@@ -68,3 +84,46 @@ def auto_cpu_threads(cores: int | None = None, load: float | None = None) -> int
         except OSError:  # not available on this platform: assume the cores are ours
             load = 0.0
     return max(1, min(cores, cores - int(load + 0.25)))
+
+
+# glibc mallopt() parameters (malloc.h) and the defaults restored after training.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+
+
+@contextlib.contextmanager
+def keep_freed_memory():
+    """While training on a CPU, serve big tensors from the heap and keep what a step frees for the next.
+
+    glibc hands every allocation over 32 MiB to mmap() and unmaps it on free, so each training step
+    faults in its activations and logits page by page again (GPT-2 124M at batch 8 x 256: ~4.4
+    million page faults and 11 s of system time in a 38 s run). With mmap off and no trimming, a
+    step reuses the memory the previous one freed: 1.4-1.5x the tokens/s on that shape on this
+    2-core CPU, peak memory +13% (benchmarks/bench_ceiling.py, "allocator" lever; RESULTS.md).
+    Afterwards glibc's defaults come back and the kept memory is returned to the system. Elsewhere
+    than glibc (macOS, musl) this does nothing.
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(_M_MMAP_MAX, 0)
+    libc.mallopt(_M_TRIM_THRESHOLD, -1)  # int -1 -> SIZE_MAX in glibc: never trim
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
