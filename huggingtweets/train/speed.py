@@ -96,12 +96,13 @@ def keep_freed_memory():
     """While training on a CPU, serve big tensors from the heap and keep what a step frees for the next.
 
     glibc hands every allocation over 32 MiB to mmap() and unmaps it on free, so each training step
-    faults in its activations and logits page by page again (GPT-2 124M at batch 8 x 256: ~4.4
+    faults its activations and logits in again, page by page (GPT-2 124M at batch 8 x 256: 4.5
     million page faults and 11 s of system time in a 38 s run). With mmap off and no trimming, a
-    step reuses the memory the previous one freed: 1.4-1.5x the tokens/s on that shape on this
-    2-core CPU, peak memory +13% (benchmarks/bench_ceiling.py, "allocator" lever; RESULTS.md).
-    Afterwards glibc's defaults come back and the kept memory is returned to the system. Elsewhere
-    than glibc (macOS, musl) this does nothing.
+    step reuses the memory the previous one freed. Measured on this project's 2-core CPU
+    (benchmarks/bench_ceiling.py, one process per contender, taking turns): GPT-2 124M bf16 1.19x
+    the tokens/s, the tiny model fp32 1.23x; peak memory +13% (124M: 4.3 -> 4.9 GB). Afterwards
+    glibc's defaults come back and the kept memory is returned to the system. Elsewhere than glibc
+    (macOS, musl) this does nothing.
     """
     libc = _glibc()
     if libc is None:
