@@ -1,4 +1,4 @@
-from huggingtweets.cli import main
+from huggingtweets.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -63,6 +63,46 @@ def main() -> None:
     """
 
 
+def entry() -> None:
+    """The console script and ``python -m huggingtweets``: ``main()``, then a prompt exit.
+
+    Once a command is done, the interpreter's own teardown of torch and transformers (every module
+    dict, C++ static objects) takes another 1.0-1.5 s on a 2-core CPU, measured: longer than
+    saving the model (benchmarks/bench_e2e.py, RESULTS.md). So after every other exit handler has
+    run (ours is registered first, and they run last-in first-out) and every stream is flushed,
+    the process ends with its exit code without that teardown. ``main`` itself, which tests and
+    library callers invoke, exits normally.
+    """
+    import atexit
+
+    outcome = {"code": 1}  # an exception that escapes main() (a traceback) exits 1
+    atexit.register(_exit_promptly, outcome)
+    try:
+        main()
+        outcome["code"] = 0
+    except SystemExit as stop:
+        outcome["code"] = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        raise
+
+
+def _exit_promptly(outcome: dict) -> None:
+    import logging
+
+    logging.shutdown()  # its own exit handler was registered before ours, so would not run
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or a pipe whose reader is gone
+            pass
+    try:  # what C libraries wrote through stdio buffers
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+    os._exit(outcome["code"])
+
+
 def _register() -> None:
     from huggingtweets.cli import app, card, data, hub, refresh, run, train
 
