@@ -31,4 +31,4 @@ def test_wheel_ships_templates_and_sample_archive(tmp_path):
             assert zf.read(packaged) == (REPO_ROOT / rel).read_bytes()
         assert "huggingtweets/sample/sample_archive.zip" in names
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "huggingtweets = huggingtweets.cli:main" in entry_points
+    assert "huggingtweets = huggingtweets.cli:entry" in entry_points

@@ -9,7 +9,6 @@ from huggingtweets.train.speed import (
     Phases,
     auto_cpu_threads,
     format_phases,
-    keep_freed_memory,
     should_compile,
 )
 
@@ -43,39 +42,49 @@ def test_compile_auto_compiles_only_where_the_first_step_is_paid_back(setting, d
     assert should_compile(setting, device, steps) is compiled
 
 
-def _mmapped_chunks() -> int:
-    import ctypes
+ALLOCATOR_PROBE = """
+import ctypes, json
+import torch
+from huggingtweets.train.speed import keep_freed_memory
 
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd")] + [
-            (name, ctypes.c_size_t) for name in ("usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
-        ]
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = MallInfo2
-    return libc.mallinfo2().hblks
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+big = 64 * 2**20 // 4  # 64 MiB of float32: over glibc's largest mmap threshold (32 MiB)
+seen = {}
+x = torch.empty(big); seen["default_mapped"] = libc.mallinfo2().hblks; del x
+seen["default_after_free"] = libc.mallinfo2().hblks
+with keep_freed_memory():
+    y = torch.empty(big); seen["kept_mapped"] = libc.mallinfo2().hblks; del y
+    seen["kept_heap_after_free"] = libc.mallinfo2().arena
+seen["heap_after_exit"] = libc.mallinfo2().arena
+z = torch.empty(big); seen["restored_mapped"] = libc.mallinfo2().hblks; del z
+print(json.dumps(seen))
+"""
 
 
 def test_training_keeps_big_tensors_on_the_heap_and_gives_the_memory_back_after():
+    import json
     import platform
-
-    import torch
+    import subprocess
+    import sys
 
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("the allocator setting is glibc's; elsewhere keep_freed_memory does nothing")
-    big = 64 * 2**20 // 4  # 64 MiB of float32: over glibc's largest mmap threshold (32 MiB)
-    outside = _mmapped_chunks()
-    x = torch.empty(big)
-    assert _mmapped_chunks() == outside + 1  # glibc's default: a big block is its own mapping
-    del x
-    with keep_freed_memory():
-        inside = _mmapped_chunks()
-        y = torch.empty(big)
-        assert _mmapped_chunks() == inside  # from the heap, so a step reuses what the last one freed
-        del y
-    z = torch.empty(big)
-    assert _mmapped_chunks() == outside + 1  # defaults back afterwards
-    del z
+    # A fresh interpreter: in this one, earlier trainings left free chunks in the heap that a big
+    # allocation may reuse, whatever the setting.
+    done = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    base = seen["default_after_free"]
+    assert seen["default_mapped"] == base + 1  # glibc's default: a big block is its own mapping
+    assert seen["kept_mapped"] == base  # from the heap, so a step reuses what the last one freed
+    assert seen["kept_heap_after_free"] >= 64 * 2**20  # ... and kept there once freed
+    assert seen["heap_after_exit"] < seen["kept_heap_after_free"] - 32 * 2**20  # given back after
+    assert seen["restored_mapped"] == base + 1  # glibc's defaults again
 
 
 def test_phases_add_up_and_print_in_running_order():
