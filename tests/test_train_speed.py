@@ -76,7 +76,9 @@ def test_training_keeps_big_tensors_on_the_heap_and_gives_the_memory_back_after(
         pytest.skip("the allocator setting is glibc's; elsewhere keep_freed_memory does nothing")
     # A fresh interpreter: in this one, earlier trainings left free chunks in the heap that a big
     # allocation may reuse, whatever the setting.
-    done = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     base = seen["default_after_free"]
