@@ -3,6 +3,7 @@ step cost per lever (precision, threads, batch x block, chunked loss, torch.comp
 
     python benchmarks/bench_ceiling.py                  # ceilings + tiny-shape levers, ~2 min
     python benchmarks/bench_ceiling.py --gpt2-124m      # also the 124M shape (slow on 2 cores)
+    python benchmarks/bench_ceiling.py --cpu-kind avx2  # as on an AVX2-only CPU (fp32 contenders)
 
 Every contender runs in its own subprocess (its own allocator state: several models stepping in
 one process fault each other's freed memory back in, which measured the allocator, not the
@@ -30,6 +31,7 @@ from cpuinfo import cpu_line  # noqa: E402
 
 TINY = dict(vocab_size=4096, n_layer=4, n_embd=256, n_head=4, n_positions=256)
 GPT2_124M = dict(vocab_size=50257, n_layer=12, n_embd=768, n_head=12, n_positions=1024)
+AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def load() -> str:
@@ -188,14 +190,23 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also torch.compile (slow first step)")
     parser.add_argument("--threads", type=int, default=0, help="124M threads (0 = the trainer's auto rule)")
     parser.add_argument("--skip-tiny", action="store_true", help="only the ceilings (and --gpt2-124m)")
+    parser.add_argument(
+        "--cpu-kind",
+        choices=["native", "avx2"],
+        default="native",
+        help="avx2: oneDNN and ATen capped at AVX2, as on a CPU without native bf16 (bf16 contenders left out)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(json.loads(args.worker), args.steps)
+    if args.cpu_kind == "avx2" and os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
+        # The caps are read when torch loads: start again with them, workers inherit them.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
     print(cpu_line())
     cores = len(os.sched_getaffinity(0))
     ceilings()
-    native = "bf16" if cpu_has_bf16() else "no"
+    native = "bf16" if cpu_has_bf16() and args.cpu_kind == "native" else "no"
 
     if not args.skip_tiny:
         race_tiny(args, cores)
@@ -233,6 +244,8 @@ def race_tiny(args, cores: int) -> None:
     if args.compile:
         tiny.append(Contender("fp32, compiled", "tiny", 8, 256, "no", cores, compiled=True))
         tiny.append(Contender("bf16, compiled", "tiny", 8, 256, "bf16", cores, compiled=True))
+    if args.cpu_kind == "avx2":  # emulated bf16 runs at ~1 GFLOP/s there; the precision rule says fp32
+        tiny = [c for c in tiny if c.precision != "bf16"]
     race(tiny, args.rounds, args.steps)
 
 

@@ -40,7 +40,8 @@ class Phases:
 
 # torch.compile's first step is paid back only by a faster step afterwards. On this project's
 # 2-core CPU (benchmarks/bench_ceiling.py --compile, RESULTS.md) the compiled tiny model trained at
-# 1.01x (fp32) and 0.86x (bf16) the eager one after a 25-31 s first step: it never pays back there.
+# 0.93-1.01x (fp32) and 0.86-0.96x (bf16) the eager one after a 25-31 s first step (7.7-8.9 s with
+# a warm inductor cache): it never pays back there.
 # On a GPU, where eager GPT-2 steps are bound by kernel launches, compile is worth ~1.3-1.8x per
 # step (nanoGPT's reported figures; not measured here, no GPU was lent) after ~30-60 s: at ~10 ms
 # saved per step that is ~5,000-10,000 steps before it is ahead.
@@ -99,10 +100,10 @@ def keep_freed_memory():
     faults its activations and logits in again, page by page (GPT-2 124M at batch 8 x 256: 4.5
     million page faults and 11 s of system time in a 38 s run). With mmap off and no trimming, a
     step reuses the memory the previous one freed. Measured on this project's 2-core CPU
-    (benchmarks/bench_ceiling.py, one process per contender, taking turns): GPT-2 124M bf16 1.19x
-    the tokens/s, the tiny model fp32 1.23x; peak memory +13% (124M: 4.3 -> 4.9 GB). Afterwards
-    glibc's defaults come back and the kept memory is returned to the system. Elsewhere than glibc
-    (macOS, musl) this does nothing.
+    (benchmarks/bench_ceiling.py, one process per contender, taking turns, idle machine): GPT-2
+    124M bf16 1.37x the tokens/s, the tiny model fp32 1.38x; peak memory +13% (124M: 4.3 -> 4.9
+    GB). Afterwards glibc's defaults come back and the kept memory is returned to the system.
+    Elsewhere than glibc (macOS, musl) this does nothing.
     """
     libc = _glibc()
     if libc is None:
