@@ -139,3 +139,12 @@ def test_optimizer_is_the_fused_adamw_kernel():
     model(torch.ones(2, 4)).sum().backward()
     optimizer.step()
     assert not torch.equal(before, model.weight)
+
+
+def test_switching_compile_or_threads_neither_retrains_nor_blocks_a_resume():
+    from huggingtweets.train.config import TrainConfig
+
+    base = TrainConfig()
+    # The train stage's fingerprint: only settings that change what is learnt.
+    assert TrainConfig(compile="yes", cpu_threads=1).weight_settings() == base.weight_settings()
+    assert TrainConfig(learning_rate=2e-4).weight_settings() != base.weight_settings()

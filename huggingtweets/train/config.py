@@ -105,6 +105,9 @@ class TrainConfig:
         "torch.compile the model. auto = only where it earns back its first step: never on a CPU "
         "(measured no gain, 25-31 s first step), on a GPU for runs of 10,000+ steps.",
         choices=COMPILE,
+        # How the same training runs, not what it learns: switching it neither re-trains nor blocks a
+        # resume (compiled dropout draws other masks, as another thread count sums in another order).
+        affects_weights=False,
     )
     cpu_threads: int = knob(
         0,
