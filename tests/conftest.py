@@ -101,6 +101,14 @@ def hub(tmp_path):
         server.stop()
 
 
+# `accelerate launch` arguments for two gloo processes on a CPU-only machine, then the module to run.
+TWO_CPU_PROCESSES = [
+    *("launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"),
+    *("--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"),
+    *("-m", "huggingtweets"),
+]
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 600):
     """Run ``python -m huggingtweets ARGS`` in a subprocess; returns CompletedProcess."""
     import subprocess

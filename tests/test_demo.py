@@ -56,12 +56,10 @@ def _huggingtweets() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "huggingtweets"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_stops_the_demo_and_its_server(tmp_path, sig):
-    """A cancelled CI job or `kill` sends SIGTERM, a closed terminal SIGHUP: the demo unwinds and
-    leaves nothing running."""
+def _start_demo(tmp_path: Path) -> subprocess.Popen:
+    """``huggingtweets demo`` in the background, its output (stdout and stderr) as text lines."""
     env = dict(os.environ, HUGGINGTWEETS_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [*_huggingtweets(), "demo"],
         env=env,
         cwd=tmp_path,
@@ -69,6 +67,13 @@ def test_sigterm_stops_the_demo_and_its_server(tmp_path, sig):
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_stops_the_demo_and_its_server(tmp_path, sig):
+    """A cancelled CI job or `kill` sends SIGTERM, a closed terminal SIGHUP: the demo unwinds and
+    leaves nothing running."""
+    proc = _start_demo(tmp_path)
     seen = []
     try:
         # The demo names each stage as it starts it; stop it once the pipeline is under way.
@@ -99,15 +104,7 @@ def _gone(p: psutil.Process) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux-only")
 def test_sigkilled_demo_takes_its_server_down(tmp_path):
     """SIGKILL cannot be caught: the server must notice by itself, or it keeps the data folder locked."""
-    env = dict(os.environ, HUGGINGTWEETS_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen(
-        [*_huggingtweets(), "demo"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_demo(tmp_path)
     servers: list[psutil.Process] = []
     seen = []
     try:

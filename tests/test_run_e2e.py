@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import TWO_CPU_PROCESSES, run_cli
 
 from huggingtweets.config import RunConfig
 from huggingtweets.errors import CardError, HuggingtweetsError, TrainingError
@@ -63,6 +63,12 @@ print(json.dumps([o["generated_text"] for o in generator("My dream is", num_retu
 """
 
 
+def run_argv(tiny_base_dir, config: Path, run_dir: Path, *publishing: str) -> list[str]:
+    """``run`` on the bundled sample archive with the test tiny base, a bot.yaml and a run folder."""
+    source = ["--archive", str(sample_archive()), "--base-model", str(tiny_base_dir), "--config", str(config)]
+    return ["run", *source, *publishing, "--run-dir", str(run_dir)]
+
+
 def sample_handle() -> str:
     from huggingtweets.sources.archive import read_archive
 
@@ -104,21 +110,7 @@ def test_run_cli_publishes_a_bot_that_pipeline_loads(tmp_path, hub, tiny_base_di
     config.write_text(
         yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 3, "train": SUBPROCESS_TRAIN})
     )
-    args = (
-        "run",
-        "--archive",
-        str(sample_archive()),
-        "--base-model",
-        str(tiny_base_dir),
-        "--config",
-        str(config),
-        "--org",
-        "huggingtweets",
-        "--endpoint",
-        hub.url,
-        "--run-dir",
-        str(run_dir),
-    )
+    args = run_argv(tiny_base_dir, config, run_dir, "--org", "huggingtweets", "--endpoint", hub.url)
     proc = run_cli(*args, env=sub_env(hub, hub.token), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert hub.token not in proc.stdout + proc.stderr
@@ -231,33 +223,7 @@ def test_run_under_accelerate_launch_runs_each_stage_once(tmp_path, tiny_base_di
     config = tmp_path / "bot.yaml"
     config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": FAST_TRAIN}))
     run_dir = tmp_path / "run"
-    args = [
-        accelerate,
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        "0",
-        "-m",
-        "huggingtweets",
-        "run",
-        "--archive",
-        str(sample_archive()),
-        "--base-model",
-        str(tiny_base_dir),
-        "--config",
-        str(config),
-        "--no-publish",
-        "--run-dir",
-        str(run_dir),
-    ]
+    args = [accelerate, *TWO_CPU_PROCESSES, *run_argv(tiny_base_dir, config, run_dir, "--no-publish")]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=sub_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("Run folder:") == 1  # one summary, from the main process
@@ -280,21 +246,7 @@ def test_ctrl_c_during_training_then_the_same_command_resumes_and_publishes_once
     train = {**SUBPROCESS_TRAIN, "max_steps": 24, "checkpoint_every": 8}
     config.write_text(yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": train}))
     run_dir = tmp_path / "run"
-    args = [
-        "run",
-        "--archive",
-        str(sample_archive()),
-        "--base-model",
-        str(tiny_base_dir),
-        "--config",
-        str(config),
-        "--org",
-        "huggingtweets",
-        "--endpoint",
-        hub.url,
-        "--run-dir",
-        str(run_dir),
-    ]
+    args = run_argv(tiny_base_dir, config, run_dir, "--org", "huggingtweets", "--endpoint", hub.url)
     proc = subprocess.Popen(
         [sys.executable, "-m", "huggingtweets", *args],
         env=sub_env(hub, hub.token),
@@ -387,20 +339,7 @@ def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_
         yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": SUBPROCESS_TRAIN})
     )
     run_dir, log = tmp_path / "run", tmp_path / "log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "huggingtweets",
-        "run",
-        "--archive",
-        str(sample_archive()),
-        "--base-model",
-        str(tiny_base_dir),
-        "--config",
-        str(config),
-        "--run-dir",
-        str(run_dir),
-    ]
+    cmd = [sys.executable, "-m", "huggingtweets", *run_argv(tiny_base_dir, config, run_dir)]
     with open(log, "wb") as out:  # `huggingtweets run ... > log 2>&1`, publishing to the local Hub
         proc = subprocess.run(
             cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(hub, hub.token), cwd=tmp_path, timeout=300

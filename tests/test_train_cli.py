@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, TWO_CPU_PROCESSES, run_cli
 from datasets import Dataset, DatasetDict
 from fixtures_train import build_fixture_dataset
 
@@ -172,20 +172,7 @@ def test_two_process_run_writes_one_model(tmp_path, tiny_base_dir):
     result = subprocess.run(
         [
             accelerate,
-            "launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            "0",
-            "-m",
-            "huggingtweets",
+            *TWO_CPU_PROCESSES,
             "train",
             "--run-dir",
             str(tmp_path),

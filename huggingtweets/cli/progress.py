@@ -60,33 +60,34 @@ class PlainLines:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream, self.interval, self.clock = stream, interval, clock
-        self._last_step_at: float | None = None
-        self._last_upload_at: float | None = None
+        self._last_at: dict[str, float] = {}  # when the last line of each rate-limited kind went out
 
     def _line(self, text: str) -> None:
         self.stream.write(" ".join(text.split()) + "\n")  # one line, whatever the text holds
         self.stream.flush()
 
+    def _due(self, kind: str, last: bool) -> bool:
+        """A rate-limited line: the first, the last, and otherwise one per ``interval``."""
+        now = self.clock()
+        if last or kind not in self._last_at or now - self._last_at[kind] >= self.interval:
+            self._last_at[kind] = now
+            return True
+        return False
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted):
-            self._last_step_at = None
+            self._last_at.pop("step", None)
             self._line(stage_text(event))
         elif isinstance(event, StageFinished):
             if not event.skipped:  # a skipped stage said so when it "started"
                 self._line(stage_text(event))
         elif isinstance(event, TrainStep):
-            now = self.clock()
-            last = event.step >= event.total_steps
-            if last or self._last_step_at is None or now - self._last_step_at >= self.interval:
-                self._last_step_at = now
+            if self._due("step", event.step >= event.total_steps):
                 self._line("train: " + step_text(event))
         elif isinstance(event, EpochEnd):
             self._line(epoch_text(event))
         elif isinstance(event, Upload):
-            now = self.clock()
-            last = event.bytes_done >= event.bytes_total
-            if last or self._last_upload_at is None or now - self._last_upload_at >= self.interval:
-                self._last_upload_at = now
+            if self._due("upload", event.bytes_done >= event.bytes_total):
                 self._line(
                     f"upload: {event.bytes_done:,} of {event.bytes_total:,} bytes {event.path}".rstrip()
                 )
