@@ -31,15 +31,9 @@ class RefreshOutcome:
 
 def live_spec(user: dict) -> str | None:
     """The handle that reads ``user`` live again, or None when it came from an export or a file."""
-    source, handle = user.get("source"), str(user.get("handle") or "")
-    display = str(user.get("display") or "")
-    if source == "x-api":
-        return f"x:{handle}"
-    if source == "mastodon" and display.count("@") == 2:
-        return "mastodon:" + display[1:]
-    if source == "bluesky":
-        return "bsky:" + (display[1:] if display.startswith("@") else display or handle)
-    return None
+    from huggingtweets.sources.registry import live_spec as spec
+
+    return spec(user)
 
 
 def _read_metadata(client, repo_id: str) -> dict:
@@ -69,6 +63,7 @@ def refresh_one(
     work_dir: Path,
     overrides: dict | None = None,
     echo: Callable[[str], None] = print,
+    clients=None,
 ) -> RefreshOutcome:
     from huggingtweets.config import RunConfig
     from huggingtweets.runner import run
@@ -95,7 +90,7 @@ def refresh_one(
             "its card does not record the newest post it learned from "
             "(made by an older huggingtweets): re-create it with huggingtweets run",
         )
-    found = {info.handle.lower(): posts for info, posts in collect(handles=specs, echo=echo)}
+    found = {info.handle.lower(): posts for info, posts in collect(handles=specs, echo=echo, clients=clients)}
     new = 0
     for user in users:
         posts = found.get(str(user["handle"]).lower(), [])
@@ -126,7 +121,9 @@ def refresh_one(
         run_dir=str(work_dir / repo_id.replace("/", "__")),
     )
     config = dataclasses.replace(config, **overrides)
-    run(config, token=token, rerun_from="fetch")
+    from huggingtweets.stages import fetch_stage
+
+    run(config, token=token, rerun_from="fetch", stages={"fetch": fetch_stage(clients)})
     return RefreshOutcome(repo_id, REFRESHED, f"re-trained on {new} new posts and published", new)
 
 
@@ -140,8 +137,10 @@ def refresh(
     work_dir: Path | str | None = None,
     overrides: dict | None = None,
     echo: Callable[[str], None] = print,
+    clients=None,
 ) -> list[RefreshOutcome]:
-    """Refresh ``repo_ids`` and/or every huggingtweets bot of ``author``; never raises per repo."""
+    """Refresh ``repo_ids`` and/or every huggingtweets bot of ``author``; never raises per repo.
+    ``clients``: the live clients' factories by network (``sources.collect``); None: the real ones."""
     from huggingtweets.hubclient import HubClient
     from huggingtweets.sources.livecache import cache_root
 
@@ -167,6 +166,7 @@ def refresh(
                 work_dir=work,
                 overrides=overrides,
                 echo=echo,
+                clients=clients,
             )
         except HuggingtweetsError as err:
             outcome = RefreshOutcome(repo_id, FAILED, str(err))

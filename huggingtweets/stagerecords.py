@@ -25,11 +25,11 @@ def file_identity(path: str | Path) -> dict:
     """What a stage's input file *is*: its name and a hash of its content.
 
     Content, not modification time: a copied or re-downloaded archive with the same posts must not
-    re-train, and an edited posts file must. Archives can be gigabytes of media, so a zip is
-    identified by its table of contents (every member's name, size and CRC-32) and a folder by its
-    ``.js`` data files and profile media (the avatar); any other file is hashed whole.
+    re-train, and an edited posts file must. Each export format says what it is made of (its entry's
+    ``identity`` in ``sources.registry``): a zip by its table of contents, an X folder by its ``.js``
+    data files and avatar, a Mastodon folder by its outbox, actor and avatar; a file is hashed whole.
     """
-    import zipfile
+    from huggingtweets.sources.registry import export_for
 
     path = Path(path)
     if not path.exists():
@@ -37,26 +37,7 @@ def file_identity(path: str | Path) -> dict:
             f"{path} does not exist; expected an archive or posts file",
             hint="check the path given to --archive / --posts-file",
         )
-    digest = hashlib.sha256()
-    if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                digest.update(f"{info.filename}\0{info.file_size}\0{info.CRC}\n".encode())
-        return {"name": path.name, "zip_toc_sha256": digest.hexdigest()}
-    if path.is_dir():  # the data files and the avatar, not the media of every post
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and (p.suffix == ".js" or "profile_media" in p.relative_to(path).parts)
-        )
-    else:
-        files = [path]
-    for f in files:
-        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return {"name": path.name, "sha256": digest.hexdigest()}
+    return export_for(path).identity(path)
 
 
 def fingerprint(name: str, settings: dict, upstream: str) -> str:

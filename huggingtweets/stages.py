@@ -7,6 +7,7 @@ names) stays light. They are the one seam tests replace (``runner.run(stages={na
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class StageSpec:
     needs_repo_id: bool = False
 
 
-def _fetch(ctx: StageContext) -> dict:
+def _fetch(ctx: StageContext, clients=None) -> dict:
     from huggingtweets.sources import fetch
 
     c = ctx.config
@@ -67,9 +68,15 @@ def _fetch(ctx: StageContext) -> dict:
         posts_files=c.posts_files,
         max_posts=c.max_posts,
         price_per_read=c.price_per_read,
+        clients=clients,
         echo=ctx.say,
     )
     return {"users": [u["handle"] for u in users]}
+
+
+def fetch_stage(clients=None) -> Stage:
+    """The fetch stage reading live accounts through ``clients`` (``sources.collect``'s seam)."""
+    return functools.partial(_fetch, clients=clients)
 
 
 def _fetch_settings(ctx: StageContext) -> dict:

@@ -12,12 +12,12 @@ from social_server import LocalServer
 from test_run_e2e import FAST_TRAIN, commits
 from test_sources_mastodon_live import FakeInstance, status
 
-from huggingtweets import sources
 from huggingtweets.cli import main
 from huggingtweets.config import RunConfig
 from huggingtweets.refresh import NOT_ENOUGH, REFRESHED, SKIPPED, refresh
 from huggingtweets.runner import run
 from huggingtweets.sources.mastodon import MastodonPyClient
+from huggingtweets.stages import fetch_stage
 
 pytestmark = pytest.mark.slow
 HANDLE = "@mastodonpy_test@social.example"
@@ -33,15 +33,12 @@ def text(n: int) -> str:
 
 
 @pytest.fixture
-def instance(monkeypatch):
+def instance():
     app = FakeInstance([status(n, text(n)) for n in range(80)])
     with LocalServer(app) as server:
         app.url = server.url
-        monkeypatch.setitem(
-            sources.LIVE_CLIENTS,
-            "mastodon",
-            lambda handle: MastodonPyClient(handle.instance, base_url=server.url),
-        )
+        # the injection point: the live clients' factories, passed to the run and to refresh
+        app.clients = {"mastodon": lambda handle: MastodonPyClient(handle.instance, base_url=server.url)}
         yield app
 
 
@@ -57,6 +54,7 @@ def test_refresh_retrains_only_when_enough_is_new(tmp_path, hub, tiny_base_dir, 
             run_dir=str(tmp_path / "first"),
         ),
         token=hub.token,
+        stages={"fetch": fetch_stage(instance.clients)},
     )
     # the base was a local folder, recorded by its name only: the refresh is told where it is
     settings = {"samples": 3, "train": train}
@@ -65,7 +63,12 @@ def test_refresh_retrains_only_when_enough_is_new(tmp_path, hub, tiny_base_dir, 
     instance.statuses += [status(200 + n, text(200 + n)) for n in range(3)]
     said: list[str] = []
     kwargs = dict(
-        endpoint=hub.url, token=hub.token, work_dir=tmp_path / "work", overrides=settings, echo=said.append
+        endpoint=hub.url,
+        token=hub.token,
+        work_dir=tmp_path / "work",
+        overrides=settings,
+        echo=said.append,
+        clients=instance.clients,
     )
     [outcome] = refresh([REPO], min_new_posts=50, **kwargs)
     assert (outcome.status, outcome.new_posts) == (NOT_ENOUGH, 3)

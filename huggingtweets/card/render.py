@@ -274,18 +274,22 @@ def _context(meta: dict, version: str) -> dict:
         stats["first_date"], stats["last_date"] = raw.get("first_date"), raw.get("last_date")
         langs = {k: v for k, v in (raw.get("languages") or {}).items() if k not in NOT_A_LANGUAGE}
         display = str(user.get("display") or "")
+        entry = {
+            # the `at` filter adds the "@": Mastodon's @user@instance, Bluesky's @domain
+            "handle": display[1:] if display.startswith("@") else display or user["handle"],
+            "network": user.get("network") or "x",
+            "instance": user.get("instance"),
+            "fetched_on": user.get("fetched_on") or "an unrecorded date",
+            "source": user["source"],
+            "source_detail": user.get("source_detail") or "not recorded",
+        }
         users.append(
             {
-                # the `at` filter adds the "@": Mastodon's @user@instance, Bluesky's @domain
-                "handle": display[1:] if display.startswith("@") else display or user["handle"],
-                "network": user.get("network") or "x",
-                "instance": user.get("instance"),
-                "fetched_on": user.get("fetched_on") or "an unrecorded date",
+                **entry,
+                **provenance(entry),
                 "left_out": sum((raw.get("left_out") or {}).values()),
                 "name": user["name"] or user["handle"],
                 "avatar_src": avatar_src(meta, user),
-                "source": user["source"],
-                "source_detail": user.get("source_detail") or "not recorded",
                 "stats": stats,
                 "languages_text": ", ".join(sorted(langs, key=lambda k: (-langs[k], k))[:3]) or "unknown",
             }
@@ -352,14 +356,36 @@ def _context(meta: dict, version: str) -> dict:
 
 
 def network_words(networks: set[str]) -> dict[str, str]:
-    """The table's words: X's own (tweets, retweets) on X-only cards; "posts" and the other networks'
-    names for reposts (Bluesky: reposts, Mastodon: boosts) as soon as another network is in."""
-    if networks <= {"x"}:
-        return {"posts": "Tweets", "reposts": "Retweets"}
-    names = {"x": "retweets", "bluesky": "reposts", "mastodon": "boosts"}
-    shared = [names[n] for n in ("x", "bluesky", "mastodon") if n in networks]
-    label = shared[0] if len(shared) == 1 else ", ".join(shared[:-1]) + " and " + shared[-1]
-    return {"posts": "Posts", "reposts": label[:1].upper() + label[1:]}
+    """The table's words for the cards' networks (``sources.registry``)."""
+    from huggingtweets.sources.registry import network_words as words
+
+    return words(networks)
+
+
+def provenance(user: dict) -> dict:
+    """The card's two provenance texts of one user, from its source's registry entry, every value
+    escaped as the template's filters would (``at`` for the handle, ``line | md`` for the rest)."""
+    from markupsafe import Markup
+
+    from huggingtweets.sources import registry
+
+    def md(value: Any) -> Markup:
+        return Markup(md_text(one_line(value)))
+
+    network = registry.NETWORKS.get(str(user["network"]))
+    values = {
+        "handle": Markup("@" + md_text(one_line(user["handle"]))),
+        "instance": md(user["instance"]),
+        "fetched_on": md(user["fetched_on"]),
+        "detail": md(user["source_detail"]),
+        "source": md(user["source"]),
+        "title": md(network.title if network else user["network"]),
+    }
+    entry = registry.source(str(user["source"]))
+    return {
+        "provenance_short": Markup(entry.short).format(**values),
+        "provenance_long": Markup(entry.long).format(**values),
+    }
 
 
 def _plain(value: Any) -> str:

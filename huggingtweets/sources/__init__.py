@@ -7,12 +7,12 @@ so a bad input never leaves a half-written run folder behind.
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from huggingtweets.errors import InputError, SourceError
 from huggingtweets.runfolder import atomic_dir, atomic_write_json, default_run_dir
+from huggingtweets.sources import registry
 from huggingtweets.sources.handles import Handle, is_valid_key, parse_handle
 from huggingtweets.sources.record import Post, UserInfo
 
@@ -38,82 +38,15 @@ def check_handle(handle: str, *, what: str = "handle") -> str:
 
 
 def export_kind(path: Path) -> str:
-    """ "x", "mastodon" or "bluesky": what an --archive holds, told by its content, not its name."""
-    if path.is_dir():
-        if (path / "outbox.json").is_file() and not (path / "data").is_dir():
-            return "mastodon"
-        return "x"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-    except OSError:
-        return "x"  # the X reader names the missing or unreadable path
-    from huggingtweets.sources.bluesky_car import looks_like_car
-
-    if looks_like_car(head):
-        return "bluesky"
-    if head.lstrip()[:1] == b"{":
-        return "mastodon"  # outbox.json given on its own
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = {Path(n).name for n in zf.namelist()}
-        except (zipfile.BadZipFile, OSError):
-            return "x"
-        if "outbox.json" in names and not any(n.endswith(".js") for n in names):
-            return "mastodon"
-    return "x"
+    """The network of what an --archive holds ("x", "mastodon", "bluesky"...), told by its content."""
+    return registry.export_for(Path(path)).network
 
 
 def read_export(path: Path | str, handle: str | None = None) -> tuple[UserInfo, list[Post]]:
-    """An account export of any network: X archive, Mastodon archive, Bluesky repository (.car)."""
+    """An account export of any format in ``sources.registry`` (X archive, Mastodon archive, Bluesky
+    repository .car...), told by its content."""
     path = Path(path)
-    kind = export_kind(path)
-    if kind == "mastodon":
-        from huggingtweets.sources.mastodon_archive import read_mastodon_archive
-
-        return read_mastodon_archive(path, handle)
-    if kind == "bluesky":
-        return _read_bluesky_export(path, handle)
-    from huggingtweets.sources.archive import read_archive
-
-    given = parse_handle(handle) if handle else None
-    if given is not None and given.network != "x":
-        raise SourceError(
-            f"{path.name} is an X archive, not the export of {given.display}",
-            hint="give the X handle with it, or none",
-        )
-    return read_archive(path, given.key if given else None)
-
-
-def _read_bluesky_export(path: Path, handle: str | None) -> tuple[UserInfo, list[Post]]:
-    from huggingtweets.sources.bluesky_car import CAR_SOURCE, read_car
-
-    did, name, posts = read_car(path)
-    given = parse_handle(handle) if handle else None
-    if given is not None and given.network != "bluesky":
-        raise SourceError(
-            f"{path.name} is a Bluesky repository export, not the account of {given.display}",
-            hint="give its Bluesky handle (bsky:alice.bsky.social) or none",
-        )
-    if given is not None and given.identifier.startswith("did:") and given.identifier != did:
-        raise SourceError(
-            f"{path.name} is the repository of {did}, not of {given.identifier}",
-            hint="pass that account's export, or leave out --handle",
-        )
-    # A repository names its DID only; the handle, when given, names the bot.
-    owner = given if given is not None and not given.identifier.startswith("did:") else Handle("bluesky", did)
-    return (
-        UserInfo(
-            handle=owner.key,
-            name=name or owner.identifier,
-            source=CAR_SOURCE,
-            source_detail=path.name,
-            network="bluesky",
-            display=owner.display,
-        ),
-        posts,
-    )
+    return registry.export_for(path).read_export(path, handle)
 
 
 def _archive_spec(item) -> tuple[Path, str | None]:
@@ -151,14 +84,15 @@ def collect(
     posts_files: Sequence[tuple[str | Path, str]] = (),
     max_posts: int | None = None,
     price_per_read: float = 0.005,
-    x_client=None,
+    clients: LiveClients | None = None,
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] | None = None,
 ) -> list[tuple[UserInfo, list[Post]]]:
     """Read every source (nothing is written to the run folder).
 
     Every handle is checked, and each account may come from one source only, before the first
-    (paid) X API read.
+    (paid) X API read. ``clients`` maps a network to the factory of its live client (tests); a
+    network left out is read by the registry's real client.
     """
     from huggingtweets.sources.files import read_posts_file
 
@@ -172,8 +106,9 @@ def collect(
             raise InputError(f"posts file {Path(path).name} has no handle", hint="add --handle NAME after it")
         file_specs.append((path, check_handle(handle, what="--handle")))
     parsed = [parse_handle(h) for h in handles]
-    api_handles = [h.key for h in parsed if h.network == "x"]
-    free = [h for h in parsed if h.network != "x"]
+    paid = [h for h in parsed if registry.live_source(h.network).paid]
+    free = [h for h in parsed if h not in paid]
+    api_handles = [h.key for h in paid]
 
     found: list[tuple[UserInfo, list[Post]]] = []
     for path, handle in archive_specs:
@@ -181,19 +116,29 @@ def collect(
     for path, handle in file_specs:
         found.append(read_posts_file(path, handle))
     _check_found(found, api_handles + [h.key for h in free])
-    for handle in free:
-        found.append(_fetch_free(handle, max_posts=max_posts, echo=echo, sleep=sleep))
-    _check_found(found, api_handles)
-    if api_handles:
-        from huggingtweets.sources import xapi
-
-        client = x_client or xapi.TweepyXClient(xapi.bearer_token_from_env())
-        for handle in api_handles:
-            found.append(
-                xapi.fetch_user(
-                    handle, client, max_posts=max_posts, price_per_read=price_per_read, echo=echo, sleep=sleep
-                )
+    for handle in free:  # free reads first, before any paid one
+        found.append(
+            registry.live_source(handle.network).fetch_account(
+                handle, client=_client(clients, handle), max_posts=max_posts, echo=echo, sleep=sleep
             )
+        )
+    _check_found(found, api_handles)
+    paid_clients: dict[str, object] = {}  # one client per paid network: its token is read once
+    for handle in paid:
+        if handle.network not in paid_clients:
+            paid_clients[handle.network] = _client(clients, handle) or registry.live_source(
+                handle.network
+            ).make_client(handle)
+        found.append(
+            registry.live_source(handle.network).fetch_account(
+                handle,
+                client=paid_clients[handle.network],
+                max_posts=max_posts,
+                price_per_read=price_per_read,
+                echo=echo,
+                sleep=sleep,
+            )
+        )
     if not found:
         raise InputError(
             "nothing to fetch: no handle, --archive or --posts-file given",
@@ -204,24 +149,15 @@ def collect(
     return found
 
 
-# The seam of the free live sources: network -> factory(handle) of the client that reads it. Empty:
-# the real clients on the real networks. Tests register factories that point the same real clients
-# (Mastodon.py, atproto) at a local server through their base-URL settings.
-LIVE_CLIENTS: dict[str, Callable[[Handle], object]] = {}
-LIVE_SOURCES = ("x-api", "mastodon", "bluesky")
+# The seam of the live sources: network -> factory(handle) of the client that reads it. None, or a
+# network left out: the registry's real client on the real network. Tests pass factories that point
+# the same real clients (Mastodon.py, atproto, tweepy) at a local server through their base URLs.
+LiveClients = Mapping[str, Callable[[Handle], object]]
 
 
-def _fetch_free(handle: Handle, *, max_posts, echo, sleep) -> tuple[UserInfo, list[Post]]:
-    """A Bluesky or Mastodon account, live; free, so read before any paid X read."""
-    factory = LIVE_CLIENTS.get(handle.network)
-    client = factory(handle) if factory else None
-    if handle.network == "mastodon":
-        from huggingtweets.sources import mastodon
-
-        return mastodon.fetch_account(handle, client=client, max_posts=max_posts, echo=echo, sleep=sleep)
-    from huggingtweets.sources import bluesky
-
-    return bluesky.fetch_account(handle, client=client, max_posts=max_posts, echo=echo, sleep=sleep)
+def _client(clients: LiveClients | None, handle: Handle):
+    factory = (clients or {}).get(handle.network)
+    return factory(handle) if factory else None
 
 
 def fetch(
@@ -232,7 +168,7 @@ def fetch(
     posts_files: Sequence[tuple[str | Path, str]] = (),
     max_posts: int | None = None,
     price_per_read: float = 0.005,
-    x_client=None,
+    clients: LiveClients | None = None,
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] | None = None,
 ) -> list[dict]:
@@ -248,7 +184,7 @@ def fetch(
         posts_files=posts_files,
         max_posts=max_posts,
         price_per_read=price_per_read,
-        x_client=x_client,
+        clients=clients,
         echo=echo,
         sleep=sleep,
     )
@@ -264,7 +200,7 @@ def fetch(
                 (raw / name).write_bytes(user.avatar_bytes)
                 user.avatar_file = f"raw/{name}"
             entry = user.to_dict()
-            if user.source in LIVE_SOURCES:
+            if registry.source(user.source).kind == "live":
                 # what `refresh` counts new posts from: those written after the newest read now
                 entry["newest_post_at"] = max((p.created_at for p in posts if p.created_at), default=None)
             users.append(entry)

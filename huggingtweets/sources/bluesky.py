@@ -144,6 +144,11 @@ class AtprotoClient:
         return response.content, response.headers.get("content-type", "")
 
 
+def default_client(handle: Handle | None = None) -> AtprotoClient:
+    """The real client on the public AppView and PLC directory (the registry's factory)."""
+    return AtprotoClient()
+
+
 def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 

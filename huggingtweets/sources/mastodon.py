@@ -122,6 +122,11 @@ class MastodonPyClient:
         return [_plain(s) for s in page], key if has_next else None
 
 
+def default_client(handle: Handle) -> MastodonPyClient:
+    """The real client of ``handle``'s instance (the registry's factory)."""
+    return MastodonPyClient(handle.instance)
+
+
 def id_order(value: object) -> tuple[int, str]:
     """Sort key of status ids: Mastodon's are decimal strings of growing length, other servers'
     (GoToSocial's ULIDs) fixed-length strings that sort as text; (length, text) orders both."""

@@ -10,8 +10,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-SOURCES = ("archive", "x-api", "file", "mastodon-archive", "mastodon", "bluesky-car", "bluesky")
-
 
 @dataclass
 class Post:

@@ -406,3 +406,13 @@ def fetch_user(
         avatar_url=avatar_400(user.get("profile_image_url")),
     )
     return info, posts
+
+
+def default_client(handle=None) -> TweepyXClient:
+    """The real X API client, with the bearer token from the environment (the registry's factory)."""
+    return TweepyXClient(bearer_token_from_env())
+
+
+def fetch_account(handle, *, client: XClient, **kwargs) -> tuple[UserInfo, list[Post]]:
+    """``fetch_user`` for a parsed ``Handle`` (the registry's live-source signature)."""
+    return fetch_user(handle.key, client, **kwargs)
