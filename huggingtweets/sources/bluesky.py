@@ -26,12 +26,22 @@ from huggingtweets.sources.bluesky_car import read_car_bytes
 from huggingtweets.sources.bluesky_records import posts_from_feed
 from huggingtweets.sources.fields import Where, get
 from huggingtweets.sources.handles import Handle, parse_handle
+from huggingtweets.sources.live import (
+    MAX_AVATAR_BYTES,
+    Pages,
+    RateLimited,
+    TooLarge,
+    caller,
+    download,
+    keep_newest,
+)
 from huggingtweets.sources.record import Post, UserInfo, today_utc
 
 SOURCE = "bluesky"
 APPVIEW = "https://public.api.bsky.app"
 PLC_DIRECTORY = "https://plc.directory"
 PAGE_SIZE = 100  # getAuthorFeed's largest page
+AVATAR_HOSTS = ("cdn.bsky.app",)
 _GONE = {
     "AccountTakedown",
     "AccountDeactivated",
@@ -41,12 +51,6 @@ _GONE = {
     "RepoNotFound",
 }
 _AVATAR_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
-
-
-class RateLimited(Exception):
-    def __init__(self, reset_at: float | None) -> None:
-        super().__init__(f"rate limited until {reset_at}")
-        self.reset_at = reset_at
 
 
 class Refused(Exception):
@@ -60,11 +64,23 @@ class Refused(Exception):
 class AtprotoClient:
     """The reads, as plain dicts/bytes; atproto's exceptions made ``RateLimited``/``Refused``."""
 
-    def __init__(self, appview: str = APPVIEW, plc_url: str = PLC_DIRECTORY, timeout: float = 60) -> None:
+    def __init__(
+        self,
+        appview: str = APPVIEW,
+        plc_url: str = PLC_DIRECTORY,
+        timeout: float = 60,
+        avatar_hosts: tuple[str, ...] = AVATAR_HOSTS,
+        avatar_max_bytes: int = MAX_AVATAR_BYTES,
+    ) -> None:
         from atproto import Client, IdResolver
 
         self._client_class = Client
         self.appview = appview.rstrip("/")
+        # Avatars come from Bluesky's CDN (or the AppView itself); anything else is refused.
+        self.avatar_max_bytes = avatar_max_bytes
+        self.avatar_hosts = {h.lower() for h in avatar_hosts} | {
+            (urlsplit(self.appview).hostname or "").lower()
+        }
         self._appview = Client(base_url=self.appview)
         self._resolver = IdResolver(plc_url=plc_url, timeout=timeout)
         self._timeout = timeout
@@ -81,8 +97,7 @@ class AtprotoClient:
         try:
             return fn(*args, **kwargs)
         except ex.RateLimitExceededError as err:
-            reset = err.reset_at
-            raise RateLimited(reset.timestamp() if reset else None) from None
+            raise RateLimited(_reset_header(err)) from None
         except ex.RequestErrorBase as err:
             response = err.response
             if response is None:  # no answer at all: DNS, connection, timeout
@@ -134,14 +149,30 @@ class AtprotoClient:
         return self._query(self._appview, "app.bsky.feed.getAuthorFeed", params)
 
     def download(self, url: str) -> tuple[bytes, str]:
+        """An avatar: at most ``MAX_AVATAR_BYTES``, from (and redirected within) ``avatar_hosts``."""
         import httpx
 
         try:
-            response = httpx.get(url, timeout=self._timeout, follow_redirects=True)
-            response.raise_for_status()
+            return download(
+                url, hosts=self.avatar_hosts, max_bytes=self.avatar_max_bytes, timeout=self._timeout
+            )
+        except TooLarge as err:
+            raise Refused(None, "AvatarRefused", str(err)) from None
         except httpx.HTTPError as err:
             raise Refused(None, "AvatarDownload", type(err).__name__) from None
-        return response.content, response.headers.get("content-type", "")
+
+
+def _reset_header(err) -> float | None:
+    """The epoch second of ``ratelimit-reset``, read from the header itself: atproto's ``reset_at``
+    fails on a reset past the year 9999 (``1e12``: ValueError: year 33658)."""
+    import math
+
+    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    try:
+        reset = float(headers.get("ratelimit-reset", ""))
+    except (TypeError, ValueError):
+        return None
+    return reset if math.isfinite(reset) else None
 
 
 def default_client(handle: Handle | None = None) -> AtprotoClient:
@@ -162,17 +193,11 @@ def fetch_account(
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] | None = None,
+    max_pages: int | None = None,
 ) -> tuple[UserInfo, list[Post]]:
-    client = client or AtprotoClient()
-    waiter = livecache.Waiter("Bluesky", handle.display, echo=echo, sleep=sleep, clock=clock)
+    client = client or default_client(handle)
+    call = caller(livecache.Waiter("Bluesky", handle.display, echo=echo, sleep=sleep, clock=clock))
     appview = _host(client.appview)
-
-    def call(fn: Callable, *args):
-        while True:
-            try:
-                return fn(*args)
-            except RateLimited as err:
-                waiter.wait(err.reset_at)
 
     def gone(err: Refused, where: str) -> SourceError:
         detail = f"{err.code}: {err.message}" if err.message else err.code or f"HTTP {err.status}"
@@ -233,21 +258,17 @@ def fetch_account(
                 f"reading its public feed from {appview} instead."
             )
     if posts is None:
-        posts = _read_feed(client, call, did, handle, state, path, max_posts, gone)
-    if max_posts:
-        posts = posts[:max_posts]
-    if not posts:
-        raise SourceError(
-            f"{handle.display} has no posts on Bluesky", hint="expected an account that has posted"
-        )
+        posts = _read_feed(client, call, did, handle, state, path, max_posts, gone, echo, max_pages)
+    posts = keep_newest(posts, max_posts, who=handle.display, where="Bluesky")
     avatar_url = get(profile, "avatar", str, where)
     avatar_bytes, ext = None, ".jpg"
     if avatar_url:
         try:
             avatar_bytes, kind = client.download(avatar_url)
             ext = _AVATAR_TYPES.get(kind.split(";")[0].strip(), ".jpg")
-        except Refused:
-            echo(f"could not download the avatar of {handle.display}; the card uses a placeholder.")
+        except Refused as err:
+            why = f" ({err.message})" if err.code == "AvatarRefused" else ""
+            echo(f"could not download the avatar of {handle.display}{why}; the card uses a placeholder.")
     return (
         UserInfo(
             handle=handle.key,
@@ -267,15 +288,15 @@ def fetch_account(
     )
 
 
-def _read_feed(client, call, did, handle, state, path, max_posts, gone) -> list[Post]:
+def _read_feed(client, call, did, handle, state, path, max_posts, gone, echo, max_pages) -> list[Post]:
     """Page getAuthorFeed until a known post, the end, or ``max_posts``; merge into the cache."""
     # A cache cut short by --max-posts lacks older posts: read everything again (reads are free).
     known = {p["id"] for p in state["posts"]} if state.get("mode") == "feed" and state["complete"] else set()
     if not known:
         state.update(posts=[], complete=False)
-    fresh: list[Post] = []
-    cursor, seen_known = None, False
-    while True:
+    label = f"{_host(client.appview)}'s feed of {handle.display}"
+
+    def read_page(cursor):
         try:
             body = call(client.author_feed, did, cursor)
         except Refused as err:
@@ -285,16 +306,28 @@ def _read_feed(client, call, did, handle, state, path, max_posts, gone) -> list[
                 f"{_host(client.appview)} failed to give the posts of {handle.display} ({err})",
                 hint="try again later",
             ) from None
-        label = f"{_host(client.appview)}'s feed of {handle.display}"
         page = posts_from_feed(get(body, "feed", list, Where(label), required=True), did, SOURCE, label)
+        return page, get(body, "cursor", str, Where(label))
+
+    pages = Pages(
+        read_page,
+        lambda p: p.id,
+        service=_host(client.appview),
+        who=handle.display,
+        echo=echo,
+        max_posts=max_posts,
+        **({"max_pages": max_pages} if max_pages else {}),
+    )
+    fresh: list[Post] = []
+    seen_known = False
+    for page in pages:
         new = [p for p in page if p.id not in known]
-        seen_known = len(new) < len(page)
         fresh.extend(new)
-        cursor = get(body, "cursor", str, Where(label))
-        if seen_known or not cursor or not page or (max_posts and len(fresh) >= max_posts):
+        if len(new) < len(page):
+            seen_known = True
             break
     livecache.merge(state, [p.to_dict() for p in fresh], newest_first_key=lambda p: p["created_at"] or "")
-    state["complete"] = state["complete"] or seen_known or not cursor
+    state["complete"] = state["complete"] or seen_known or pages.complete
     state["mode"] = "feed"
     state["since"] = state["posts"][0]["id"] if state["posts"] else None
     livecache.save(path, state)

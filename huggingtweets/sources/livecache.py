@@ -8,6 +8,7 @@ merges them in. Unlike the X cache it keeps no holes: reads are free, so a fetch
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from huggingtweets.errors import HuggingtweetsError, SourceError
 from huggingtweets.runfolder import atomic_write_json, read_json
 
 MAX_RATE_LIMIT_WAITS = 10
+# The longest rate-limit wait a fetch sits out (X's window is 15 minutes; Mastodon's and Bluesky's 5).
+# A reset further away (a server asking for the year 9999) ends the fetch with one line instead.
+MAX_WAIT_S = 20 * 60
 CACHE_VERSION = 1
 
 
@@ -78,9 +82,25 @@ class Waiter:
                 f"{self.service} kept rate-limiting the reads of {self.who}", hint="run fetch again later"
             )
         now = self.clock()
-        delay = max(1.0, (reset_at or now + 60) - now)
+        if reset_at is None or not math.isfinite(reset_at):
+            reset_at = now + 60
+        delay = max(1.0, reset_at - now)
+        if delay > MAX_WAIT_S:
+            raise self.error(
+                f"{self.service} rate-limits the reads of {self.who} until {moment(reset_at)}, "
+                f"{delay:,.0f} s from now: longer than fetch waits ({MAX_WAIT_S // 60} min)",
+                hint="run fetch again after that time, or read fewer posts with --max-posts N",
+            )
         until = datetime.fromtimestamp(now + delay, tz=timezone.utc).strftime("%H:%M:%S UTC")
         self.echo(
             f"{self.service} rate limit reached; waiting {delay:.0f} s (until {until}) before going on."
         )
         self.sleep(delay)
+
+
+def moment(epoch: float) -> str:
+    """``epoch`` as a UTC date and time, also when it lies past what ``datetime`` holds."""
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):
+        return f"{epoch:.4g} s after 1970 (past the year 9999)"

@@ -24,6 +24,15 @@ from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
 from huggingtweets.sources.fields import Where, get
 from huggingtweets.sources.handles import Handle
+from huggingtweets.sources.live import (
+    MAX_PAGE_BYTES,
+    Pages,
+    RateLimited,
+    TooLarge,
+    caller,
+    capped_session,
+    keep_newest,
+)
 from huggingtweets.sources.mastodon_text import LEFT_OUT_NAMES, USED_VISIBILITIES, html_to_text
 from huggingtweets.sources.record import Post, UserInfo, iso_utc, parse_date, today_utc
 
@@ -32,30 +41,35 @@ PAGE_SIZE = 40  # the endpoint's largest page
 TOKEN_VAR = "MASTODON_ACCESS_TOKEN"
 
 
-class RateLimited(Exception):
-    def __init__(self, reset_at: float | None) -> None:
-        super().__init__(f"rate limited until {reset_at}")
-        self.reset_at = reset_at
-
-
 class MastodonPyClient:
     """Two reads (lookup, one page of statuses) as plain dicts; Mastodon.py's errors made ours."""
 
-    def __init__(self, instance: str, *, base_url: str | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        instance: str,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        max_page_bytes: int = MAX_PAGE_BYTES,
+    ) -> None:
+        from urllib.parse import urlsplit
+
         from mastodon import Mastodon
 
         self.instance = instance
+        base_url = base_url or f"https://{instance}"
         token = token if token is not None else (os.environ.get(TOKEN_VAR, "").strip() or None)
         self.has_token = bool(token)
         # "throw": we wait ourselves, with a message the user sees, instead of Mastodon.py's silent sleep.
+        # Answers are read capped, and redirects followed only on the instance itself.
         self._api = Mastodon(
-            api_base_url=base_url or f"https://{instance}",
+            api_base_url=base_url,
             access_token=token,
             ratelimit_method="throw",
             version_check_mode="none",
             request_timeout=60,
+            session=capped_session({(urlsplit(base_url).hostname or instance).lower()}, max_page_bytes),
         )
-        self._pages: dict[int, Any] = {}
 
     def _call(self, what: str, fn: Callable, *args, **kwargs):
         import mastodon as m
@@ -91,7 +105,12 @@ class MastodonPyClient:
             raise SourceError(
                 f"{self.instance} failed while reading {what} (HTTP {status})", hint="try again later"
             ) from None
-        except m.MastodonNetworkError:
+        except m.MastodonNetworkError as err:
+            if isinstance(err.__context__, TooLarge):  # raised in our session's hook, wrapped
+                raise SourceError(
+                    f"{self.instance} sent {err.__context__} while reading {what}; refused",
+                    hint="check the instance name; use the account's archive with --archive",
+                ) from None
             raise SourceError(
                 f"cannot reach {self.instance} to read {what} (no answer)",
                 hint="check the instance name and your connection",
@@ -106,20 +125,19 @@ class MastodonPyClient:
         return dict(self._call(handle.display, self._api.account_lookup, handle.identifier))
 
     def statuses(
-        self, account_id: str, *, since_id: str | None, cursor: Any = None
-    ) -> tuple[list[dict], Any]:
-        """One page (newest first) and the cursor of the next older page (None: no more)."""
+        self, account_id: str, *, since_id: str | None, cursor: str | None = None
+    ) -> tuple[list[dict], str | None]:
+        """One page (newest first) and the cursor of the next older page: the ``max_id`` of the Link
+        header's next page (None: no more). Only the id is taken from the link, never its host."""
         who = f"the posts of account {account_id}"
-        if cursor is None:
-            page = self._call(who, self._api.account_statuses, account_id, limit=PAGE_SIZE, since_id=since_id)
-        else:
-            page = self._call(who, self._api.fetch_next, self._pages.pop(cursor))
+        page = self._call(
+            who, self._api.account_statuses, account_id, limit=PAGE_SIZE, since_id=since_id, max_id=cursor
+        )
         if not page:
             return [], None
-        key = id(page)
-        self._pages[key] = page
-        has_next = getattr(page, "_pagination_next", None) is not None
-        return [_plain(s) for s in page], key if has_next else None
+        following = getattr(page, "_pagination_next", None) or {}
+        max_id = following.get("max_id") if isinstance(following, dict) else None
+        return [_plain(s) for s in page], None if max_id is None else str(max_id)
 
 
 def default_client(handle: Handle) -> MastodonPyClient:
@@ -205,18 +223,12 @@ def fetch_account(
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] | None = None,
+    max_pages: int | None = None,
 ) -> tuple[UserInfo, list[Post]]:
-    """The account's public and unlisted posts, newest first; only what is new since the cache is read."""
-    client = client or MastodonPyClient(handle.instance)
-    waiter = livecache.Waiter(f"{handle.instance}", handle.display, echo=echo, sleep=sleep, clock=clock)
-
-    def call(fn: Callable, *args, **kwargs):
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except RateLimited as err:
-                waiter.wait(err.reset_at)
-
+    """The account's public and unlisted posts, newest first; only what is new since the cache is read.
+    Reading stops at ``max_pages`` (``live.MAX_PAGES``) or when the instance repeats itself."""
+    client = client or default_client(handle)
+    call = caller(livecache.Waiter(f"{handle.instance}", handle.display, echo=echo, sleep=sleep, clock=clock))
     account = call(client.lookup, handle)
     where = Where(f"{handle.instance}'s answer for {handle.display}")
     account_id = str(get(account, "id", (str, int), where, required=True))
@@ -230,15 +242,22 @@ def fetch_account(
     path = (cache_dir or livecache.cache_root("mastodon")) / f"{handle.key}.json"
     state = livecache.load(path)
     since = state["since"] if state["complete"] else None
-    cursor, read, new_statuses = None, 0, []
     limit = max_posts or None
-    while True:
-        page, cursor = call(client.statuses, account_id, since_id=since, cursor=cursor)
-        page = [s for s in page if since is None or id_order(s.get("id")) > id_order(since)]
-        new_statuses.extend(page)
-        read += len(page)
-        if not page or cursor is None or (limit and read >= limit):
-            break
+
+    def read_page(cursor):
+        page, following = call(client.statuses, account_id, since_id=since, cursor=cursor)
+        return [s for s in page if since is None or id_order(s.get("id")) > id_order(since)], following
+
+    pages = Pages(
+        read_page,
+        lambda s: str(s.get("id")) if isinstance(s, dict) else repr(s),
+        service=handle.instance,
+        who=handle.display,
+        echo=echo,
+        max_posts=limit,
+        **({"max_pages": max_pages} if max_pages else {}),
+    )
+    new_statuses = [status for page in pages for status in page]
     new_posts, left_out = statuses_to_posts(
         new_statuses, account_id, f"{handle.instance} statuses of {handle.display}"
     )
@@ -250,16 +269,9 @@ def fetch_account(
     ids = [str(s["id"]) for s in new_statuses if isinstance(s, dict) and s.get("id") is not None]
     if ids:
         state["since"] = max(ids + ([since] if since else []), key=id_order)
-    state["complete"] = state["complete"] or not (limit and read >= limit)
+    state["complete"] = state["complete"] or pages.complete
     livecache.save(path, state)
-    posts = [Post(**p) for p in state["posts"]]
-    if limit:
-        posts = posts[:limit]
-    if not posts:
-        raise SourceError(
-            f"{handle.display} has no public posts on {handle.instance}",
-            hint="expected an account that has posted publicly",
-        )
+    posts = keep_newest([Post(**p) for p in state["posts"]], limit, who=handle.display, where=handle.instance)
     avatar = get(account, "avatar", str, where)
     return (
         UserInfo(
