@@ -329,7 +329,7 @@ def test_feed_of_the_wrong_shape_is_a_source_error(network, tmp_path):
     app.serve_repo = False
     app.feed = [feed_item(f"at://{MAREN}/app.bsky.feed.post/3x", MAREN, "fine", langs="en", facets={"a": 1})]
     with pytest.raises(
-        SourceError, match=r"feed\[0\].post.record: field 'facets' is an object, expected a list"
+        SourceError, match=r"feed\[0\].post.record: field `facets` is an object of 1, expected a list"
     ):
         fetch(server, "bsky:maren.example.com", tmp_path)
 

@@ -107,12 +107,15 @@ def test_handle_of_another_account_is_refused(tmp_path):
     ("outbox", "message"),
     [
         ([1, 2], "the file holds list, expected an OrderedCollection"),
-        ({"type": "OrderedCollection"}, "field 'orderedItems' is missing"),
-        ({"orderedItems": {"a": 1}}, "field 'orderedItems' is an object, expected a list"),
-        ({"orderedItems": ["x"]}, r"orderedItems\[0\]: field 'type' belongs to a record that is a string"),
+        ({"type": "OrderedCollection"}, "field `orderedItems` is missing"),
+        ({"orderedItems": {"a": 1}}, "field `orderedItems` is an object of 1, expected a list"),
+        (
+            {"orderedItems": ["x"]},
+            r"orderedItems\[0\]: field `type` belongs to a record that is a string \('x'\), expected an object",
+        ),
         (
             {"orderedItems": [{"type": "Create", "object": {"type": "Note", "id": "u", "to": [], "cc": 5}}]},
-            r"orderedItems\[0\]: field 'cc' is a number",
+            r"orderedItems\[0\]: field `cc` is a number \(5\), expected a list or a string",
         ),
         (
             {
@@ -128,7 +131,7 @@ def test_handle_of_another_account_is_refused(tmp_path):
                     }
                 ]
             },
-            r"orderedItems\[0\].object: field 'content' is a list, expected a string",
+            r"orderedItems\[0\].object: field `content` is a list of 1, expected a string",
         ),
     ],
 )

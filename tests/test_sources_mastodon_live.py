@@ -198,10 +198,14 @@ def test_a_status_of_the_wrong_shape_is_a_source_error(instance, tmp_path):
     app, server = instance
     # Mastodon.py turns most odd scalars into strings; what it passes through must still be checked.
     app.statuses.append(status(600, reblog=3))
-    with pytest.raises(SourceError, match=r"status\[0\]: field 'reblog' is a number, expected an object"):
+    with pytest.raises(
+        SourceError, match=r"status\[0\]: field `reblog` is a number \(3\), expected an object"
+    ):
         fetch(server, tmp_path)
     app.statuses[-1] = status(600, poll="yes")
-    with pytest.raises(SourceError, match=r"status\[0\]: field 'poll' is a string, expected an object"):
+    with pytest.raises(
+        SourceError, match=r"status\[0\]: field `poll` is a string \('yes'\), expected an object"
+    ):
         fetch(server, tmp_path)
 
 

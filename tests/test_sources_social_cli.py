@@ -56,7 +56,7 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, case):
         shutil.copytree(FIXTURES / "mastodon/archive", folder)
         (folder / "outbox.json").write_text(json.dumps({"orderedItems": "all of them"}))
         args = ["--archive", str(folder)]
-        expected = "field 'orderedItems' is a string, expected a list"
+        expected = "field `orderedItems` is a string ('all of them'), expected a list"
     elif case == "bad-handle":
         args = ["bsky:x..y"]
         expected = "'bsky:x..y' is not a valid handle"

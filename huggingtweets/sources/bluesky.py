@@ -24,7 +24,7 @@ from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
 from huggingtweets.sources.bluesky_car import read_car_bytes
 from huggingtweets.sources.bluesky_records import posts_from_feed
-from huggingtweets.sources.fields import Where, get
+from huggingtweets.sources.schema import Where, get
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.live import (
     MAX_AVATAR_BYTES,

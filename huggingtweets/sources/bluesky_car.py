@@ -14,7 +14,7 @@ from pathlib import Path
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.bluesky_records import POST, REPOST, post_from_record, repost_from_record
-from huggingtweets.sources.fields import Where, get
+from huggingtweets.sources.schema import Where, get
 from huggingtweets.sources.record import Post
 
 CAR_SOURCE = "bluesky-car"

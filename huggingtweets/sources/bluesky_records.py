@@ -13,7 +13,7 @@ feed items of ``app.bsky.feed.getAuthorFeed``. Shared by the CAR export and the 
 
 from __future__ import annotations
 
-from huggingtweets.sources.fields import Where, get, strings
+from huggingtweets.sources.schema import Where, get, strings
 from huggingtweets.sources.record import Post, parse_date
 
 POST = "app.bsky.feed.post"

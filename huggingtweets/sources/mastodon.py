@@ -22,7 +22,7 @@ from typing import Any
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
-from huggingtweets.sources.fields import Where, get
+from huggingtweets.sources.schema import Where, get
 from huggingtweets.sources.handles import Handle
 from huggingtweets.sources.live import (
     MAX_PAGE_BYTES,

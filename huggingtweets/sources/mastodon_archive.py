@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from huggingtweets.errors import SourceError
-from huggingtweets.sources.fields import Where, get, strings
+from huggingtweets.sources.schema import Where, get, strings
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.mastodon_text import (
     LEFT_OUT_NAMES,

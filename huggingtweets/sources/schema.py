@@ -238,6 +238,18 @@ class MapOf(Shape):
         return {k: (None if v is None else self.value.conform(v, _sub(path, k))) for k, v in value.items()}
 
 
+class Of(Shape):
+    """A value of one JSON type, taken as it is (``Of(list, "a list")``); bool is never a number."""
+
+    def __init__(self, kind: type, expected: str) -> None:
+        self.kind, self.expected = kind, expected
+
+    def conform(self, value: Any, path: str) -> Any:
+        if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is not bool):
+            raise self.fail(value, path)
+        return value
+
+
 STR = Str()
 ID = Id()
 DATE = Date()
@@ -259,3 +271,63 @@ def conform(
         raise error(
             f"{place}: {field} is {describe(bad.value)}, expected {bad.expected}", hint=hint
         ) from None
+
+
+# ------------------------------------------------------------------ field by field, for nested records
+# Parsers that walk deeply nested records (ActivityStreams, atproto) read them a field at a time,
+# with the same shapes and the same one-line error as ``conform``.
+
+_BY_TYPE: dict[type, Shape] = {
+    str: STR,
+    list: Of(list, "a list"),
+    dict: Of(dict, "an object"),
+    bool: Of(bool, "true/false"),
+    int: Of(int, "a number"),
+}
+
+
+class Where:
+    """Where a record came from: ``file``, then ``record`` (e.g. ``orderedItems[12]``)."""
+
+    def __init__(self, file: str, record: str = "") -> None:
+        self.file, self.record = file, record
+
+    def at(self, record: str) -> Where:
+        return Where(self.file, record)
+
+    def error(self, field: str, what: str, hint: str | None = None) -> SourceError:
+        place = f"{self.file}: {self.record}" if self.record else self.file
+        return SourceError(f"{place}: field `{field}` {what}", hint=hint or "re-download the export")
+
+
+def get(
+    record: Any, key: str, types: type | tuple[type, ...], where: Where, *, required: bool = False
+) -> Any:
+    """``record[key]`` conformed to the shape of ``types``; None when absent or null (unless ``required``)."""
+    if not isinstance(record, dict):
+        raise where.error(key, f"belongs to a record that is {describe(record)}, expected an object")
+    value = record.get(key)
+    if value is None:
+        if required:
+            raise where.error(key, "is missing")
+        return None
+    kinds = types if isinstance(types, tuple) else (types,)
+    shapes = [_BY_TYPE.get(k) or Of(k, k.__name__) for k in kinds]
+    shape = shapes[0] if len(shapes) == 1 else Either(*shapes)
+    try:
+        return shape.conform(value, key)
+    except Mismatch as bad:
+        raise where.error(key, f"is {describe(bad.value)}, expected {bad.expected}") from None
+
+
+def strings(record: Any, key: str, where: Where) -> list[str]:
+    """A list of strings (a lone string is read as a list of one, as ActivityStreams allows)."""
+    value = get(record, key, (list, str), where)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        return ListOf(STR).conform(value, key)
+    except Mismatch as bad:
+        raise where.error(bad.path, f"is {describe(bad.value)}, expected {bad.expected}") from None
