@@ -24,7 +24,6 @@ from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
 from huggingtweets.sources.bluesky_car import read_car_bytes
 from huggingtweets.sources.bluesky_records import posts_from_feed
-from huggingtweets.sources.schema import Where, get
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.live import (
     MAX_AVATAR_BYTES,
@@ -36,6 +35,7 @@ from huggingtweets.sources.live import (
     keep_newest,
 )
 from huggingtweets.sources.record import Post, UserInfo, today_utc
+from huggingtweets.sources.schema import Where, get
 
 SOURCE = "bluesky"
 APPVIEW = "https://public.api.bsky.app"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.bluesky_records import POST, REPOST, post_from_record, repost_from_record
-from huggingtweets.sources.schema import Where, get
 from huggingtweets.sources.record import Post
+from huggingtweets.sources.schema import Where, get
 
 CAR_SOURCE = "bluesky-car"
 PROFILE = "app.bsky.actor.profile"

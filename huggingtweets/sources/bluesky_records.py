@@ -13,8 +13,8 @@ feed items of ``app.bsky.feed.getAuthorFeed``. Shared by the CAR export and the 
 
 from __future__ import annotations
 
-from huggingtweets.sources.schema import Where, get, strings
 from huggingtweets.sources.record import Post, parse_date
+from huggingtweets.sources.schema import Where, get, strings
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"

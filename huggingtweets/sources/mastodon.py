@@ -22,7 +22,6 @@ from typing import Any
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
-from huggingtweets.sources.schema import Where, get
 from huggingtweets.sources.handles import Handle
 from huggingtweets.sources.live import (
     MAX_PAGE_BYTES,
@@ -35,6 +34,7 @@ from huggingtweets.sources.live import (
 )
 from huggingtweets.sources.mastodon_text import LEFT_OUT_NAMES, USED_VISIBILITIES, html_to_text
 from huggingtweets.sources.record import Post, UserInfo, iso_utc, parse_date, today_utc
+from huggingtweets.sources.schema import Where, get
 
 SOURCE = "mastodon"
 PAGE_SIZE = 40  # the endpoint's largest page

@@ -20,7 +20,6 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from huggingtweets.errors import SourceError
-from huggingtweets.sources.schema import Where, get, strings
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.mastodon_text import (
     LEFT_OUT_NAMES,
@@ -30,6 +29,7 @@ from huggingtweets.sources.mastodon_text import (
     html_to_text,
 )
 from huggingtweets.sources.record import Post, UserInfo, parse_date
+from huggingtweets.sources.schema import Where, get, strings
 
 SOURCE = "mastodon-archive"
 _AVATAR_TYPES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
