@@ -94,7 +94,7 @@ def test_an_endless_mastodon_timeline_is_cut(tmp_path, mode, reads, said):
 
 
 def test_the_page_ceiling_is_said_in_help():
-    assert f"{MAX_PAGES:,} pages" in LIMITS_HELP and "--max-posts" in LIMITS_HELP
+    assert f"stop at {MAX_PAGES:,} pages" in LIMITS_HELP and "repeats a page" in LIMITS_HELP
 
 
 class EndlessFeed(FakeNetwork):

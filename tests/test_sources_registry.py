@@ -68,6 +68,10 @@ def test_every_source_and_network_is_one_entry():
         assert parse_handle(spelling).spec == spec
         assert parse_handle(spec) == parse_handle(spelling)
     assert registry.live_source("mastodon").name == "mastodon" and registry.live_source("x").paid
+    assert registry.live_help().startswith(
+        "At most this many posts per user read live (X, Mastodon or Bluesky)."
+    )
+    assert "5,000 pages" in registry.live_help() and "Bluesky handle or DID" in registry.handle_help()
     help_line = registry.export_help()
     assert "Mastodon archive (.zip, its unpacked folder, or outbox.json)" in help_line
     assert help_line.index("Bluesky") < help_line.index("X archive")

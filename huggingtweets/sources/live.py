@@ -26,8 +26,8 @@ MAX_AVATAR_BYTES = 5 << 20  # Mastodon and Bluesky resize avatars to well under 
 MAX_REDIRECTS = 3
 
 LIMITS_HELP = (
-    f"Live Mastodon and Bluesky reads stop at {MAX_PAGES:,} pages (200,000 Mastodon statuses, "
-    "500,000 Bluesky posts), when the service repeats a page, or at --max-posts."
+    f"Without it, live Mastodon and Bluesky reads stop at {MAX_PAGES:,} pages (200,000 Mastodon "
+    "statuses, 500,000 Bluesky posts) or when the service repeats a page."
 )
 
 

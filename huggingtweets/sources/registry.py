@@ -448,6 +448,20 @@ def export_help() -> str:
     return "An account export: " + "; ".join(s.help for s in exports()) + "; told by its content."
 
 
+def live_help() -> str:
+    """What --max-posts says: which sources read live, and where a live read stops without it."""
+    from huggingtweets.sources.live import LIMITS_HELP
+
+    titles = list(dict.fromkeys(NETWORKS[s.network].title for s in SOURCES.values() if s.kind == "live"))
+    names = ", ".join(titles[:-1]) + " or " + titles[-1] if len(titles) > 1 else "".join(titles)
+    return f"At most this many posts per user read live ({names}). {LIMITS_HELP}"
+
+
+def handle_help() -> str:
+    """What a handle argument accepts, one line (for the commands' help)."""
+    return f"Accounts to read live: {expected_handles()}."
+
+
 def live_spec(user: dict) -> str | None:
     """The handle that reads ``user`` (a users.json entry) live again, or None when it came from an
     export or a file, or its spelling cannot be read back."""
