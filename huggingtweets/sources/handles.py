@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from huggingtweets.sources.registry import bad_handle, split_handle
-from huggingtweets.sources.registry import network as network_entry
+from huggingtweets.sources.networks import bad_handle, split_handle
+from huggingtweets.sources.networks import network as network_entry
 
 MAX_REPO_NAME = 96  # the Hub's limit on the name part of a repo id
 
