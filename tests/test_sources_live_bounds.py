@@ -223,3 +223,29 @@ def test_a_bluesky_avatar_is_bounded_and_from_the_service(tmp_path, avatar, kwar
     assert (user.avatar_bytes == JPEG) is kept
     if not kept:
         assert len(notes) == 1 and why in notes[0] and notes[0].endswith("the card uses a placeholder.")
+
+
+@pytest.mark.parametrize(
+    ("client_kwargs", "serve_repo", "said"),
+    [
+        ({"max_page_bytes": 3000}, False, "sent an answer of "),  # a feed page
+        ({"max_repo_bytes": 1000}, True, "sent an answer of "),  # the whole repository
+        ({}, True, "sent a redirect to localhost, off the service; refused"),
+    ],
+    ids=["feed-page", "repository", "redirect-away"],
+)
+def test_bluesky_answers_are_capped_and_stay_on_the_service(tmp_path, client_kwargs, serve_repo, said):
+    app = FakeNetwork()
+    app.serve_repo = serve_repo
+    app.feed = [
+        feed_item(f"at://{BSKY_DID}/app.bsky.feed.post/3k{n}", BSKY_DID, "words " * 20) for n in range(30)
+    ]
+    with LocalServer(app) as server, pytest.raises(SourceError) as err:
+        app.url = server.url
+        if not client_kwargs:
+            app.fail_once = (302, {"Location": f"http://localhost:{server.url.rsplit(':', 1)[1]}/x"}, b"")
+        bluesky_fetch(server.url, tmp_path, echo=lambda m: None, client_kwargs=client_kwargs)
+    message = str(err.value)
+    assert said in message and "\n" not in message
+    if client_kwargs:
+        assert f"more than {next(iter(client_kwargs.values())):,}" in message

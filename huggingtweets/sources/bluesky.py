@@ -27,10 +27,13 @@ from huggingtweets.sources.bluesky_records import posts_from_feed
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.live import (
     MAX_AVATAR_BYTES,
+    MAX_PAGE_BYTES,
+    MAX_REPO_BYTES,
     Pages,
     RateLimited,
     TooLarge,
     caller,
+    capped_transport,
     download,
     keep_newest,
 )
@@ -71,24 +74,35 @@ class AtprotoClient:
         timeout: float = 60,
         avatar_hosts: tuple[str, ...] = AVATAR_HOSTS,
         avatar_max_bytes: int = MAX_AVATAR_BYTES,
+        max_page_bytes: int = MAX_PAGE_BYTES,
+        max_repo_bytes: int = MAX_REPO_BYTES,
     ) -> None:
         from atproto import Client, IdResolver
 
         self._client_class = Client
+        self._timeout = timeout
         self.appview = appview.rstrip("/")
+        self.max_page_bytes, self.max_repo_bytes = max_page_bytes, max_repo_bytes
         # Avatars come from Bluesky's CDN (or the AppView itself); anything else is refused.
         self.avatar_max_bytes = avatar_max_bytes
         self.avatar_hosts = {h.lower() for h in avatar_hosts} | {
             (urlsplit(self.appview).hostname or "").lower()
         }
-        self._appview = Client(base_url=self.appview)
+        self._appview = self._capped(self.appview, max_page_bytes)
         self._resolver = IdResolver(plc_url=plc_url, timeout=timeout)
-        self._timeout = timeout
         self._pds: dict[str, object] = {}  # one client per PDS: each new one costs an SSL context
+
+    def _capped(self, base_url: str, max_bytes: int):
+        """An atproto client on ``base_url`` whose answers are capped and stay on its host."""
+        from atproto_client.request import Request
+
+        host = (urlsplit(base_url).hostname or "").lower()
+        request = Request(transport=capped_transport({host}, max_bytes))
+        return self._client_class(base_url=base_url, request=request)
 
     def _pds_client(self, pds: str):
         if pds not in self._pds:
-            self._pds[pds] = self._client_class(base_url=pds)
+            self._pds[pds] = self._capped(pds, self.max_repo_bytes)
         return self._pds[pds]
 
     def _call(self, fn: Callable, *args, **kwargs):
@@ -96,6 +110,11 @@ class AtprotoClient:
 
         try:
             return fn(*args, **kwargs)
+        except TooLarge as err:
+            raise SourceError(
+                f"{urlsplit(self.appview).hostname} or the account's PDS sent {err}; refused",
+                hint="check the handle; use the account's repository export (.car) with --archive",
+            ) from None
         except ex.RateLimitExceededError as err:
             raise RateLimited(_reset_header(err)) from None
         except ex.RequestErrorBase as err:

@@ -22,6 +22,7 @@ from huggingtweets.sources.record import Post
 # on Bluesky's feed (500,000). The largest real accounts hold about 150,000 posts.
 MAX_PAGES = 5000
 MAX_PAGE_BYTES = 8 << 20  # one page of statuses or posts; a real one of 40-100 posts is under 1 MB
+MAX_REPO_BYTES = 512 << 20  # a whole repository (getRepo); the largest real ones are a few hundred MB
 MAX_AVATAR_BYTES = 5 << 20  # Mastodon and Bluesky resize avatars to well under 2 MB
 MAX_REDIRECTS = 3
 
@@ -189,3 +190,41 @@ def capped_session(hosts: set[str], max_bytes: int = MAX_PAGE_BYTES):
     session.max_redirects = MAX_REDIRECTS
     session.hooks["response"].append(check)
     return session
+
+
+def capped_transport(hosts: set[str], max_bytes: int):
+    """An ``httpx`` transport (atproto's) that reads at most ``max_bytes`` of an answer and refuses a
+    redirect off ``hosts``; ``TooLarge`` otherwise."""
+    import httpx
+
+    class Capped(httpx.SyncByteStream):
+        def __init__(self, stream) -> None:
+            self.stream, self.read = stream, 0
+
+        def __iter__(self):
+            for chunk in self.stream:
+                self.read += len(chunk)
+                if self.read > max_bytes:
+                    raise TooLarge(f"an answer of more than {max_bytes:,} bytes")
+                yield chunk
+
+        def close(self) -> None:
+            self.stream.close()
+
+    class Transport(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            location = response.headers.get("location")
+            if response.status_code in (301, 302, 303, 307, 308) and location:
+                target = str(request.url.join(location))
+                if not same_service(target, hosts):
+                    response.close()
+                    raise TooLarge(f"a redirect to {urlsplit(target).hostname or target}, off the service")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                response.close()
+                raise TooLarge(f"an answer of {int(declared):,} bytes, more than {max_bytes:,}")
+            response.stream = Capped(response.stream)
+            return response
+
+    return Transport()
