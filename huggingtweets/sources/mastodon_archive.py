@@ -111,9 +111,12 @@ class _Export:
 
 
 def visibility(activity: dict, obj: dict | None, where: Where) -> str:
-    source = obj if obj is not None else activity
-    to = set(strings(source, "to", where)) or set(strings(activity, "to", where))
-    cc = set(strings(source, "cc", where)) or set(strings(activity, "cc", where))
+    """The object's own addressing decides: an empty ``to``/``cc`` there means "nobody", not "ask the
+    activity". Only an object with neither key at all falls back to its activity's addressing."""
+    addressed = obj is not None and ("to" in obj or "cc" in obj)
+    source = obj if addressed else activity
+    to = set(strings(source, "to", where))
+    cc = set(strings(source, "cc", where))
     if to & PUBLIC_ALIASES:
         return "public"
     if cc & PUBLIC_ALIASES:
@@ -180,6 +183,10 @@ def _note(obj: dict, actor_url: str, where: Where) -> Post:
     )
 
 
+def _count(left_out: dict[str, int], reason: str) -> None:
+    left_out[reason] = left_out.get(reason, 0) + 1
+
+
 def parse_outbox(
     data: object, label: str, actor_url: str | None = None
 ) -> tuple[list[Post], dict[str, int], str | None]:
@@ -201,6 +208,11 @@ def parse_outbox(
         actor_url = actor_url or actor
         if kind == "Announce":
             obj = get(item, "object", (str, dict), w, required=True)
+            # a boost addressed to followers only is as private as a followers-only post
+            seen = visibility(item, None, w)
+            if seen not in USED_VISIBILITIES:
+                _count(left_out, LEFT_OUT_NAMES[seen])
+                continue
             target = obj if isinstance(obj, str) else get(obj, "id", str, w) or ""
             posts.append(
                 Post(
@@ -221,8 +233,7 @@ def parse_outbox(
             continue
         seen = visibility(item, obj, w)
         if seen not in USED_VISIBILITIES:
-            reason = LEFT_OUT_NAMES[seen]
-            left_out[reason] = left_out.get(reason, 0) + 1
+            _count(left_out, LEFT_OUT_NAMES[seen])
             continue
         posts.append(_note(obj, actor, w.at(f"orderedItems[{i}].object")))
     return posts, left_out, actor_url
