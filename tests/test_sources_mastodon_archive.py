@@ -227,3 +227,67 @@ def test_a_followers_only_object_in_a_public_activity_never_reaches_the_run_fold
     raw = (tmp_path / "run/raw/ingrid_at_harbour.example.jsonl").read_text(encoding="utf-8")
     assert "blue pot" not in raw
     assert users[0]["left_out"] == {"followers_only": 2, "direct": 1}
+
+
+# ------------------------------------------------------------------ paths stay inside the archive
+
+SECRET_PNG = b"\x89PNG\r\n\x1a\n" + b"not yours to publish" * 4
+
+
+def _icon(folder: Path, url: str) -> None:
+    actor = json.loads((folder / "actor.json").read_text())
+    actor["icon"]["url"] = url
+    (folder / "actor.json").write_text(json.dumps(actor))
+
+
+@pytest.mark.parametrize("how", ["parent", "absolute", "backslashes", "symlink", "zip"])
+def test_an_avatar_path_outside_the_archive_is_never_read(tmp_path, how):
+    from huggingtweets.sources import fetch
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(SECRET_PNG)
+    folder = tmp_path / "export"
+    shutil.copytree(FIXTURE, folder)
+    url = {
+        "parent": "../secret.png",
+        "absolute": str(secret),
+        "backslashes": "..\\secret.png",
+        "symlink": "avatar-link.png",
+        "zip": "../secret.png",
+    }[how]
+    _icon(folder, url)
+    archive = folder
+    if how == "symlink":
+        (folder / "avatar-link.png").symlink_to(secret)
+    if how == "zip":  # a member literally named ../secret.png is refused by name, as in a folder
+        archive = zipped(folder, tmp_path / "export.zip")
+        with zipfile.ZipFile(archive, "a") as zf:
+            zf.writestr("../secret.png", SECRET_PNG)
+    users = fetch(tmp_path / "run", archives=[archive])
+    assert not list((tmp_path / "run/raw").glob("*avatar*"))
+    assert users[0]["avatar_file"] is None
+    assert users[0]["notes"] == [
+        f"actor.json icon.url ({'avatar-link.png' if how == 'symlink' else 'secret.png'}) points outside "
+        "the archive: ignored, the bot has no avatar"
+    ]
+    assert str(tmp_path) not in json.dumps(users)  # no path of this machine in users.json
+
+
+def test_an_avatar_inside_the_archive_is_still_read_and_the_note_reaches_the_report(tmp_path):
+    from huggingtweets.prepare import prepare
+    from huggingtweets.sources import fetch
+
+    folder = tmp_path / "export"
+    shutil.copytree(FIXTURE, folder)
+    (folder / "pics").mkdir()
+    shutil.move(folder / "avatar.png", folder / "pics/me.png")
+    _icon(folder, "pics/../pics/me.png")  # normalised, still inside
+    users = fetch(tmp_path / "ok", archives=[folder])
+    assert users[0]["avatar_file"] == "raw/ingrid_at_harbour.example.avatar.png" and "notes" not in users[0]
+    _icon(folder, "/etc/passwd")
+    fetch(tmp_path / "bad", archives=[folder])
+    report = prepare(tmp_path / "bad")
+    assert (
+        "@ingrid@harbour.example: actor.json icon.url (passwd) points outside the archive"
+        in report["warnings"][0]
+    )
