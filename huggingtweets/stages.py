@@ -58,17 +58,19 @@ class StageSpec:
 
 def _fetch(ctx: StageContext) -> dict:
     from huggingtweets.sources import fetch
+    from huggingtweets.sources.safezip import archive_limit
 
     c = ctx.config
-    users = fetch(
-        ctx.run_dir,
-        handles=c.handles,
-        archives=c.archives,
-        posts_files=c.posts_files,
-        max_posts=c.max_posts,
-        price_per_read=c.price_per_read,
-        echo=ctx.say,
-    )
+    with archive_limit(c.max_archive_mb):
+        users = fetch(
+            ctx.run_dir,
+            handles=c.handles,
+            archives=c.archives,
+            posts_files=c.posts_files,
+            max_posts=c.max_posts,
+            price_per_read=c.price_per_read,
+            echo=ctx.say,
+        )
     return {"users": [u["handle"] for u in users]}
 
 

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.record import Post, UserInfo
+from huggingtweets.sources.safezip import CappedZip
 from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, ListOf, MapOf, Obj, conform
 
 _YTD_HEAD = re.compile(r"\s*window\.YTD\.(?P<name>\w+)\.part(?P<part>\d+)\s*=\s*")
@@ -89,6 +90,7 @@ class _Files:
                 raise SourceError(
                     f"archive {self.label} is a damaged .zip file ({err})", hint=_HINT
                 ) from None
+            self._capped = CappedZip(self._zip, self.label)
             names = [n for n in self._zip.namelist() if not n.endswith("/")]
         else:
             raise SourceError(
@@ -107,7 +109,7 @@ class _Files:
         real = self._names[rel]
         try:
             if self._zip is not None:
-                return self._zip.read(real)
+                return self._capped.read(real)
             return (self.path / real).read_bytes()
         except _ZIP_ERRORS as err:
             raise SourceError(

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from huggingtweets.errors import SourceError
+from huggingtweets.errors import InputError, SourceError
 
 MB = 1 << 20
 DEFAULT_MAX_MB = 1024  # an X tweets.js of ~500,000 posts; raise it with max_archive_mb
@@ -51,6 +51,11 @@ def current_limits() -> ZipLimits:
 @contextlib.contextmanager
 def archive_limit(max_mb: int | None) -> Iterator[ZipLimits]:
     """Read archives under a cap of ``max_mb`` MB (None: the default) inside this block."""
+    if max_mb is not None and max_mb < 1:
+        raise InputError(
+            f"max_archive_mb is {max_mb}; expected a positive number of MB",
+            hint=f"leave it out for the default of {DEFAULT_MAX_MB}, or pass --max-archive-mb N",
+        )
     limits = ZipLimits(max_bytes=(max_mb or DEFAULT_MAX_MB) * MB)
     token = _LIMITS.set(limits)
     try:
