@@ -96,7 +96,11 @@ def _records(car: Car, label: str) -> tuple[str, dict[str, object]]:
         w = Where(label, f"MST node {len(seen) + 1}")
         if link in seen:
             # A tree reaches each node once; a node reached twice makes the walk grow without end.
-            raise w.error("link", f"leads to MST node {cid_text(link)} a second time: not a tree")
+            raise w.error(
+                "link",
+                f"leads to MST node {cid_text(link)} a second time: not a tree",
+                "export the repository again",
+            )
         seen.add(link)
         node = block(link, w)
         left = get(node, "l", bytes, w)
