@@ -92,7 +92,7 @@ _DRIVER = textwrap.dedent(
         return r.ru_utime + r.ru_stime
 
     out, args = sys.argv[1], sys.argv[2:]
-    base, cpu0 = peak(), cpu()
+    base, cpu0, t0 = peak(), cpu(), time.perf_counter()
     code = 0
     try:
         sys.argv = ["huggingtweets", *args]
@@ -101,14 +101,17 @@ _DRIVER = textwrap.dedent(
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     finally:
         with open(out, "w") as fh:
-            json.dump({"code": code, "extra_bytes": peak() - base, "cpu_s": cpu() - cpu0}, fh)
+            json.dump(
+                {"code": code, "extra_bytes": peak() - base, "cpu_s": cpu() - cpu0,
+                 "seconds": time.perf_counter() - t0, "peak_bytes": peak()}, fh)
     sys.exit(code)
     """
 )
 
 
 def measured_cli(tmp_path: Path, *args: str, timeout: float = 120) -> dict:
-    """Run ``huggingtweets ARGS`` in a fresh interpreter: {code, stderr, extra_bytes, cpu_s}."""
+    """Run ``huggingtweets ARGS`` in a fresh interpreter: {code, stderr, extra_bytes, cpu_s, seconds,
+    peak_bytes} (seconds: wall time of the command itself, after the interpreter and its imports)."""
     report = tmp_path / "measured.json"
     proc = subprocess.run(
         [sys.executable, "-c", _DRIVER, str(report), *args], capture_output=True, text=True, timeout=timeout
