@@ -125,9 +125,8 @@ def fetch(
     with archive_limit(max_archive_mb):
         if run_dir is None:
             run_dir = str(default_run_dir_for(handles, archive_args, file_args))
-        with run_lock(
-            run_dir, discard_new=True
-        ):  # the same lock `run` holds: never two writers in one folder
+        # the same lock `run` holds: never two writers in one folder
+        with run_lock(run_dir, discard_new=True):
             users = fetch_sources(
                 run_dir,
                 handles=handles,

@@ -65,6 +65,7 @@ class _Export:
                 ) from None
             self._zip = CappedZip(zf, path.name)
             if member is None:
+                zf.close()
                 raise SourceError(
                     f"{path.name} holds no outbox.json", hint="expected a Mastodon account archive"
                 )
@@ -95,7 +96,15 @@ class _Export:
             file = folder_file(self._dir, rel)
             return file.read_bytes() if file is not None else None
         # zlib.error is no OSError: a corrupt deflate stream raises it from read()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as err:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            OSError,
+            EOFError,
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+        ) as err:
             raise SourceError(
                 f"{self.label}: cannot read {name} ({type(err).__name__})", hint="re-download the archive"
             ) from None
