@@ -259,3 +259,15 @@ def test_a_block_changed_after_export_or_of_another_kind_is_refused():
         read_car_bytes(car(sha1, [(sha1, record)]), "export.car")
     # the honest export still reads, every block verified
     assert len(read_car_bytes(BLUESKY.read_bytes(), "repo.car")[2]) == 72
+
+
+def test_run_takes_the_setting_from_its_flag_and_its_config_file(tmp_path):
+    archive = _big_but_honest(tmp_path, 3)
+    run_dir = tmp_path / "run"
+    flag = measured_cli(tmp_path, "run", "--archive", str(archive), "--no-publish", "--max-archive-mb", "2")
+    assert flag["code"] == 1 and "outbox.json inflates to 3 MB, over the limit of 2 MB" in flag["stderr"]
+    config = tmp_path / "bot.yaml"
+    config.write_text(f"archives: [{archive}]\nmax_archive_mb: 2\nrun_dir: {run_dir}\npublish: false\n")
+    from_file = measured_cli(tmp_path, "run", "--config", str(config))
+    assert from_file["code"] == 1 and "over the limit of 2 MB per archive" in from_file["stderr"]
+    assert not run_dir.exists()
