@@ -39,7 +39,9 @@ def file_identity(path: str | Path) -> dict:
         )
     digest = hashlib.sha256()
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+        from huggingtweets.sources.safezip import open_zip
+
+        with open_zip(path, path.name) as archive:  # its table of contents within the caps
             for info in sorted(archive.infolist(), key=lambda i: i.filename):
                 digest.update(f"{info.filename}\0{info.file_size}\0{info.CRC}\n".encode())
         return {"name": path.name, "zip_toc_sha256": digest.hexdigest()}

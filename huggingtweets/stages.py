@@ -75,13 +75,16 @@ def _fetch(ctx: StageContext) -> dict:
 
 
 def _fetch_settings(ctx: StageContext) -> dict:
+    from huggingtweets.sources.safezip import archive_limit
+
     c = ctx.config
-    return {
-        "handles": sorted(bot_name([h]) for h in c.handles),
-        "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
-        "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
-        "max_posts": c.max_posts,
-    }
+    with archive_limit(c.max_archive_mb):  # an archive's identity is its table of contents
+        return {
+            "handles": sorted(bot_name([h]) for h in c.handles),
+            "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
+            "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
+            "max_posts": c.max_posts,
+        }
 
 
 def _prepare(ctx: StageContext) -> dict:

@@ -271,3 +271,35 @@ def test_run_takes_the_setting_from_its_flag_and_its_config_file(tmp_path):
     from_file = measured_cli(tmp_path, "run", "--config", str(config))
     assert from_file["code"] == 1 and "over the limit of 2 MB per archive" in from_file["stderr"]
     assert not run_dir.exists()
+
+
+def test_a_table_of_contents_too_long_to_open_is_refused_before_it_is_read(tmp_path):
+    # zipfile reads every entry of the table when it opens a zip (~650 bytes of memory each): 3,000
+    # empty files list ~285 KB, over the 64 KB that --max-archive-mb 8 allows (8 MB / 128).
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("outbox.json", (MASTODON / "outbox.json").read_bytes())
+        zf.writestr("actor.json", ACTOR)
+        for i in range(3000):
+            zf.writestr(f"media_attachments/files/{i:012d}/original.png", b"")
+    run_dir = tmp_path / "run"
+    small = measured_cli(
+        tmp_path, "fetch", "--archive", str(archive), "--run-dir", str(run_dir), "--max-archive-mb", "8"
+    )
+    _refused_in_one_line(
+        small,
+        run_dir,
+        "archive many.zip: its table of contents is",
+        "(3,002 files listed), over the limit of 65,536 bytes",
+    )
+    with safezip.archive_limit(8), pytest.raises(SourceError, match="its table of contents is"):
+        read_export(archive)
+    with safezip.archive_limit(64):
+        user, posts = read_export(archive)
+    assert user.handle == "ingrid_at_harbour.example" and posts
+    # the run's fingerprint of the archive reads the same table, under the same cap
+    from huggingtweets.stagerecords import file_identity
+
+    with safezip.archive_limit(8), pytest.raises(SourceError, match="its table of contents is"):
+        file_identity(archive)
+    assert file_identity(archive)["zip_toc_sha256"]

@@ -56,7 +56,9 @@ def export_kind(path: Path) -> str:
         return "mastodon"  # outbox.json given on its own
     if zipfile.is_zipfile(path):
         try:
-            with zipfile.ZipFile(path) as zf:
+            from huggingtweets.sources.safezip import open_zip
+
+            with open_zip(path, path.name) as zf:
                 names = {Path(n).name for n in zf.namelist()}
         except (zipfile.BadZipFile, OSError):
             return "x"

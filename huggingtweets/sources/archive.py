@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.record import Post, UserInfo
-from huggingtweets.sources.safezip import CappedZip
+from huggingtweets.sources.safezip import CappedZip, open_zip
 from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, ListOf, MapOf, Obj, conform
 
 _YTD_HEAD = re.compile(r"\s*window\.YTD\.(?P<name>\w+)\.part(?P<part>\d+)\s*=\s*")
@@ -85,7 +85,7 @@ class _Files:
                 raise SourceError(f"archive folder {self.label} cannot be listed ({err.strerror})") from None
         elif zipfile.is_zipfile(path):
             try:
-                self._zip = zipfile.ZipFile(path)
+                self._zip = open_zip(path, self.label)
             except _ZIP_ERRORS as err:
                 raise SourceError(
                     f"archive {self.label} is a damaged .zip file ({err})", hint=_HINT

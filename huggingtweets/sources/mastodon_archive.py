@@ -30,7 +30,7 @@ from huggingtweets.sources.mastodon_text import (
     html_to_text,
 )
 from huggingtweets.sources.record import Post, UserInfo, parse_date
-from huggingtweets.sources.safezip import CappedZip, folder_file, inside_name, shown_name
+from huggingtweets.sources.safezip import CappedZip, folder_file, inside_name, open_zip, shown_name
 
 SOURCE = "mastodon-archive"
 _AVATAR_TYPES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
@@ -57,7 +57,7 @@ class _Export:
             self._dir = path
         elif zipfile.is_zipfile(path):
             try:
-                zf = zipfile.ZipFile(path)
+                zf = open_zip(path, path.name)
                 member = _zip_member(zf.namelist(), "outbox.json")
             except (zipfile.BadZipFile, OSError) as err:
                 raise SourceError(
