@@ -1,7 +1,8 @@
 """Hostile archives through ``huggingtweets fetch``: how long and how much memory refusing them takes.
 
 Cases (issue 18, item 3): a 310 KB zip holding a 300 MB outbox.json (Mastodon) and data/tweets.js (X),
-the same Mastodon zip with its listed size rewritten to 1,000 bytes, a CAR whose MST node links to
+the same Mastodon zip with its listed size rewritten to 1,000 bytes, a zip listing 200,000 empty
+files (a table of contents zipfile would read whole on opening), a CAR whose MST node links to
 itself, and a CAR of verified blocks in which every node links to the one below twice (2**60 paths).
 Baselines, measured in the same run: fetching the honest fixture archives (tests/fixtures) the same way.
 
@@ -56,6 +57,11 @@ def build(work: Path) -> dict[str, tuple[list[str], str]]:
     shutil.copy(bomb, liar)
     lie_about_size(liar, "outbox.json", 1000)
     x_bomb = bomb_zip(work / "x-bomb.zip", "data/tweets.js", mb=300, head=b"window.YTD.tweets.part0 = [")
+    listing = work / "listing.zip"  # 200,000 empty files: zipfile would hold ~130 MB of table to open it
+    with zipfile.ZipFile(listing, "w") as zf:
+        zf.writestr("outbox.json", (MASTODON / "outbox.json").read_bytes())
+        for i in range(200_000):
+            zf.writestr(f"media_attachments/files/{i:012d}/original.png", b"")
 
     claimed = cid_of(b"whatever this node says it is")
     node = libipld.encode_dag_cbor({"l": claimed, "e": []})
@@ -84,6 +90,7 @@ def build(work: Path) -> dict[str, tuple[list[str], str]]:
         "Mastodon zip bomb (300 MB outbox.json)": (["--archive", str(bomb)], "baseline: honest Mastodon zip"),
         "Mastodon zip bomb, size listed as 1,000 B": (["--archive", str(liar)], "baseline: honest Mastodon zip"),
         "X zip bomb (300 MB data/tweets.js)": (["--archive", str(x_bomb), "--handle", "wren"], "baseline: honest Mastodon zip"),
+        "zip listing 200,000 files (18 MB table)": (["--archive", str(listing)], "baseline: honest Mastodon zip"),
         "CAR: MST node links to itself": (["--archive", str(work / "cyclic.car"), *HANDLE], "baseline: honest Bluesky CAR"),
         "CAR: every node reached twice (2**60 paths)": (["--archive", str(work / "dag.car"), *HANDLE], "baseline: honest Bluesky CAR"),
     }  # fmt: skip
