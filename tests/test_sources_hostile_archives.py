@@ -303,3 +303,26 @@ def test_a_table_of_contents_too_long_to_open_is_refused_before_it_is_read(tmp_p
     with safezip.archive_limit(8), pytest.raises(SourceError, match="its table of contents is"):
         file_identity(archive)
     assert file_identity(archive)["zip_toc_sha256"]
+
+
+# ------------------------------------------------------------------ an unpacked X archive's links
+
+
+def test_links_out_of_an_x_archive_folder_are_never_read(tmp_path):
+    from archive_kit import write_archive
+
+    from huggingtweets.sources.archive import read_archive
+
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"\xff\xd8\xff" + b"not yours to publish" * 4)
+    folder = write_archive(tmp_path / "archive")
+    media = folder / "data" / "profile_media"
+    media.mkdir()
+    (media / "1153674767859441664-MMo5i6vQ.jpg").symlink_to(secret)
+    user, posts = read_archive(folder)
+    assert posts and user.avatar_bytes is None  # the link is skipped, the archive still reads
+    tweets = folder / "data" / "tweets.js"
+    tweets.rename(tmp_path / "tweets.js")
+    tweets.symlink_to(tmp_path / "tweets.js")
+    with pytest.raises(SourceError, match=r"^archive archive: data/tweets.js is a link that leads outside"):
+        read_archive(folder)
