@@ -147,7 +147,8 @@ def _status_post(status: dict, account_id: str, where: Where) -> tuple[Post | No
     # Fail closed: a status that does not say it is public or unlisted (boosts too) is never read.
     seen = get(status, "visibility", str, where) or ""
     if seen not in USED_VISIBILITIES:
-        return None, LEFT_OUT_NAMES.get(seen, seen or "visibility_unknown")
+        # a fixed vocabulary for the report, whatever word a server (or a fork: "local") sends
+        return None, LEFT_OUT_NAMES.get(seen, "visibility_unknown")
     if get(status, "reblog", dict, where) is not None:
         return Post(id=sid, created_at=created, text="", is_retweet=True, source=SOURCE), None
     text, urls = html_to_text(get(status, "content", str, where) or "")
