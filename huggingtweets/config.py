@@ -60,6 +60,11 @@ class RunConfig:
         "At most this many posts per user from the X API, Bluesky or Mastodon.", default=None
     )
     price_per_read: float = _help("USD per post read from the X API, for the cost estimate.", default=0.005)
+    max_archive_mb: int = _help(
+        "MB the files read from one .zip archive may inflate to, each and together (a guard against zip "
+        "bombs, as is a compression ratio over 100:1); raise it for a genuinely huge archive.",
+        default=1024,
+    )
     # --- prepare (its seed is train.seed: one seed for the split, training and samples)
     keep_newlines: bool = _help("Keep line breaks inside posts.", default=False)
     keep_replies: bool = _help("Keep replies (their leading @mentions are stripped).", default=True)

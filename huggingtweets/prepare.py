@@ -110,7 +110,7 @@ def prepare(
         assert reports[handle]["downloaded"] == sum(reports[handle][k] for k in (*DROP_REASONS, "kept"))
 
     shown = {u["handle"]: (u.get("display") or "@" + u["handle"]) for u in users}
-    warnings = []
+    warnings = [f"{shown[u['handle']]}: {note}" for u in users for note in u.get("notes") or []]
     for handle, rep in reports.items():
         counts = ", ".join(f"{k} {rep[k]}" for k in ("downloaded", *DROP_REASONS, "kept"))
         if rep["characters"] < MIN_CHARACTERS:

@@ -95,7 +95,10 @@ def resolve_run_dir(config: RunConfig) -> Path:
         check_handle(handle)
     if config.run_dir:
         return Path(config.run_dir)
-    return default_run_dir_for(config.handles, config.archives, config.posts_files)
+    from huggingtweets.sources.safezip import archive_limit
+
+    with archive_limit(config.max_archive_mb):  # an archive without a handle is read for its owner
+        return default_run_dir_for(config.handles, config.archives, config.posts_files)
 
 
 def default_run_dir_for(handles, archives, posts_files) -> Path:

@@ -59,18 +59,20 @@ class StageSpec:
 
 def _fetch(ctx: StageContext, clients=None) -> dict:
     from huggingtweets.sources import fetch
+    from huggingtweets.sources.safezip import archive_limit
 
     c = ctx.config
-    users = fetch(
-        ctx.run_dir,
-        handles=c.handles,
-        archives=c.archives,
-        posts_files=c.posts_files,
-        max_posts=c.max_posts,
-        price_per_read=c.price_per_read,
-        clients=clients,
-        echo=ctx.say,
-    )
+    with archive_limit(c.max_archive_mb):
+        users = fetch(
+            ctx.run_dir,
+            handles=c.handles,
+            archives=c.archives,
+            posts_files=c.posts_files,
+            max_posts=c.max_posts,
+            price_per_read=c.price_per_read,
+            clients=clients,
+            echo=ctx.say,
+        )
     return {"users": [u["handle"] for u in users]}
 
 
@@ -80,13 +82,16 @@ def fetch_stage(clients=None) -> Stage:
 
 
 def _fetch_settings(ctx: StageContext) -> dict:
+    from huggingtweets.sources.safezip import archive_limit
+
     c = ctx.config
-    return {
-        "handles": sorted(bot_name([h]) for h in c.handles),
-        "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
-        "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
-        "max_posts": c.max_posts,
-    }
+    with archive_limit(c.max_archive_mb):  # an archive's identity is its table of contents
+        return {
+            "handles": sorted(bot_name([h]) for h in c.handles),
+            "archives": [[file_identity(p), bot_name([h]) if h else ""] for p, h in c.archives],
+            "posts_files": [[file_identity(p), bot_name([h])] for p, h in c.posts_files],
+            "max_posts": c.max_posts,
+        }
 
 
 def _prepare(ctx: StageContext) -> dict:

@@ -171,3 +171,126 @@ def test_lone_surrogates_become_replacement_characters(tmp_path):
     fetch(tmp_path / "run", archives=[folder])
     raw = (tmp_path / "run/raw/ingrid_at_harbour.example.jsonl").read_text(encoding="utf-8")
     assert "half an emoji \ufffd here" in raw
+
+
+# ------------------------------------------------------------------ addressing: the object decides
+
+FOLLOWERS = "https://harbour.example/users/ingrid/followers"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+def _create(n: int, activity: dict, obj: dict) -> dict:
+    note = {
+        "type": "Note",
+        "id": f"https://harbour.example/users/ingrid/statuses/{n}",
+        "content": f"<p>post {n}</p>",
+    }
+    return {
+        "type": "Create",
+        "actor": "https://harbour.example/users/ingrid",
+        **activity,
+        "object": {**note, **obj},
+    }
+
+
+def test_the_objects_own_addressing_decides():
+    from huggingtweets.sources.mastodon_archive import parse_outbox
+
+    items = [
+        # followers only on the object, inside an activity whose cc names Public: private
+        _create(1, {"to": [FOLLOWERS], "cc": [PUBLIC]}, {"to": [FOLLOWERS], "cc": []}),
+        # empty lists on the object in a Public activity: nobody, not the activity's audience
+        _create(2, {"to": [PUBLIC], "cc": [FOLLOWERS]}, {"to": [], "cc": []}),
+        # one key present and empty is still the object speaking
+        _create(3, {"to": [PUBLIC]}, {"cc": []}),
+        # no to/cc keys at all on the object: the activity's addressing stands in
+        _create(4, {"to": [PUBLIC]}, {}),
+        _create(5, {"cc": [PUBLIC]}, {"to": [FOLLOWERS], "cc": [PUBLIC]}),  # unlisted, on the object
+        _create(6, {"to": [PUBLIC]}, {"to": None}),  # null is no Public either
+        # a boost addressed to followers only
+        {"type": "Announce", "id": "https://harbour.example/a/7", "to": [FOLLOWERS], "object": "https://x.example/1"},
+        {"type": "Announce", "id": "https://harbour.example/a/8", "to": [PUBLIC], "object": "https://x.example/2"},
+    ]  # fmt: skip
+    posts, left_out, _ = parse_outbox({"orderedItems": items}, "outbox.json")
+    assert [p.id.rsplit("/", 1)[1] for p in posts] == ["4", "5", "8"]
+    assert left_out == {"followers_only": 2, "direct": 3}
+
+
+def test_a_followers_only_object_in_a_public_activity_never_reaches_the_run_folder(tmp_path):
+    from huggingtweets.sources import fetch
+
+    folder = tmp_path / "export"
+    shutil.copytree(FIXTURE, folder)
+    outbox = json.loads((folder / "outbox.json").read_text())
+    secret = _create(9001, {"to": [PUBLIC], "cc": [FOLLOWERS]}, {"to": [FOLLOWERS], "cc": []})
+    secret["object"]["content"] = "<p>only for my followers: the spare key is under the blue pot</p>"
+    outbox["orderedItems"].append(secret)
+    (folder / "outbox.json").write_text(json.dumps(outbox))
+    users = fetch(tmp_path / "run", archives=[folder])
+    raw = (tmp_path / "run/raw/ingrid_at_harbour.example.jsonl").read_text(encoding="utf-8")
+    assert "blue pot" not in raw
+    assert users[0]["left_out"] == {"followers_only": 2, "direct": 1}
+
+
+# ------------------------------------------------------------------ paths stay inside the archive
+
+SECRET_PNG = b"\x89PNG\r\n\x1a\n" + b"not yours to publish" * 4
+
+
+def _icon(folder: Path, url: str) -> None:
+    actor = json.loads((folder / "actor.json").read_text())
+    actor["icon"]["url"] = url
+    (folder / "actor.json").write_text(json.dumps(actor))
+
+
+@pytest.mark.parametrize("how", ["parent", "absolute", "backslashes", "symlink", "zip"])
+def test_an_avatar_path_outside_the_archive_is_never_read(tmp_path, how):
+    from huggingtweets.sources import fetch
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(SECRET_PNG)
+    folder = tmp_path / "export"
+    shutil.copytree(FIXTURE, folder)
+    url = {
+        "parent": "../secret.png",
+        "absolute": str(secret),
+        "backslashes": "..\\secret.png",
+        "symlink": "avatar-link.png",
+        "zip": "../secret.png",
+    }[how]
+    _icon(folder, url)
+    archive = folder
+    if how == "symlink":
+        (folder / "avatar-link.png").symlink_to(secret)
+    if how == "zip":  # a member literally named ../secret.png is refused by name, as in a folder
+        archive = zipped(folder, tmp_path / "export.zip")
+        with zipfile.ZipFile(archive, "a") as zf:
+            zf.writestr("../secret.png", SECRET_PNG)
+    users = fetch(tmp_path / "run", archives=[archive])
+    assert not list((tmp_path / "run/raw").glob("*avatar*"))
+    assert users[0]["avatar_file"] is None
+    assert users[0]["notes"] == [
+        f"actor.json icon.url ({'avatar-link.png' if how == 'symlink' else 'secret.png'}) points outside "
+        "the archive: ignored, the bot has no avatar"
+    ]
+    assert str(tmp_path) not in json.dumps(users)  # no path of this machine in users.json
+
+
+def test_an_avatar_inside_the_archive_is_still_read_and_the_note_reaches_the_report(tmp_path):
+    from huggingtweets.prepare import prepare
+    from huggingtweets.sources import fetch
+
+    folder = tmp_path / "export"
+    shutil.copytree(FIXTURE, folder)
+    (folder / "pics").mkdir()
+    shutil.move(folder / "avatar.png", folder / "pics/me.png")
+    _icon(folder, "pics/../pics/me.png")  # normalised, still inside
+    users = fetch(tmp_path / "ok", archives=[folder])
+    assert users[0]["avatar_file"] == "raw/ingrid_at_harbour.example.avatar.png" and "notes" not in users[0]
+    _icon(folder, "/etc/passwd")
+    fetch(tmp_path / "bad", archives=[folder])
+    report = prepare(tmp_path / "bad")
+    assert (
+        "@ingrid@harbour.example: actor.json icon.url (passwd) points outside the archive"
+        in report["warnings"][0]
+    )

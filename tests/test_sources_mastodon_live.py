@@ -237,3 +237,21 @@ def test_status_ids_sort_as_their_servers_mean_them():
     ]  # Mastodon: decimal, growing length
     ulids = ["01HZY3M8Q4T0000000000000B2", "01HZY3M8Q4T0000000000000A9", "01HZX000000000000000000000"]
     assert sorted(ulids, key=id_order) == sorted(ulids)  # GoToSocial: ULIDs, text order
+
+
+@pytest.mark.parametrize("visibility", ["<missing>", "", None, "limited", "mutuals"])
+def test_a_status_that_does_not_say_it_is_public_is_never_read(visibility):
+    from huggingtweets.sources.mastodon import statuses_to_posts
+
+    hidden = status(1, "the door code is 4711, do not share")
+    boost = status(2, kind="boost")
+    for s in (hidden, boost):
+        if visibility == "<missing>":
+            del s["visibility"]
+        else:
+            s["visibility"] = visibility
+    shown = status(3, "the ferry runs late today", visibility="unlisted")
+    posts, left_out = statuses_to_posts([hidden, boost, shown], ACCOUNT_ID, "statuses")
+    assert [p.id for p in posts] == [shown["id"]]
+    reason = "followers_only" if visibility == "limited" else "visibility_unknown"
+    assert left_out == {reason: 2}

@@ -76,8 +76,15 @@ class _FetchCommand(click.Command):
     "--price-per-read", type=click.FloatRange(min=0), default=0.005, show_default=True,
     help="USD per post read from the X API, for the cost estimate.",
 )  # fmt: skip
+@click.option(
+    "--max-archive-mb", type=click.IntRange(min=1), default=1024, show_default=True,
+    help="MB the files read from one .zip archive may inflate to, each and together (a guard against "
+    "zip bombs); raise it for a genuinely huge archive.",
+)  # fmt: skip
 @click.pass_context
-def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts, price_per_read):
+def fetch(
+    ctx, handles, archives, posts_files, given_handles, run_dir, max_posts, price_per_read, max_archive_mb
+):
     """Fetch a person's posts into DIR/raw/<handle>.jsonl and DIR/users.json.
 
     HANDLE... are read live: alice, @alice or x:alice from the X API v2 (bearer token in
@@ -112,20 +119,23 @@ def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts
                 hint=f"huggingtweets fetch --posts-file {path} --handle NAME",
             )
     from huggingtweets.runner import default_run_dir_for
+    from huggingtweets.sources.safezip import archive_limit
     from huggingtweets.stagerecords import run_lock
 
-    if run_dir is None:
-        run_dir = str(default_run_dir_for(handles, archive_args, file_args))
-    with run_lock(run_dir, discard_new=True):  # the same lock `run` holds: never two writers in one folder
-        users = fetch_sources(
-            run_dir,
-            handles=handles,
-            archives=archive_args,
-            posts_files=file_args,
-            max_posts=max_posts,
-            price_per_read=price_per_read,
-            echo=lambda line: click.echo(line, err=True),
-        )
+    with archive_limit(max_archive_mb):
+        if run_dir is None:
+            run_dir = str(default_run_dir_for(handles, archive_args, file_args))
+        # the same lock `run` holds: never two writers in one folder
+        with run_lock(run_dir, discard_new=True):
+            users = fetch_sources(
+                run_dir,
+                handles=handles,
+                archives=archive_args,
+                posts_files=file_args,
+                max_posts=max_posts,
+                price_per_read=price_per_read,
+                echo=lambda line: click.echo(line, err=True),
+            )
     for user in users:
         click.echo(f"@{user['handle']} ({user['name']}): posts from {user['source_detail']}")
     click.echo(

@@ -51,6 +51,9 @@ def _given(ctx: click.Context, name: str) -> bool:
 )
 @click.option("--max-posts", type=click.IntRange(min=1), help=field_help("max_posts"))
 @click.option("--price-per-read", type=click.FloatRange(min=0), help=field_help("price_per_read"))
+@click.option(
+    "--max-archive-mb", type=click.IntRange(min=1), help=field_help("max_archive_mb") + " [default: 1024]"
+)
 @click.option("--keep-newlines/--no-keep-newlines", default=None, help=field_help("keep_newlines"))
 @click.option("--keep-replies/--drop-replies", default=None, help=field_help("keep_replies"))
 @click.option("--samples", type=click.IntRange(min=1), help=field_help("samples") + " [default: 10]")
@@ -122,6 +125,7 @@ def run(ctx: click.Context, **_: object) -> None:
     for name in (
         "max_posts",
         "price_per_read",
+        "max_archive_mb",
         "keep_newlines",
         "keep_replies",
         "samples",

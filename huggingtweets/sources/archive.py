@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.record import Post, UserInfo
+from huggingtweets.sources.safezip import CappedZip, folder_file, open_zip
 from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, ListOf, MapOf, Obj, conform
 
 _YTD_HEAD = re.compile(r"\s*window\.YTD\.(?P<name>\w+)\.part(?P<part>\d+)\s*=\s*")
@@ -84,11 +85,12 @@ class _Files:
                 raise SourceError(f"archive folder {self.label} cannot be listed ({err.strerror})") from None
         elif zipfile.is_zipfile(path):
             try:
-                self._zip = zipfile.ZipFile(path)
+                self._zip = open_zip(path, self.label)
             except _ZIP_ERRORS as err:
                 raise SourceError(
                     f"archive {self.label} is a damaged .zip file ({err})", hint=_HINT
                 ) from None
+            self._capped = CappedZip(self._zip, self.label)
             names = [n for n in self._zip.namelist() if not n.endswith("/")]
         else:
             raise SourceError(
@@ -103,12 +105,23 @@ class _Files:
     def has(self, rel: str) -> bool:
         return rel in self._names
 
+    def inside(self, rel: str) -> bool:
+        """Whether ``rel`` is inside the archive: a zip member always is; in a folder, a symbolic link
+        may lead anywhere."""
+        return self._zip is not None or folder_file(self.path, self._names[rel]) is not None
+
     def read_bytes(self, rel: str) -> bytes:
         real = self._names[rel]
         try:
             if self._zip is not None:
-                return self._zip.read(real)
-            return (self.path / real).read_bytes()
+                return self._capped.read(real)
+            target = folder_file(self.path, real)
+            if target is None:
+                raise SourceError(
+                    f"archive {self.label}: {real} is a link that leads outside the archive folder",
+                    hint="pass the folder as X unpacked it, or the .zip itself",
+                )
+            return target.read_bytes()
         except _ZIP_ERRORS as err:
             raise SourceError(
                 f"archive {self.label}: {real} cannot be read ({type(err).__name__}: {err})", hint=_HINT
@@ -344,6 +357,8 @@ def _avatar(files: _Files, manifest: dict, url: str | None) -> tuple[bytes | Non
     for name in files.names():
         # X names the file "<account id>-<basename of avatarMediaUrl>".
         if name.startswith(media_dir) and (name.endswith("-" + base) or PurePosixPath(name).name == base):
+            if not files.inside(name):
+                continue  # a link out of the archive folder is never published as the bot's face
             return files.read_bytes(name), PurePosixPath(name).suffix or ".jpg"
     return None, ".jpg"
 

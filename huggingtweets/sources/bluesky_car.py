@@ -1,7 +1,8 @@
 """Read a Bluesky repository export (``.car``: Settings > Export my data, or
 ``com.atproto.sync.getRepo``).
 
-atproto's ``CAR.from_bytes`` (libipld underneath) decodes the CARv1 framing and the DAG-CBOR blocks.
+``carfile`` reads the CARv1 framing and checks every block against its CID; libipld decodes the
+DAG-CBOR blocks (atproto's ``CAR.from_bytes`` would take any CID a file claims for a block).
 atproto has no reader for the Merkle Search Tree in Python, so the walk from the commit to the
 records is written here: a node is ``{l: left subtree, e: [{p: shared prefix length, k: rest of the
 key, v: record CID, t: subtree to the right}]}``, keys are ``<collection>/<rkey>``. A CAR always
@@ -14,12 +15,13 @@ from pathlib import Path
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources.bluesky_records import POST, REPOST, post_from_record, repost_from_record
+from huggingtweets.sources.carfile import cid_text, read_blocks
 from huggingtweets.sources.record import Post
+from huggingtweets.sources.safezip import MB, current_limits
 from huggingtweets.sources.schema import Where, get
 
 CAR_SOURCE = "bluesky-car"
 PROFILE = "app.bsky.actor.profile"
-_MAX_NODES = 1_000_000  # a cycle guard: real repos have far fewer MST nodes
 
 
 def looks_like_car(head: bytes) -> bool:
@@ -27,29 +29,48 @@ def looks_like_car(head: bytes) -> bool:
     return len(head) > 2 and head[1] in (0xA2, 0xA1) and b"roots" in head[:64] and b"version" in head[:64]
 
 
-def decode(data: bytes, label: str):
-    from atproto_core.car import CAR
+class Car:
+    """A repository export's blocks, each verified against its CID, decoded when first asked for."""
 
-    try:
-        return CAR.from_bytes(data)
-    except RecursionError:
-        raise SourceError(
-            f"{label} is not a readable repository export (nested too deeply)",
-            hint="export the repository again",
-        ) from None
-    except Exception as err:  # libipld raises ValueError, atproto InvalidCARFile: both mean "corrupt"
-        raise SourceError(
-            f"{label} is not a readable CAR repository export ({type(err).__name__}: {str(err)[:120]})",
-            hint="export the repository again (Bluesky: Settings > Account > Export my data)",
-        ) from None
+    def __init__(self, root: bytes, blocks: dict[bytes, bytes], label: str) -> None:
+        self.root, self._raw, self._label = root, blocks, label
+        self._decoded: dict[bytes, object] = {}
+
+    def get(self, cid: bytes) -> object | None:
+        """The decoded block ``cid``; None when the file does not hold it."""
+        if cid in self._decoded:
+            return self._decoded[cid]
+        raw = self._raw.get(cid)
+        if raw is None:
+            return None
+        import libipld
+
+        try:
+            value = libipld.decode_dag_cbor(raw)
+        except RecursionError:
+            raise SourceError(
+                f"{self._label} is not a readable repository export (nested too deeply)",
+                hint="export the repository again",
+            ) from None
+        except Exception as err:  # libipld raises ValueError and others: all mean "corrupt"
+            raise SourceError(
+                f"{self._label} is not a readable CAR repository export (block {cid_text(cid)}: "
+                f"{type(err).__name__}: {str(err)[:120]})",
+                hint="export the repository again (Bluesky: Settings > Account > Export my data)",
+            ) from None
+        self._decoded[cid] = value
+        return value
 
 
-def _records(car, label: str) -> tuple[str, dict[str, object]]:
-    """(repo DID, {"collection/rkey": record}) by walking the commit's MST."""
-    from atproto_core.cid import CID
+def decode(data: bytes, label: str) -> Car:
+    root, blocks = read_blocks(data, label)
+    return Car(root, blocks, label)
 
+
+def _records(car: Car, label: str) -> tuple[str, dict[str, object]]:
+    """(repo DID, {"collection/rkey": record}) by walking the commit's MST; every node once."""
     where = Where(label, "commit")
-    commit = car.blocks.get(car.root)
+    commit = car.get(car.root)
     if commit is None:
         raise where.error(
             "roots", "names a commit block the file does not hold", "export the repository again"
@@ -58,26 +79,30 @@ def _records(car, label: str) -> tuple[str, dict[str, object]]:
     data = get(commit, "data", bytes, where, required=True)
 
     def block(link: bytes, w: Where) -> object:
-        try:
-            cid = CID.from_decoded_bytes(link)
-        except Exception:
-            raise w.error("link", "is not a CID") from None
-        found = car.blocks.get(cid)
+        found = car.get(link)
         if found is None:
             raise w.error(
-                "link", f"points at block {cid} that the file does not hold", "export the repository again"
+                "link",
+                f"points at block {cid_text(link)} that the file does not hold",
+                "export the repository again",
             )
         return found
 
     records: dict[str, object] = {}
     stack: list[bytes] = [data]
-    visited = 0
+    seen: set[bytes] = set()
     while stack:
-        visited += 1
-        if visited > _MAX_NODES:
-            raise where.error("data", "leads to a tree that does not end")
-        w = Where(label, f"MST node {visited}")
-        node = block(stack.pop(), w)
+        link = stack.pop()
+        w = Where(label, f"MST node {len(seen) + 1}")
+        if link in seen:
+            # A tree reaches each node once; a node reached twice makes the walk grow without end.
+            raise w.error(
+                "link",
+                f"leads to MST node {cid_text(link)} a second time: not a tree",
+                "export the repository again",
+            )
+        seen.add(link)
+        node = block(link, w)
         left = get(node, "l", bytes, w)
         if left is not None:
             stack.append(left)
@@ -122,7 +147,15 @@ def read_car_bytes(data: bytes, label: str, source: str = CAR_SOURCE) -> tuple[s
 
 def read_car(path: Path | str) -> tuple[str, str | None, list[Post]]:
     path = Path(path)
+    limit = current_limits().max_bytes
     try:
+        if path.stat().st_size > limit:
+            raise SourceError(
+                f"{path.name} is {path.stat().st_size / MB:,.0f} MB, over the limit of {limit / MB:,.0f} MB "
+                "per archive",
+                hint="if the export is genuinely this large, raise the limit: --max-archive-mb N "
+                "(config key max_archive_mb)",
+            )
         data = path.read_bytes()
     except OSError as err:
         raise SourceError(

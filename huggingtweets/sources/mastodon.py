@@ -167,11 +167,13 @@ def _status_post(status: dict, account_id: str, where: Where) -> tuple[Post | No
     """(post, None), or (None, what was left out) for a status that is never read."""
     sid = str(get(status, "id", (str, int), where, required=True))
     created = parse_date(get(status, "created_at", str, where))
+    # Fail closed: a status that does not say it is public or unlisted (boosts too) is never read.
+    seen = get(status, "visibility", str, where) or ""
+    if seen not in USED_VISIBILITIES:
+        # a fixed vocabulary for the report, whatever word a server (or a fork: "local") sends
+        return None, LEFT_OUT_NAMES.get(seen, "visibility_unknown")
     if get(status, "reblog", dict, where) is not None:
         return Post(id=sid, created_at=created, text="", is_retweet=True, source=SOURCE), None
-    seen = get(status, "visibility", str, where) or "public"
-    if seen not in USED_VISIBILITIES:
-        return None, LEFT_OUT_NAMES.get(seen, seen)
     text, urls = html_to_text(get(status, "content", str, where) or "")
     get(status, "spoiler_text", str, where)  # the content warning: never part of the text
     poll = get(status, "poll", dict, where)

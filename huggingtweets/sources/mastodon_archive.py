@@ -29,6 +29,7 @@ from huggingtweets.sources.mastodon_text import (
     html_to_text,
 )
 from huggingtweets.sources.record import Post, UserInfo, parse_date
+from huggingtweets.sources.safezip import CappedZip, folder_file, inside_name, open_zip, shown_name
 from huggingtweets.sources.schema import Where, get, strings
 
 SOURCE = "mastodon-archive"
@@ -42,51 +43,73 @@ def _zip_member(names: list[str], leaf: str) -> str | None:
 
 
 class _Export:
-    """The archive's files, by name relative to the folder that holds ``outbox.json``."""
+    """The archive's files, by name relative to the folder that holds ``outbox.json``. A name that
+    would lead outside the archive (``..``, an absolute path, a link out of the folder) reads as
+    absent; ``escapes`` tells the two apart."""
 
     def __init__(self, path: Path) -> None:
         self.label = path.name
-        self._zip: zipfile.ZipFile | None = None
+        self._zip: CappedZip | None = None
         self._dir: Path | None = None
+        self._given: Path | None = None  # outbox.json named on its own: read as the user named it
         self._root = ""
         if path.is_dir():
             self._dir = path
         elif zipfile.is_zipfile(path):
             try:
-                self._zip = zipfile.ZipFile(path)
-                member = _zip_member(self._zip.namelist(), "outbox.json")
+                zf = open_zip(path, path.name)
+                member = _zip_member(zf.namelist(), "outbox.json")
             except (zipfile.BadZipFile, OSError) as err:
                 raise SourceError(
                     f"{path.name} is not a readable zip ({err})", hint="re-download the archive"
                 ) from None
+            self._zip = CappedZip(zf, path.name)
             if member is None:
+                zf.close()
                 raise SourceError(
                     f"{path.name} holds no outbox.json", hint="expected a Mastodon account archive"
                 )
             self._root = member[: -len("outbox.json")]
         else:  # outbox.json given directly
-            self._dir, self._root = path.parent, ""
-            self._outbox_name = path.name
-            return
-        self._outbox_name = "outbox.json"
+            self._dir, self._given = path.parent, path
+
+    def escapes(self, name: str) -> bool:
+        """Whether ``name`` leads outside the archive (then it is never read)."""
+        rel = inside_name(name)
+        if rel is None:
+            return True
+        if self._dir is None:
+            return False  # a zip member is inside the zip, whatever it is called
+        target = self._dir / rel
+        return (target.exists() or target.is_symlink()) and folder_file(self._dir, rel) is None
 
     def read(self, name: str) -> bytes | None:
+        rel = inside_name(name)
+        if rel is None:
+            return None
         try:
             if self._zip is not None:
                 try:
-                    return self._zip.read(self._root + name)
+                    return self._zip.read(self._root + rel)
                 except KeyError:
                     return None
-            file = self._dir / name
-            return file.read_bytes() if file.is_file() else None
+            file = folder_file(self._dir, rel)
+            return file.read_bytes() if file is not None else None
         # zlib.error is no OSError: a corrupt deflate stream raises it from read()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as err:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            OSError,
+            EOFError,
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+        ) as err:
             raise SourceError(
                 f"{self.label}: cannot read {name} ({type(err).__name__})", hint="re-download the archive"
             ) from None
 
-    def json(self, name: str) -> object | None:
-        raw = self.read(name)
+    def _decode(self, name: str, raw: bytes | None) -> object | None:
         if raw is None:
             return None
         try:
@@ -97,8 +120,21 @@ class _Export:
                 hint="re-download the archive",
             ) from None
 
+    def json(self, name: str) -> object | None:
+        return self._decode(name, self.read(name))
+
     def outbox(self) -> object:
-        data = self.json(self._outbox_name)
+        if self._given is not None:
+            try:
+                raw = self._given.read_bytes()
+            except OSError as err:
+                raise SourceError(
+                    f"{self.label}: cannot read it ({type(err).__name__})",
+                    hint="check the path given to --archive",
+                ) from None
+            data = self._decode(self._given.name, raw)
+        else:
+            data = self.json("outbox.json")
         if data is None:
             raise SourceError(
                 f"{self.label} holds no outbox.json", hint="expected a Mastodon account archive"
@@ -107,13 +143,16 @@ class _Export:
 
     def close(self) -> None:
         if self._zip is not None:
-            self._zip.close()
+            self._zip.zf.close()
 
 
 def visibility(activity: dict, obj: dict | None, where: Where) -> str:
-    source = obj if obj is not None else activity
-    to = set(strings(source, "to", where)) or set(strings(activity, "to", where))
-    cc = set(strings(source, "cc", where)) or set(strings(activity, "cc", where))
+    """The object's own addressing decides: an empty ``to``/``cc`` there means "nobody", not "ask the
+    activity". Only an object with neither key at all falls back to its activity's addressing."""
+    addressed = obj is not None and ("to" in obj or "cc" in obj)
+    source = obj if addressed else activity
+    to = set(strings(source, "to", where))
+    cc = set(strings(source, "cc", where))
     if to & PUBLIC_ALIASES:
         return "public"
     if cc & PUBLIC_ALIASES:
@@ -180,6 +219,10 @@ def _note(obj: dict, actor_url: str, where: Where) -> Post:
     )
 
 
+def _count(left_out: dict[str, int], reason: str) -> None:
+    left_out[reason] = left_out.get(reason, 0) + 1
+
+
 def parse_outbox(
     data: object, label: str, actor_url: str | None = None
 ) -> tuple[list[Post], dict[str, int], str | None]:
@@ -201,6 +244,11 @@ def parse_outbox(
         actor_url = actor_url or actor
         if kind == "Announce":
             obj = get(item, "object", (str, dict), w, required=True)
+            # a boost addressed to followers only is as private as a followers-only post
+            seen = visibility(item, None, w)
+            if seen not in USED_VISIBILITIES:
+                _count(left_out, LEFT_OUT_NAMES[seen])
+                continue
             target = obj if isinstance(obj, str) else get(obj, "id", str, w) or ""
             posts.append(
                 Post(
@@ -221,8 +269,7 @@ def parse_outbox(
             continue
         seen = visibility(item, obj, w)
         if seen not in USED_VISIBILITIES:
-            reason = LEFT_OUT_NAMES[seen]
-            left_out[reason] = left_out.get(reason, 0) + 1
+            _count(left_out, LEFT_OUT_NAMES[seen])
             continue
         posts.append(_note(obj, actor, w.at(f"orderedItems[{i}].object")))
     return posts, left_out, actor_url
@@ -249,10 +296,18 @@ def read_mastodon_archive(
         posts, left_out, _ = parse_outbox(outbox, label, actor_url)
         avatar_bytes = None
         ext = ".jpg"
+        notes: list[str] = []
         if avatar and not urlsplit(avatar).scheme:
-            ext = PurePosixPath(avatar).suffix.lower()
-            if ext in _AVATAR_TYPES:
-                avatar_bytes = export.read(avatar)
+            if export.escapes(avatar):
+                # only the file's own name: the rest may be a path on someone's machine
+                notes.append(
+                    f"actor.json icon.url ({shown_name(avatar)}) points outside the archive: ignored, "
+                    "the bot has no avatar"
+                )
+            else:
+                ext = PurePosixPath(avatar).suffix.lower()
+                if ext in _AVATAR_TYPES:
+                    avatar_bytes = export.read(avatar)
     finally:
         export.close()
     if given is not None and given.key != owner.key:
@@ -271,5 +326,6 @@ def read_mastodon_archive(
         instance=owner.instance,
         display=owner.display,
         left_out=left_out,
+        notes=notes,
     )
     return user, posts

@@ -52,6 +52,9 @@ class UserInfo:
     display: str | None = None  # how people write the account: @alice@fosstodon.org
     # Posts seen but never read, by visibility (followers_only, direct): counted for the report.
     left_out: dict[str, int] = field(default_factory=dict)
+    # What the reader ignored and the user should know (a path outside the archive): the data report's
+    # warnings.
+    notes: list[str] = field(default_factory=list)
     live_since: str | None = None  # the newest post id a live source has read (refresh starts there)
     fetched_on: str | None = None  # YYYY-MM-DD (UTC) a live source was read, for the card's provenance
 
@@ -74,6 +77,8 @@ class UserInfo:
                 live_since=self.live_since,
                 fetched_on=self.fetched_on,
             )
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 

@@ -60,8 +60,10 @@ def content_identity(path: Path, keep: Callable[[Path], bool] | None = None) -> 
     CRC-32: archives can be gigabytes of media), a folder by the files ``keep`` accepts (relative
     path), any other file hashed whole."""
     if path.is_file() and zipfile.is_zipfile(path):
+        from huggingtweets.sources.safezip import open_zip
+
         digest = hashlib.sha256()
-        with zipfile.ZipFile(path) as archive:
+        with open_zip(path, path.name) as archive:  # its table of contents within the caps
             for info in sorted(archive.infolist(), key=lambda i: i.filename):
                 digest.update(f"{info.filename}\0{info.file_size}\0{info.CRC}\n".encode())
         return {"name": path.name, "zip_toc_sha256": digest.hexdigest()}
@@ -115,8 +117,10 @@ def _is_mastodon_export(path: Path, head: bytes) -> bool:
     if head.lstrip()[:1] == b"{":
         return True  # outbox.json given on its own
     if head[:2] == b"PK" and zipfile.is_zipfile(path):
+        from huggingtweets.sources.safezip import open_zip
+
         try:
-            with zipfile.ZipFile(path) as zf:
+            with open_zip(path, path.name) as zf:
                 names = {Path(n).name for n in zf.namelist()}
         except (zipfile.BadZipFile, OSError):
             return False
