@@ -288,6 +288,7 @@ def _context(meta: dict, version: str) -> dict:
                 "source_detail": user.get("source_detail") or "not recorded",
                 "stats": stats,
                 "languages_text": ", ".join(sorted(langs, key=lambda k: (-langs[k], k))[:3]) or "unknown",
+                **_language_part(raw),
             }
         )
     summary = meta["training_summary"]
@@ -339,6 +340,8 @@ def _context(meta: dict, version: str) -> dict:
         "has_extra_drops": any_of(("replies", "duplicates", "media_only")),
         "has_dates": any_of(("first_date", "last_date")),
         "has_languages": any(report_users.get(u["handle"], {}).get("languages") for u in users),
+        "has_language_part": any(u["language_shares"] or u["fit"] for u in users),
+        "length_rule": str((report.get("length_rule") or {}).get("text") or ""),
         "split": report.get("split"),
         "oversampled": [{"handle": h, **v} for h, v in sorted((report.get("oversampled") or {}).items())],
         "data_warnings": list(report.get("warnings") or []),
@@ -348,6 +351,34 @@ def _context(meta: dict, version: str) -> dict:
         "training": training,
         "predictions": predictions,
         "versions": sorted((str(k), str(v)) for k, v in (meta["versions"] or {}).items()),
+    }
+
+
+def _language_part(raw: dict) -> dict:
+    """A user's languages with their shares, where they came from, and the tokenizer's fit."""
+    shares = [
+        (str(code), float(share))
+        for code, share in (raw.get("language_shares") or {}).items()
+        if str(code) not in NOT_A_LANGUAGE
+    ]
+    origin = raw.get("languages_from")
+    fit = raw.get("tokenizer_fit")
+    if fit:
+        fit = {
+            "base_model": str(fit.get("base_model")),
+            "method": str(fit.get("method")),
+            "tokens_per_character": fit.get("tokens_per_character"),
+            "cut_share": fit.get("cut_share"),
+            "context_length": fit.get("context_length"),
+            "poor": bool(fit.get("poor")),
+            "better_families": [str(f) for f in fit.get("better_families") or []],
+        }
+    return {
+        "language_shares": shares,
+        "languages_from": {k: (origin or {}).get(k) for k in ("records", "script", "unknown")}
+        if origin
+        else None,
+        "fit": fit or None,
     }
 
 
