@@ -53,7 +53,8 @@ _NOT_PHONE = re.compile(
 _SPACES = re.compile(r"[^\S\n]+")
 # What "tokens" in the report counts: the pieces GPT-2's byte-level BPE pre-tokenizer splits text
 # into (contractions, runs of letters, of digits, of other symbols, each with its leading space).
-# BPE splits rare words further, so this is a cheap, offline lower bound on GPT-2 tokens.
+# BPE splits rare words further, so this is a cheap, offline lower bound on GPT-2 tokens (see
+# count_tokens for letters outside ASCII; huggingtweets.languages has the fuller estimate).
 _PRETOKEN = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
 
 
@@ -90,7 +91,11 @@ def is_boring(text: str) -> bool:
 
 
 def count_tokens(text: str) -> int:
-    return len(_PRETOKEN.findall(text))
+    # A piece of non-ASCII letters (a Chinese or Thai run, a Cyrillic word) is at least one GPT-2
+    # token per character: its vocabulary holds next to no merges across such characters.
+    return sum(
+        max(1, sum(1 for c in piece if not c.isascii() and c.isalpha())) for piece in _PRETOKEN.findall(text)
+    )
 
 
 @dataclass

@@ -128,7 +128,7 @@ def test_prepare_prints_warning_and_drop_replies(tmp_path):
     assert report["settings"]["keep_replies"] is False and report["split"]["seed"] == 3
     # Untagged posts: their script is Latin, which names no language; the GPT-2 fit is estimated.
     assert (
-        "@allot: languages und-Latn 100%; gpt2 tokenizer: 0.30 tokens per character" in result.output
+        "@allot: languages und-Latn 100.0%; gpt2 tokenizer: 0.30 tokens per character" in result.output
         and "0.0% of posts over 1,024 tokens (estimated (GPT-2 byte-level BPE))" in result.output
     )
     again = invoke("prepare", "--run-dir", str(run_dir), "--no-detect-languages", "--base-model", "tiny")

@@ -178,7 +178,7 @@ def prepare(run_dir, seed, keep_newlines, keep_replies, detect_languages, base_m
             f"@{handle}: kept {rep['kept']} of {rep['downloaded']} posts ({rep['characters']:,} characters, "
             f"~{rep['tokens']:,} tokens); dropped {dropped}"
         )
-        shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in rep["language_shares"].items()) or "unknown"
+        shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in rep["language_shares"].items()) or "unknown"
         fit = rep["tokenizer_fit"]
         fit_text = (
             f"; {fit['base_model']} tokenizer: {fit['tokens_per_character']:.2f} tokens per character, "
