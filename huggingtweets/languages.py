@@ -19,10 +19,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from huggingtweets.scripts import language_from_script
+from huggingtweets.scripts import NOT_A_LANGUAGE, language_from_script
 
-# A record's language that names none (X: undetermined, no text, media, hashtags only...).
-NOT_A_LANGUAGE = frozenset({"und", "zxx", "art", "qam", "qct", "qht", "qme", "qst"})
 TOP_LANGUAGES = 5
 # Poor fit: more than this many tokens per character (GPT-2 spends ~0.25 on English, ~0.3 on French
 # or German, ~1-3 on Chinese, Japanese, Thai), or more than this share of posts cut at the context.

@@ -75,6 +75,9 @@ _NAMED_SCRIPTS = (
     *SPACELESS_SCRIPTS,
     *(s for s in (*_SCRIPT_LANGUAGE, *_SHARED_SCRIPTS) if s not in SPACELESS_SCRIPTS),
 )
+# Language codes that name no language (X: undetermined, no text, media, hashtags only...): one
+# list for the report and the card.
+NOT_A_LANGUAGE = frozenset({"und", "zxx", "art", "qam", "qct", "qht", "qme", "qst"})
 # A word marked as a link, mention or hashtag is not the author's own words.
 _MARKS = ("http", "@", "#", "＠", "＃")
 

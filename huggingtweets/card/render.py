@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.card.escape import md_text, one_line
+from huggingtweets.card.languages import language_part
 from huggingtweets.errors import CardError
+from huggingtweets.scripts import NOT_A_LANGUAGE
 
 TEMPLATE_NAME = "modelcard.md.j2"
 DEFAULT_HUB_URL = "https://huggingface.co"
@@ -26,8 +28,6 @@ HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}$")
 # A Hub model id (``gpt2`` or ``org/name``), as opposed to a local folder the base was loaded from.
 HUB_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
-# X's language codes that name no language (undetermined, no text, hashtags only, ...).
-NOT_A_LANGUAGE = {"und", "zxx", "art", "qam", "qct", "qht", "qme", "qst"}
 
 
 # --------------------------------------------------------------------------- templates
@@ -288,7 +288,7 @@ def _context(meta: dict, version: str) -> dict:
                 "source_detail": user.get("source_detail") or "not recorded",
                 "stats": stats,
                 "languages_text": ", ".join(sorted(langs, key=lambda k: (-langs[k], k))[:3]) or "unknown",
-                **_language_part(raw),
+                **language_part(raw),
             }
         )
     summary = meta["training_summary"]
@@ -351,34 +351,6 @@ def _context(meta: dict, version: str) -> dict:
         "training": training,
         "predictions": predictions,
         "versions": sorted((str(k), str(v)) for k, v in (meta["versions"] or {}).items()),
-    }
-
-
-def _language_part(raw: dict) -> dict:
-    """A user's languages with their shares, where they came from, and the tokenizer's fit."""
-    shares = [
-        (str(code), float(share))
-        for code, share in (raw.get("language_shares") or {}).items()
-        if str(code) not in NOT_A_LANGUAGE
-    ]
-    origin = raw.get("languages_from")
-    fit = raw.get("tokenizer_fit")
-    if fit:
-        fit = {
-            "base_model": str(fit.get("base_model")),
-            "method": str(fit.get("method")),
-            "tokens_per_character": fit.get("tokens_per_character"),
-            "cut_share": fit.get("cut_share"),
-            "context_length": fit.get("context_length"),
-            "poor": bool(fit.get("poor")),
-            "better_families": [str(f) for f in fit.get("better_families") or []],
-        }
-    return {
-        "language_shares": shares,
-        "languages_from": {k: (origin or {}).get(k) for k in ("records", "script", "unknown")}
-        if origin
-        else None,
-        "fit": fit or None,
     }
 
 
