@@ -99,20 +99,33 @@ def script_of(grapheme: str) -> str | None:
     return match.lastgroup if match else ("Other" if grapheme[0].isalpha() else None)
 
 
-def _token_words(token: str) -> float:
+# The same character more than twice in a row ("哈哈哈哈哈", laughter) counts twice, as "hahaha"
+# is one word: doubling is ordinary (天天, 慢慢), a longer run is not more words.
+MAX_REPEATS = 2
+
+
+def _token_words(token: str, last: list) -> float:
+    """Word-equivalents of one whitespace token; ``last`` ([cluster, times in a row]) carries a
+    spaceless run across spaces, so "哈 哈 哈" counts as "哈哈哈"."""
     if token.isascii():
+        last[:] = [None, 0]
         return 1.0
     graphemes, _, _ = _patterns()
     clusters = graphemes.findall(token)
     spaceless = [script_of(g) for g in clusters]
     if not any(s in CHARACTERS_PER_WORD for s in spaceless):
+        last[:] = [None, 0]
         return 1.0  # a word of a script written with spaces, a number or an emoji: one word, as ever
     words, in_other = 0.0, False
     for cluster, script in zip(clusters, spaceless, strict=True):
         if script in CHARACTERS_PER_WORD:
-            words += 1 / CHARACTERS_PER_WORD[script]
+            last[:] = [cluster, last[1] + 1 if cluster == last[0] else 1]
+            if last[1] <= MAX_REPEATS:
+                words += 1 / CHARACTERS_PER_WORD[script]
             in_other = False
-        elif cluster[0].isalnum():
+            continue
+        last[:] = [None, 0]
+        if cluster[0].isalnum():
             words += 0 if in_other else 1  # "iPhone" or "2024" inside a Chinese run: one word
             in_other = True
         else:
@@ -128,19 +141,21 @@ def word_equivalents(text: str) -> float:
     """
     mention = _patterns()[2]
     total = 0.0
+    last: list = [None, 0]
     for token in text.split():
         low = token.lower()
         if any(mark in low for mark in _MARKS):
             rest = mention.sub(" ", token) if "@" in token or "＠" in token else ""
             if "http" in low or "#" in rest or "＃" in rest:
                 continue
+            last[:] = [None, 0]
             total += sum(
-                _token_words(t)
+                _token_words(t, last)
                 for t in rest.split()
                 if any(script_of(g) in CHARACTERS_PER_WORD for g in _patterns()[0].findall(t))
             )
             continue
-        total += _token_words(token)
+        total += _token_words(token, last)
     return total
 
 

@@ -7,12 +7,13 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from huggingtweets.clean import MIN_WORDS, clean_posts, is_boring
 from huggingtweets.scripts import (
     CHARACTERS_PER_WORD,
+    MAX_REPEATS,
     language_from_script,
     script_counts,
     script_of,
@@ -40,7 +41,7 @@ def test_every_script_of_the_fixture_keeps_most_of_its_posts():
     for item in POSTS:
         by_lang.setdefault(item["lang"][:2], []).append(bool(clean_posts([post(item["text"])]).kept))
     assert {lang: sum(kept) for lang, kept in by_lang.items()} == {
-        "zh": 9,
+        "zh": 10,
         "ja": 4,
         "ko": 3,
         "th": 2,
@@ -52,6 +53,8 @@ def test_every_script_of_the_fixture_keeps_most_of_its_posts():
     ("text", "words"),
     [
         ("今天好累啊", 5 / 1.5),  # five Han characters
+        ("哈哈哈哈哈哈", 2 / 1.5),  # laughter: a character more than twice in a row counts twice
+        ("哈 哈 哈 哈", 2 / 1.5),  # ... however it is spaced
         ("日本語の文章です", 5 / 1.5 + 3 / 2),  # kanji and kana, each at its own rate
         ("สวัสดีครับ", 7 / 3),  # seven grapheme clusters, not ten code points
         ("iPhone很好用", 1 + 3 / 1.5),  # a mixed token counted by its parts
@@ -133,10 +136,14 @@ def spaceless_posts(draw):
 @given(spaceless_posts())
 def test_no_post_is_short_only_because_it_has_no_spaces(drawn):
     script, joined, spaced = drawn
+    # Every letter counts, but a letter more than twice in a row (laughter: 哈哈哈哈) only twice.
+    counted = sum(
+        1 for i, c in enumerate(joined) if i < MAX_REPEATS or len(set(joined[i - MAX_REPEATS : i + 1])) > 1
+    )
     assert word_equivalents(joined) == pytest.approx(word_equivalents(spaced))
-    assert word_equivalents(joined) == pytest.approx(len(joined) / CHARACTERS_PER_WORD[script])
+    assert word_equivalents(joined) == pytest.approx(counted / CHARACTERS_PER_WORD[script])
     # Long enough in letters means long enough, whatever the spacing.
-    long_enough = len(joined) >= MIN_WORDS * CHARACTERS_PER_WORD[script]
+    long_enough = counted >= MIN_WORDS * CHARACTERS_PER_WORD[script]
     assert is_boring(joined) is not long_enough
     assert is_boring(spaced) is not long_enough
 
@@ -144,6 +151,8 @@ def test_no_post_is_short_only_because_it_has_no_spaces(drawn):
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=1, max_size=80))
 def test_any_text_counts_every_spaced_word_and_every_spaceless_letter(text):
+    spaceless = [c for c in text if script_of(c) in CHARACTERS_PER_WORD]
+    assume(all(spaceless.count(c) <= MAX_REPEATS for c in spaceless))  # laughter is the test above's
     # A token without spaceless letters is one word; one with them is worth at least its letters.
     marks = ("http", "@", "#", "＠", "＃")
     floor = 0.0
