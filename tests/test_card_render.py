@@ -245,6 +245,8 @@ def test_languages_part_lists_shares_fit_and_the_length_rule(meta):
     )
     assert "fit these languages better: qwen2.5 (Qwen/Qwen2.5-0.5B), bloom (bigscience/bloom-560m)." in body
     assert "- @grace_h: no language recorded." in body
-    assert "The length rule: posts of fewer than 3 words of their own" in body and "1.5 to 3 characters" in body
+    assert (
+        "The length rule: posts of fewer than 3 words of their own" in body and "1.5 to 3 characters" in body
+    )
     # A report without any of it (older runs, rebuilt original cards) shows no such part.
     assert "### Languages" not in render(meta) and "### Languages" in render(m)
