@@ -3,8 +3,10 @@
 The rules of the original huggingtweets, kept: unescape HTML entities (all of them, not only
 &amp; &lt; &gt;), remove URLs wherever they stand, collapse runs of spaces, remove newlines unless
 asked to keep them, drop retweets, drop "boring" posts (fewer than 3 words that are not a URL,
-@mention or #hashtag). Added: strip the leading @mentions of replies, drop exact duplicates
-(compared after cleaning), count media-only posts apart, and replace e-mail addresses and phone
+@mention or #hashtag; words counted by script, see ``huggingtweets.scripts``, so a post in Chinese,
+Japanese or Thai is as long as its characters make it). Added: strip the leading @mentions of replies, drop exact duplicates
+(compared after cleaning and Unicode NFC normalisation, so the same Korean or Japanese text typed
+with composed or decomposed characters is one post), count media-only posts apart, and replace e-mail addresses and phone
 numbers with placeholders.
 
 Placeholders are "[email]" and "[phone]": plain bracketed words, so they read as text to GPT-2
@@ -16,13 +18,16 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from huggingtweets.scripts import word_equivalents
 
 EMAIL_PLACEHOLDER = "[email]"
 PHONE_PLACEHOLDER = "[phone]"
 MEDIA_ONLY_LANGS = frozenset({"zxx", "qme"})
-MIN_WORDS = 3
+MIN_WORDS = 3  # in word-equivalents (huggingtweets.scripts): words, or characters in spaceless scripts
 # The drop reasons, in the order they are tested; a post is counted under the first that applies.
 DROP_REASONS = ("retweets", "replies", "media_only", "short", "duplicates")
 
@@ -48,7 +53,8 @@ _NOT_PHONE = re.compile(
 _SPACES = re.compile(r"[^\S\n]+")
 # What "tokens" in the report counts: the pieces GPT-2's byte-level BPE pre-tokenizer splits text
 # into (contractions, runs of letters, of digits, of other symbols, each with its leading space).
-# BPE splits rare words further, so this is a cheap, offline lower bound on GPT-2 tokens.
+# BPE splits rare words further, so this is a cheap, offline lower bound on GPT-2 tokens (see
+# count_tokens for letters outside ASCII; huggingtweets.languages has the fuller estimate).
 _PRETOKEN = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
 
 
@@ -65,7 +71,7 @@ def scrub_private(text: str) -> str:
 
 def clean_text(text: str, *, is_reply: bool = False, keep_newlines: bool = False) -> str:
     """One post's text, cleaned. Empty when nothing is left (a media-only post)."""
-    text = html.unescape(text)
+    text = unicodedata.normalize("NFC", html.unescape(text))
     if is_reply:
         text = _LEADING_MENTIONS.sub("", text)
     text = _URL.sub("", text)
@@ -79,12 +85,17 @@ def clean_text(text: str, *, is_reply: bool = False, keep_newlines: bool = False
 
 
 def is_boring(text: str) -> bool:
-    words = [w for w in text.split() if not any(mark in w.lower() for mark in ("http", "@", "#"))]
-    return len(words) < MIN_WORDS
+    # The small epsilon keeps 4.5 Chinese characters (3 words at 1.5 characters a word) from
+    # falling under 3 by a float rounding.
+    return word_equivalents(text) < MIN_WORDS - 1e-9
 
 
 def count_tokens(text: str) -> int:
-    return len(_PRETOKEN.findall(text))
+    # A piece of non-ASCII letters (a Chinese or Thai run, a Cyrillic word) is at least one GPT-2
+    # token per character: its vocabulary holds next to no merges across such characters.
+    return sum(
+        max(1, sum(1 for c in piece if not c.isascii() and c.isalpha())) for piece in _PRETOKEN.findall(text)
+    )
 
 
 @dataclass

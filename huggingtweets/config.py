@@ -68,6 +68,11 @@ class RunConfig:
     # --- prepare (its seed is train.seed: one seed for the split, training and samples)
     keep_newlines: bool = _help("Keep line breaks inside posts.", default=False)
     keep_replies: bool = _help("Keep replies (their leading @mentions are stripped).", default=True)
+    detect_languages: bool = _help(
+        "Where a post has no language tag, name its language from its Unicode script (kana: ja, "
+        "Hangul: ko, Han: zh; Latin and other shared scripts: only the script).",
+        default=True,
+    )
     # --- train
     train: TrainConfig = _help(
         "Training settings (TrainConfig): in a file under train: or at the top level, as flags of their own.",

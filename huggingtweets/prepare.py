@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from pathlib import Path
 
-from huggingtweets.clean import DROP_REASONS, clean_posts, count_tokens
+from huggingtweets.clean import DROP_REASONS, MIN_WORDS, clean_posts, count_tokens
 from huggingtweets.errors import NotEnoughDataError, SourceError, StageError
+from huggingtweets.languages import base_tokenizer, fit_warning, language_report, tokenizer_fit
 from huggingtweets.runfolder import atomic_dir, atomic_write_json
+from huggingtweets.scripts import CHARACTERS_PER_WORD
 
 MIN_CHARACTERS = 6_000  # below this a bot learns nothing useful: an error
 WARN_CHARACTERS = 40_000  # below this it will mostly parrot: a warning in the report
 VALIDATION_SHARE = 0.1
-TOP_LANGUAGES = 5
 
 
 def _read_raw(run_dir: Path, handle: str) -> list[dict]:
@@ -55,12 +55,10 @@ def _network_fields(user: dict, cleaned) -> dict:
     }
 
 
-def _user_report(handle: str, source: str, cleaned) -> dict:
+def _user_report(handle: str, source: str, cleaned, *, detect_languages: bool, tokenizer) -> dict:
     kept = cleaned.kept
     dates = sorted(p["created_at"][:10] for p in kept if p.get("created_at"))
-    langs = Counter(p["lang"] for p in kept if p.get("lang"))
-    # most_common breaks ties by first appearance; sort by (-count, lang) so the report is stable.
-    top = sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_LANGUAGES]
+    languages = language_report(kept, detect=detect_languages)
     return {
         "downloaded": cleaned.downloaded,
         **cleaned.drops,
@@ -69,8 +67,23 @@ def _user_report(handle: str, source: str, cleaned) -> dict:
         "tokens": sum(count_tokens(p["text"]) for p in kept),
         "first_date": dates[0] if dates else None,
         "last_date": dates[-1] if dates else None,
-        "languages": dict(top),
+        **languages,
+        "tokenizer_fit": tokenizer_fit([p["text"] for p in kept], tokenizer, languages["languages"]),
         "source": source,
+    }
+
+
+def length_rule() -> dict:
+    """How "short" is measured, for the report and the card."""
+    return {
+        "min_word_equivalents": MIN_WORDS,
+        "characters_per_word": dict(CHARACTERS_PER_WORD),
+        "text": (
+            f"posts of fewer than {MIN_WORDS} words of their own (links, @mentions and #hashtags left out) "
+            "are dropped as short; in scripts written without spaces (Chinese, Japanese, Thai, Lao, "
+            "Khmer, Burmese...) a word is counted as 1.5 to 3 characters, by script, and a mixed post "
+            "by its parts"
+        ),
     }
 
 
@@ -88,13 +101,23 @@ def _oversample(texts: list[str], target: int, rng: random.Random) -> list[str]:
 
 
 def prepare(
-    run_dir: Path | str, *, seed: int = 42, keep_newlines: bool = False, keep_replies: bool = True
+    run_dir: Path | str,
+    *,
+    seed: int = 42,
+    keep_newlines: bool = False,
+    keep_replies: bool = True,
+    detect_languages: bool = True,
+    base_model: str | None = "gpt2",
 ) -> dict:
-    """Clean, report, split and balance; returns the report written to ``data_report.json``."""
+    """Clean, report, split and balance; returns the report written to ``data_report.json``.
+
+    ``base_model`` only chooses the tokenizer whose fit on the posts is reported (never downloaded).
+    """
     from huggingtweets.sources import read_users
 
     run_dir = Path(run_dir)
     users = read_users(run_dir)
+    tokenizer = base_tokenizer(base_model)
     reports: dict[str, dict] = {}
     kept: dict[str, list[str]] = {}
     for user in users:
@@ -103,7 +126,9 @@ def prepare(
             _read_raw(run_dir, handle), keep_newlines=keep_newlines, keep_replies=keep_replies
         )
         reports[handle] = {
-            **_user_report(handle, user.get("source"), cleaned),
+            **_user_report(
+                handle, user.get("source"), cleaned, detect_languages=detect_languages, tokenizer=tokenizer
+            ),
             **_network_fields(user, cleaned),
         }
         kept[handle] = [p["text"] for p in cleaned.kept]
@@ -124,6 +149,8 @@ def prepare(
                 f"{shown[handle]}: only {rep['characters']:,} characters kept (under {WARN_CHARACTERS:,}); "
                 "the bot will mostly repeat these posts"
             )
+        if rep["tokenizer_fit"] and rep["tokenizer_fit"]["poor"]:
+            warnings.append(fit_warning(shown[handle], rep["tokenizer_fit"]))
 
     train: list[tuple[str, str]] = []
     validation: list[tuple[str, str]] = []
@@ -146,7 +173,13 @@ def prepare(
         "users": reports,
         "split": {"train": len(train), "validation": len(validation), "seed": seed},
         "oversampled": oversampled,
-        "settings": {"keep_newlines": keep_newlines, "keep_replies": keep_replies},
+        "settings": {
+            "keep_newlines": keep_newlines,
+            "keep_replies": keep_replies,
+            "detect_languages": detect_languages,
+            "base_model": base_model,
+        },
+        "length_rule": length_rule(),
         "warnings": warnings,
     }
     _save_dataset(run_dir / "dataset", train, validation)

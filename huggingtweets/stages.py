@@ -99,7 +99,12 @@ def _prepare(ctx: StageContext) -> dict:
 
     c = ctx.config
     report = prepare(
-        ctx.run_dir, seed=c.train.seed, keep_newlines=c.keep_newlines, keep_replies=c.keep_replies
+        ctx.run_dir,
+        seed=c.train.seed,
+        keep_newlines=c.keep_newlines,
+        keep_replies=c.keep_replies,
+        detect_languages=c.detect_languages,
+        base_model=c.train.base_model,  # only whose tokenizer's fit the report measures
     )
     return {"kept": {h: u["kept"] for h, u in report["users"].items()}}
 
@@ -195,6 +200,8 @@ STAGE_LIST: tuple[StageSpec, ...] = (
             "seed": ctx.config.train.seed,
             "keep_newlines": ctx.config.keep_newlines,
             "keep_replies": ctx.config.keep_replies,
+            "detect_languages": ctx.config.detect_languages,
+            "base_model": ctx.config.train.base_model,
         },
         ("dataset", "data_report.json"),
     ),

@@ -89,6 +89,18 @@ def _set_language(m, v):
     m["data_report"]["users"]["ada_l"]["languages"] = {v: 50, "en": 10}
 
 
+def _set_language_part(m, v):
+    m["data_report"]["users"]["ada_l"].update(
+        language_shares={v: 0.5, "en": 0.5},
+        languages_from={"records": 1, "script": 1, "unknown": 0},
+        tokenizer_fit={
+            "base_model": v, "method": v, "tokens_per_character": 2.5, "context_length": 1024,
+            "cut_share": 0.1, "poor": True, "better_families": [v, "qwen2.5 (Qwen/Qwen2.5-0.5B)"],
+        },
+    )  # fmt: skip
+    m["data_report"]["length_rule"] = {"text": v}
+
+
 def _set_dates(m, v):
     m["data_report"]["users"]["ada_l"]["first_date"] = v
     m["data_report"]["users"]["grace_h"]["last_date"] = v
@@ -119,6 +131,7 @@ FIELDS = {
     "sample prediction": _set_prediction,
     "data warning": _set_warning,
     "language code": _set_language,
+    "language shares, tokenizer fit, length rule": _set_language_part,
     "first and last date": _set_dates,
     "oversampled handle": _set_oversampled,
     "training device, precision, hyperparameters": _set_training,

@@ -215,3 +215,38 @@ def test_card_needs_a_trained_run(card_run_dir):
     (card_run_dir / "model" / "config.json").unlink()
     with pytest.raises(StageError, match="huggingtweets train"):
         write_card(card_run_dir, repo_id=REPO)
+
+
+def test_languages_part_lists_shares_fit_and_the_length_rule(meta):
+    from huggingtweets.prepare import length_rule
+
+    m = copy.deepcopy(meta)
+    m["data_report"]["length_rule"] = length_rule()
+    m["data_report"]["users"]["ada_l"].update(
+        language_shares={"zh": 0.9, "en": 0.1},
+        languages_from={"records": 70, "script": 20, "unknown": 0},
+        tokenizer_fit={
+            "base_model": "gpt2",
+            "method": "estimated (GPT-2 byte-level BPE)",
+            "tokens_per_character": 2.71,
+            "context_length": 1024,
+            "cut_share": 0.02,
+            "poor": True,
+            "better_families": ["qwen2.5 (Qwen/Qwen2.5-0.5B)", "bloom (bigscience/bloom-560m)"],
+        },
+    )
+    # The Markdown escapes (\\( \\#) are the `md` filter's; the reader sees the plain words.
+    body = " ".join(parse_card(render(m))["body"].replace("\\", "").split())
+    assert (
+        "- @ada_l: zh 90.0%, en 10.0% of the kept posts (70 tagged by the network, 20 named from their "
+        "Unicode script, 0 unknown). The base model's tokenizer (gpt2, estimated (GPT-2 byte-level BPE)) "
+        "spends 2.71 tokens per character on these posts; 2.0% of them are longer than its 1024-token "
+        "context. That is a poor fit" in body
+    )
+    assert "fit these languages better: qwen2.5 (Qwen/Qwen2.5-0.5B), bloom (bigscience/bloom-560m)." in body
+    assert "- @grace_h: no language recorded." in body
+    assert (
+        "The length rule: posts of fewer than 3 words of their own" in body and "1.5 to 3 characters" in body
+    )
+    # A report without any of it (older runs, rebuilt original cards) shows no such part.
+    assert "### Languages" not in render(meta) and "### Languages" in render(m)

@@ -96,6 +96,8 @@ def test_count_tokens_is_gpt2_pretokenization():
     # "Hello", " world", ",", " it", "'s", " 2022", "!!"
     assert count_tokens("Hello world, it's 2022!!") == 7
     assert count_tokens("") == 0
+    # Outside ASCII each letter is at least a token (a whole Chinese sentence is one pre-token).
+    assert count_tokens("今天早上我在河边跑了五公里。") == 14 and count_tokens("café au lait") == 3
 
 
 def test_clean_posts_counts_every_drop():

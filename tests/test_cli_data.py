@@ -126,6 +126,18 @@ def test_prepare_prints_warning_and_drop_replies(tmp_path):
     assert "Warning: @allot: only" in result.stderr
     report = json.loads((run_dir / "data_report.json").read_text())
     assert report["settings"]["keep_replies"] is False and report["split"]["seed"] == 3
+    # Untagged posts: their script is Latin, which names no language; the GPT-2 fit is estimated.
+    assert (
+        "@allot: languages und-Latn 100.0%; gpt2 tokenizer: 0.30 tokens per character" in result.output
+        and "0.0% of posts over 1,024 tokens (estimated (GPT-2 byte-level BPE))" in result.output
+    )
+    again = invoke("prepare", "--run-dir", str(run_dir), "--no-detect-languages", "--base-model", "tiny")
+    assert again.exit_code == 0, again.output
+    assert "@allot: languages unknown\n" in again.output
+    report = json.loads((run_dir / "data_report.json").read_text())
+    assert (
+        report["settings"]["detect_languages"] is False and report["users"]["allot"]["tokenizer_fit"] is None
+    )
 
 
 def test_x_api_fetch_through_the_cli(monkeypatch, tmp_path):

@@ -44,7 +44,15 @@ def test_sample_report_reconciles(sample_run):
     assert rep["tokens"] > rep["kept"] * 10
     assert (rep["first_date"], rep["last_date"]) == ("2021-03-03", "2022-10-03")
     assert list(rep["languages"]) == ["en"] and rep["source"] == "archive"
-    assert report["settings"] == {"keep_newlines": False, "keep_replies": True}
+    assert report["settings"] == {
+        "keep_newlines": False, "keep_replies": True, "detect_languages": True, "base_model": "gpt2",
+    }  # fmt: skip
+    assert report["length_rule"]["min_word_equivalents"] == 3
+    assert rep["languages_from"] == {"records": 379, "script": 0, "unknown": 0}
+    # English on GPT-2: a good fit, estimated offline (no GPT-2 tokenizer on this machine).
+    fit = rep["tokenizer_fit"]
+    assert fit["method"].startswith("estimated") and 0.15 < fit["tokens_per_character"] < 0.4
+    assert fit["cut_share"] == 0 and fit["poor"] is False and fit["better_families"] == []
     on_disk = json.loads((sample_run / "data_report.json").read_text())
     assert on_disk == report
     # Stable layout for the card: keys sorted.
@@ -132,9 +140,14 @@ def test_drop_replies_and_keep_newlines_settings(tmp_path):
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
     run_dir = tmp_path / "r"
     fetch(run_dir, posts_files=[(jsonl, "g")], echo=lambda _: None)
-    report = prepare(run_dir, keep_replies=False, keep_newlines=True)
+    report = prepare(run_dir, keep_replies=False, keep_newlines=True, detect_languages=False)
     assert report["users"]["g"]["replies"] == 1
-    assert report["settings"] == {"keep_newlines": True, "keep_replies": False}
+    assert report["settings"] == {
+        "keep_newlines": True, "keep_replies": False, "detect_languages": False, "base_model": "gpt2",
+    }  # fmt: skip
+    # A posts file carries no language, and detection is off: none reported, none guessed.
+    rep = report["users"]["g"]
+    assert rep["languages"] == {} and rep["languages_from"] == {"records": 0, "script": 0, "unknown": 71}
     ds = load(run_dir)
     assert "A post on\ntwo lines about the garden shed" in ds["train"]["text"] + ds["validation"]["text"]
 

@@ -132,6 +132,7 @@ class Handlers:
             seed=defaults.train.seed,
             keep_newlines=defaults.keep_newlines,
             keep_replies=defaults.keep_replies,
+            detect_languages=defaults.detect_languages,
         )
         return report, notes
 

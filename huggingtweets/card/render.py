@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.card.escape import md_text, one_line
+from huggingtweets.card.languages import language_part
 from huggingtweets.errors import CardError
+from huggingtweets.scripts import NOT_A_LANGUAGE
 
 TEMPLATE_NAME = "modelcard.md.j2"
 DEFAULT_HUB_URL = "https://huggingface.co"
@@ -26,8 +28,6 @@ HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}$")
 # A Hub model id (``gpt2`` or ``org/name``), as opposed to a local folder the base was loaded from.
 HUB_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
-# X's language codes that name no language (undetermined, no text, hashtags only, ...).
-NOT_A_LANGUAGE = {"und", "zxx", "art", "qam", "qct", "qht", "qme", "qst"}
 
 
 # --------------------------------------------------------------------------- templates
@@ -292,6 +292,7 @@ def _context(meta: dict, version: str) -> dict:
                 "avatar_src": avatar_src(meta, user),
                 "stats": stats,
                 "languages_text": ", ".join(sorted(langs, key=lambda k: (-langs[k], k))[:3]) or "unknown",
+                **language_part(raw),
             }
         )
     summary = meta["training_summary"]
@@ -343,6 +344,8 @@ def _context(meta: dict, version: str) -> dict:
         "has_extra_drops": any_of(("replies", "duplicates", "media_only")),
         "has_dates": any_of(("first_date", "last_date")),
         "has_languages": any(report_users.get(u["handle"], {}).get("languages") for u in users),
+        "has_language_part": any(u["language_shares"] or u["fit"] for u in users),
+        "length_rule": str((report.get("length_rule") or {}).get("text") or ""),
         "split": report.get("split"),
         "oversampled": [{"handle": h, **v} for h, v in sorted((report.get("oversampled") or {}).items())],
         "data_warnings": list(report.get("warnings") or []),

@@ -152,13 +152,33 @@ def fetch(
 @click.option(
     "--keep-replies/--drop-replies", default=True, show_default=True, help="Keep replies to others."
 )
-def prepare(run_dir, seed, keep_newlines, keep_replies):
+@click.option(
+    "--detect-languages/--no-detect-languages",
+    default=True,
+    show_default=True,
+    help="Name an untagged post's language from its Unicode script.",
+)
+@click.option(
+    "--base-model",
+    default="gpt2",
+    show_default=True,
+    metavar="gpt2|tiny|HUB_ID|PATH",
+    help="Base model whose tokenizer's fit on the posts is reported (never downloaded).",
+)
+def prepare(run_dir, seed, keep_newlines, keep_replies, detect_languages, base_model):
     """Clean the posts of DIR into DIR/dataset/ (train/validation) and DIR/data_report.json."""
     from huggingtweets.prepare import prepare as prepare_run
     from huggingtweets.stagerecords import run_lock
 
     with run_lock(run_dir, create=False):
-        report = prepare_run(run_dir, seed=seed, keep_newlines=keep_newlines, keep_replies=keep_replies)
+        report = prepare_run(
+            run_dir,
+            seed=seed,
+            keep_newlines=keep_newlines,
+            keep_replies=keep_replies,
+            detect_languages=detect_languages,
+            base_model=base_model,
+        )
     for handle, rep in report["users"].items():
         dropped = ", ".join(
             f"{k.replace('_', '-')} {rep[k]}"
@@ -168,6 +188,15 @@ def prepare(run_dir, seed, keep_newlines, keep_replies):
             f"@{handle}: kept {rep['kept']} of {rep['downloaded']} posts ({rep['characters']:,} characters, "
             f"~{rep['tokens']:,} tokens); dropped {dropped}"
         )
+        shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in rep["language_shares"].items()) or "unknown"
+        fit = rep["tokenizer_fit"]
+        fit_text = (
+            f"; {fit['base_model']} tokenizer: {fit['tokens_per_character']:.2f} tokens per character, "
+            f"{100 * fit['cut_share']:.1f}% of posts over {fit['context_length']:,} tokens ({fit['method']})"
+            if fit
+            else ""
+        )
+        click.echo(f"@{handle}: languages {shares}{fit_text}")
     for handle, ov in report["oversampled"].items():
         click.echo(f"@{handle}: oversampled in train from {ov['from']} to {ov['to']} posts")
     split = report["split"]

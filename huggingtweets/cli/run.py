@@ -56,6 +56,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 )
 @click.option("--keep-newlines/--no-keep-newlines", default=None, help=field_help("keep_newlines"))
 @click.option("--keep-replies/--drop-replies", default=None, help=field_help("keep_replies"))
+@click.option("--detect-languages/--no-detect-languages", default=None, help=field_help("detect_languages"))
 @click.option("--samples", type=click.IntRange(min=1), help=field_help("samples") + " [default: 10]")
 @click.option("--template", type=click.Path(dir_okay=False), help=field_help("template"))
 @click.option("--repo-id", metavar="ORG/NAME", help=field_help("repo_id"))
@@ -128,6 +129,7 @@ def run(ctx: click.Context, **_: object) -> None:
         "max_archive_mb",
         "keep_newlines",
         "keep_replies",
+        "detect_languages",
         "samples",
         "template",
         "repo_id",
