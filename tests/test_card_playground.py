@@ -107,3 +107,16 @@ def test_cards_regenerate_adds_the_link(hub, card_run_dir):
     (link,) = try_it_links(readme)
     assert parse_qs(urlsplit(link).query) == {"bot": [REPO]}
     assert "widget" not in parse_card(readme)["header"]
+
+
+def test_run_flag_reaches_the_config_and_a_bad_url_stops_before_any_stage(tmp_path):
+    from conftest import run_cli
+
+    posts = tmp_path / "posts.txt"
+    posts.write_text("one post of mine here\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    args = ("run", "--posts-file", str(posts), "--handle", "alice", "--run-dir", str(run_dir))
+    proc = run_cli(*args, "--playground-url", "http://insecure.example/app")
+    assert proc.returncode != 0
+    assert "playground URL 'http://insecure.example/app' is not a plain https:// address" in proc.stderr
+    assert not (run_dir / "users.json").exists()  # nothing fetched: the setting was checked first
