@@ -83,12 +83,26 @@ def test_the_cache_keeps_the_last_n_models(hub, tiny_run_dir):
     assert [k[0] for k in playground.cached()] == [REPO] and playground.loads == 3
 
 
+def test_visitors_asking_for_the_same_bot_at_once_load_it_once(hub, tiny_run_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _publish(tiny_run_dir, hub, private=False)
+    playground = Playground(endpoint=hub.url)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda p: playground.posts(REPO, p), ["A", "B", "C"]))
+    assert [len(posts) for _, posts in results] == [5, 5, 5] and playground.loads == 1
+
+
 def test_bad_repo_ids_and_missing_bots_are_one_line_errors(hub):
     for bad in ("", "noslash", "a/b/c", "../x", "org/<b>"):
         with pytest.raises(InputError, match="expected ORG/NAME"):
             check_bot_id(bad)
     with pytest.raises(HubError, match="huggingtweets/nobody was not found"):
         Playground(endpoint=hub.url).posts("huggingtweets/nobody", "Hi")
+    bad_token = "hf_not_a_real_token_123"
+    with pytest.raises(HubError, match="rejected the token given for huggingtweets/nobody") as err:
+        Playground(endpoint=hub.url).posts("huggingtweets/nobody", "Hi", token=bad_token)
+    assert bad_token not in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(InputError, match="cache size 0"):
         Playground(endpoint=hub.url, cache_size=0)
 

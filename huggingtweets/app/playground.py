@@ -137,7 +137,17 @@ class Playground:
         """Ask the Hub, with this token, which commit of ``repo_id`` it may read (one request)."""
         repo_id = check_bot_id(repo_id)
         token = (token or "").strip() or None
-        info = _client(self.endpoint, token).repo_info(repo_id)
+        try:
+            info = _client(self.endpoint, token).repo_info(repo_id)
+        except HubError as err:
+            if err.status not in (401, 403):
+                raise
+            raise HubError(
+                f"the Hub rejected the token given for {repo_id} ({err.status})",
+                hint="give a token from https://huggingface.co/settings/tokens that can read it, or none "
+                "for a public bot",
+                status=err.status,
+            ) from None
         if info is None:
             raise HubError(
                 f"bot {repo_id} was not found on the Hub, or it is private and "
