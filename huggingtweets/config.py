@@ -98,6 +98,11 @@ class RunConfig:
         default=None,
     )
     publish: bool = _help("Publish at the end; false stops after the card.", default=True)
+    playground_url: str | None = _help(
+        'Address of a huggingtweets web app (e.g. a Space): the card links it as "Try it" '
+        "(URL?bot=ORG/NAME) in place of the Hub's widget. Default: no link.",
+        default=None,
+    )
     # --- where
     run_dir: str | None = _help("Run folder (default: runs/<handles sorted, joined by ->).", default=None)
 
@@ -330,6 +335,14 @@ def validate(config: RunConfig) -> None:
         value = getattr(config, name)
         if value is not None and value <= 0:
             raise InputError(f"{name} is {value}; expected a positive number")
+    if config.playground_url:
+        from huggingtweets.card.render import check_playground_url
+        from huggingtweets.errors import CardError
+
+        try:
+            check_playground_url(config.playground_url)
+        except CardError as err:
+            raise InputError(err.message, hint=err.hint) from None
     if config.repo_id is not None and config.repo_id.count("/") != 1:
         raise InputError(f"repo id {config.repo_id!r} is not of the form ORG/NAME")
 

@@ -183,13 +183,15 @@ class HubClient:
         backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        anonymous: bool = False,
     ) -> None:
+        """``anonymous``: no token at all, not even a stored one (the web app acting for a visitor)."""
         from huggingface_hub import HfApi, get_token
 
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or PUBLIC_HUB).rstrip("/")
         # What messages, results and cards show: never the credentials an endpoint URL may carry.
         self.shown_endpoint = without_credentials(self.endpoint)
-        self._token = token or get_token()
+        self._token = None if anonymous else (token or get_token())
         self.api = HfApi(endpoint=self.endpoint, token=self._token or False)
         self.pacer = pacer
         self.max_retries = max_retries
@@ -494,6 +496,23 @@ class HubClient:
                 return None, commit
             hf_raise_for_status(response)
             return response.content.decode("utf-8"), commit
+
+        return self.call(f"read {path} of", get, repo_id=repo_id)
+
+    def read_bytes(self, repo_id: str, path: str, revision: str = "main") -> tuple[bytes | None, str | None]:
+        """(bytes or None when the file is absent, commit sha it was read at): one GET."""
+        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+        url = f"{self.endpoint}/{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
+        headers = build_hf_headers(token=self._token or False)
+
+        def get() -> tuple[bytes | None, str | None]:
+            response = get_session().get(url, headers=headers, follow_redirects=True)
+            commit = response.headers.get("X-Repo-Commit")
+            if response.status_code == 404 and response.headers.get("X-Error-Code") == "EntryNotFound":
+                return None, commit
+            hf_raise_for_status(response)
+            return response.content, commit
 
         return self.call(f"read {path} of", get, repo_id=repo_id)
 

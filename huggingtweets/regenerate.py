@@ -105,11 +105,16 @@ def load_metadata(client, repo_id: str) -> tuple[dict, str | None, str | None]:
     return meta, readme, commit
 
 
-def regenerate_one(client, repo_id: str, *, template=None, dry_run=False, create_pr=False) -> RepoOutcome:
+def regenerate_one(
+    client, repo_id: str, *, template=None, dry_run=False, create_pr=False, playground_url: str | None = None
+) -> RepoOutcome:
+    """``playground_url``: the card links it ("Try it"); None keeps what the bot's metadata says."""
     from huggingtweets.card.render import render, template_version, validate_card_locally
     from huggingtweets.hubclient import commit_add
 
     meta, old, commit = load_metadata(client, repo_id)
+    if playground_url:
+        meta["playground_url"] = playground_url
     new = render(meta, template)
     validate_card_locally(new)
     origin = meta.get("origin")
@@ -151,17 +156,20 @@ def regenerate(
     repos: list[str] | None = None,
     workers: int = 4,
     events: Events = ignore,
+    playground_url: str | None = None,
 ) -> RegenerateReport:
     """Re-render every bot card of ``author``; see the module docstring. Never raises per repo.
 
     ``events`` gets one ``Message`` per repo as it finishes (``[n/total] ORG/NAME: status``), from
     the calling thread; the caller renders them (the CLI: plain lines in a CI log).
     """
-    from huggingtweets.card.render import resolve_template
+    from huggingtweets.card.render import check_playground_url, resolve_template
     from huggingtweets.hubclient import HubClient, Pacer
 
     if template is not None:
         resolve_template(template)  # a bad --template fails once, up front, not per repo
+    if playground_url:
+        check_playground_url(playground_url)
     if client is None:
         pacer = Pacer(max_calls=max_calls_per_5min, per_s=300.0, max_commits_per_hour=max_commits_per_hour)
         client = HubClient(endpoint=endpoint, token=token, pacer=pacer)
@@ -171,7 +179,14 @@ def regenerate(
 
     def one(repo_id: str) -> RepoOutcome:
         try:
-            return regenerate_one(client, repo_id, template=template, dry_run=dry_run, create_pr=create_pr)
+            return regenerate_one(
+                client,
+                repo_id,
+                template=template,
+                dry_run=dry_run,
+                create_pr=create_pr,
+                playground_url=playground_url,
+            )
         except EmptyRepo as err:
             return RepoOutcome(repo_id, SKIPPED, reason=str(err))
         except HuggingtweetsError as err:

@@ -143,7 +143,11 @@ def _card(ctx: StageContext) -> dict:
     from huggingtweets.publish import card_hub_url
 
     write_card(
-        ctx.run_dir, repo_id=ctx.repo_id, template=ctx.config.template, hub_url=card_hub_url(ctx.endpoint)
+        ctx.run_dir,
+        repo_id=ctx.repo_id,
+        template=ctx.config.template,
+        hub_url=card_hub_url(ctx.endpoint),
+        playground_url=ctx.config.playground_url,
     )
     return {"repo_id": ctx.repo_id}
 
@@ -154,7 +158,10 @@ def _card_settings(ctx: StageContext) -> dict:
 
     c = ctx.config
     template = file_identity(c.template) if c.template else _packaged_templates()
-    return {"template": template, "repo_id": ctx.repo_id, "hub_url": card_hub_url(ctx.endpoint)}
+    settings = {"template": template, "repo_id": ctx.repo_id, "hub_url": card_hub_url(ctx.endpoint)}
+    if c.playground_url:  # only when set: runs recorded before this setting existed stay current
+        settings["playground_url"] = c.playground_url
+    return settings
 
 
 def _publish(ctx: StageContext) -> dict:

@@ -11,17 +11,42 @@ from typing import Any
 
 __all__ = ["create_app", "launch"]
 
+LANDINGS = ("make", "playground")  # what the page opens on
 
-def create_app(*, endpoint: str | None = None, session_ttl: float | None = None, base_dir=None):
-    """(Blocks, SessionStore): the page, and the store that owns every visitor's files."""
+
+def create_app(
+    *,
+    endpoint: str | None = None,
+    session_ttl: float | None = None,
+    base_dir=None,
+    landing: str = "make",
+    playground_cache: int | None = None,
+):
+    """(Blocks, SessionStore): the page, and the store that owns every visitor's files.
+
+    ``landing``: "make" (the page opens on making a bot; "Try a bot" comes last) or "playground"
+    ("Try a bot" first, as on the Space). ``playground_cache``: how many bots stay loaded.
+    """
     # The page handles people's posts: Gradio's usage analytics stay off unless asked for.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from huggingtweets.app.handlers import Handlers
+    from huggingtweets.app.playground import DEFAULT_CACHE_SIZE, Playground
+    from huggingtweets.app.playground_ui import PlaygroundHandlers
     from huggingtweets.app.session import DEFAULT_TTL, SessionStore
     from huggingtweets.app.ui import build
+    from huggingtweets.errors import InputError
 
+    if landing not in LANDINGS:
+        raise InputError(f"landing page {landing!r} is unknown; expected one of {', '.join(LANDINGS)}")
+    playground = Playground(
+        endpoint=endpoint, cache_size=DEFAULT_CACHE_SIZE if playground_cache is None else playground_cache
+    )
     store = SessionStore(base_dir, ttl=DEFAULT_TTL if session_ttl is None else session_ttl)
-    demo = build(Handlers(store, endpoint=endpoint))
+    demo = build(
+        Handlers(store, endpoint=endpoint),
+        PlaygroundHandlers(playground),
+        playground_first=landing == "playground",
+    )
     return demo, store
 
 
@@ -32,6 +57,8 @@ def launch(
     endpoint: str | None = None,
     block: bool = True,
     base_dir=None,
+    landing: str = "make",
+    playground_cache: int | None = None,
     **launch_kwargs: Any,
 ):
     """Start the app; with ``block=False`` return (Blocks, SessionStore) with the server running.
@@ -40,7 +67,9 @@ def launch(
     """
     from huggingtweets.app.ui import CSS
 
-    demo, store = create_app(endpoint=endpoint, base_dir=base_dir)
+    demo, store = create_app(
+        endpoint=endpoint, base_dir=base_dir, landing=landing, playground_cache=playground_cache
+    )
     store.start_sweeper()
     demo.queue(default_concurrency_limit=1)
     try:

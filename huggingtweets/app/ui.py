@@ -27,9 +27,15 @@ def on_space() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
-def build(handlers: Handlers) -> gr.Blocks:
+def build(handlers: Handlers, playground=None, *, playground_first: bool = False) -> gr.Blocks:
+    """``playground``: a ``PlaygroundHandlers`` for the "Try a bot" section, first on the page
+    with ``playground_first`` (a Space's landing page), else last."""
+    from huggingtweets.app.playground_ui import section
+
     # Uploads that never reach a handler still sit in Gradio's cache: sweep it hourly.
     with gr.Blocks(title="huggingtweets", delete_cache=(3600, 3600)) as demo:
+        if playground is not None and playground_first:
+            section(demo, playground, on_space=on_space())
         gr.Markdown(INTRO)
 
         with gr.Group():
@@ -175,6 +181,8 @@ def build(handlers: Handlers) -> gr.Blocks:
             publish_fn, [repo_id, private, token], [publish_status, token, card], api_name="publish"
         )
         download_btn.click(handlers.download, None, download_file, api_name="download")
+        if playground is not None and not playground_first:
+            section(demo, playground, on_space=on_space())
         demo.unload(handlers.unload)
     return demo
 

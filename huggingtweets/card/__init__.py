@@ -30,7 +30,12 @@ __all__ = [
 
 
 def write_card(
-    run_dir: Path | str, *, repo_id: str, template: str | Path | None = None, hub_url: str = DEFAULT_HUB_URL
+    run_dir: Path | str,
+    *,
+    repo_id: str,
+    template: str | Path | None = None,
+    hub_url: str = DEFAULT_HUB_URL,
+    playground_url: str | None = None,
 ) -> Path:
     """Write DIR/model/README.md, huggingtweets.json, avatars/ and predictions.png; returns the README path.
 
@@ -48,7 +53,9 @@ def write_card(
             f"{model_dir} holds no trained model (config.json missing)",
             hint=f"run: huggingtweets train --run-dir {run_dir}",
         )
-    meta = build_metadata(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
+    meta = build_metadata(
+        run_dir, repo_id=repo_id, template=template, hub_url=hub_url, playground_url=playground_url
+    )
     readme = render(meta, template)
     validate_card_locally(readme)
 

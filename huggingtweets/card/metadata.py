@@ -17,6 +17,7 @@ from huggingtweets.card.render import (
     DEFAULT_PROMPT,
     HANDLE_RE,
     NOT_A_LANGUAGE,
+    check_playground_url,
     split_card,
     template_version,
 )
@@ -86,9 +87,17 @@ def _versions(summary: dict) -> dict:
 
 
 def build_metadata(
-    run_dir: Path | str, *, repo_id: str, template: str | Path | None = None, hub_url: str = DEFAULT_HUB_URL
+    run_dir: Path | str,
+    *,
+    repo_id: str,
+    template: str | Path | None = None,
+    hub_url: str = DEFAULT_HUB_URL,
+    playground_url: str | None = None,
 ) -> dict:
-    """The huggingtweets.json dict for a trained run folder (reads it; writes nothing)."""
+    """The huggingtweets.json dict for a trained run folder (reads it; writes nothing).
+
+    ``playground_url``: the web app the card links ("Try it", ``URL?bot=REPO_ID``); absent: no link.
+    """
     run_dir = Path(run_dir)
     users_raw = _read_stage(run_dir, "users.json")
     report = _read_stage(run_dir, "data_report.json")
@@ -127,7 +136,7 @@ def build_metadata(
             f"data_report.json has no counts for {', '.join('@' + h for h in missing)}",
             hint=f"re-run: huggingtweets prepare --run-dir {run_dir}",
         )
-    return {
+    meta = {
         "schema_version": SCHEMA_VERSION,
         "origin": "huggingtweets",
         "repo_id": repo_id,
@@ -143,6 +152,9 @@ def build_metadata(
         "widget_prompt": DEFAULT_PROMPT,
         "thumbnail": {"file": PREVIEW_FILE},
     }
+    if playground_url:  # only then: cards without one stay byte for byte as they were
+        meta["playground_url"] = check_playground_url(playground_url)
+    return meta
 
 
 # --------------------------------------------------------------------------- original README

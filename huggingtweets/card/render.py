@@ -138,6 +138,38 @@ def resolve_url(meta: dict, path_in_repo: str) -> str:
     return f"{hub_url}/{meta['repo_id']}/resolve/main/{path_in_repo}"
 
 
+def check_playground_url(url: Any) -> str:
+    """The playground's address as a card may link it: plain https, no fragment, no ``bot`` of its own."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.hostname
+        or parts.fragment
+        or "bot" in parse_qs(parts.query)
+        or any(c in url for c in " \"'<>()[]\\\n")
+    ):
+        raise CardError(
+            f"playground URL {url!r} is not a plain https:// address; the card links it with ?bot=ORG/NAME",
+            hint="give the app's address, e.g. --playground-url https://huggingface.co/spaces/ORG/huggingtweets",
+        )
+    return url
+
+
+def playground_link(meta: dict) -> str | None:
+    """``<playground_url>?bot=<repo_id>`` when the bot has a playground URL, else None."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    url = meta.get("playground_url")
+    if not url:
+        return None
+    parts = urlsplit(check_playground_url(url))
+    query = "&".join(q for q in (parts.query, urlencode({"bot": meta["repo_id"]}, safe="/")) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
 def thumbnail_url(meta: dict) -> str | None:
     thumb = _need(meta, "thumbnail", "metadata")
     if thumb is None:
@@ -230,7 +262,10 @@ def card_header(meta: dict) -> dict:
     if thumb:
         header["thumbnail"] = thumb
     header["tags"] = ["huggingtweets"]
-    header["widget"] = [{"text": meta.get("widget_prompt", DEFAULT_PROMPT)}]
+    if not meta.get("playground_url"):
+        # The Hub's hosted widget no longer runs community fine-tunes: a card with a playground
+        # links it ("Try it") instead of showing a widget that does nothing.
+        header["widget"] = [{"text": meta.get("widget_prompt", DEFAULT_PROMPT)}]
     ppl = ((meta["training_summary"] or {}).get("perplexity") or {}).get("last")
     if ppl is not None:
         handles = ", ".join(f"@{one_line(u['handle'])}" for u in meta["users"])
@@ -337,6 +372,7 @@ def _context(meta: dict, version: str) -> dict:
         "origin": meta.get("origin", "huggingtweets"),
         "repo_id": meta["repo_id"],
         "prompt": meta.get("widget_prompt", DEFAULT_PROMPT),
+        "try_url": playground_link(meta),
         "users": users,
         "cyborg": len(users) > 1,
         "net": network_words({u["network"] for u in users}),

@@ -20,18 +20,34 @@ import click
     metavar="URL",
     help="Hub endpoint URL to publish to (default: HF_ENDPOINT or huggingface.co).",
 )
-def app(host: str, port: int, endpoint: str | None) -> None:
+@click.option(
+    "--landing",
+    type=click.Choice(["make", "playground"]),
+    default="make",
+    show_default=True,
+    help='What the page opens on: making a bot, or "Try a bot" (the Space\'s landing page).',
+)
+@click.option(
+    "--playground-cache",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help='Bots "Try a bot" keeps loaded in memory (least recently used go first).',
+)
+def app(host: str, port: int, endpoint: str | None, landing: str, playground_cache: int) -> None:
     """Make, try and publish a bot from the browser: a web app on this machine.
 
     Upload an archive or type handles, read the data report, train with a live loss curve, read the
     samples and the model card, try prompts, then publish to the Hub (with a write token typed into
     the page) or download the model as a zip. One training runs at a time; other visitors wait in a
     queue. Each visitor's uploads and run folder are deleted when they close the page or after two
-    idle hours. Needs the app extra: pip install 'huggingtweets[app]'.
+    idle hours. "Try a bot" writes posts with any bot on the Hub (open the page with ?bot=ORG/NAME).
+    Needs the app extra: pip install 'huggingtweets[app]'.
 
     \b
     huggingtweets app
     huggingtweets app --host 0.0.0.0 --port 8080
+    huggingtweets app --landing playground
     """
     from huggingtweets.errors import InputError
 
@@ -48,7 +64,7 @@ def app(host: str, port: int, endpoint: str | None) -> None:
 
     # SIGTERM (a container stop) shuts down like Ctrl-C, so the visitors' folders are deleted.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    launch(host=host, port=port, endpoint=endpoint)
+    launch(host=host, port=port, endpoint=endpoint, landing=landing, playground_cache=playground_cache)
 
 
 COMMANDS: list[click.Command] = [app]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from huggingtweets.config import field_help
+
 RUN_DIR = click.option(
     "--run-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The run folder (trained model in DIR/model/).",
@@ -176,8 +178,22 @@ def cards() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
               help="Repos processed at once (hides network latency; the budgets above still apply).")  # fmt: skip
 @ENDPOINT
+@click.option(
+    "--playground-url",
+    metavar="URL",
+    help=field_help("playground_url").replace("Default: no link.", "Default: as each bot's metadata says."),
+)
 def regenerate(
-    author, tag, template, dry_run, create_pr, max_commits_per_hour, max_calls_per_5min, workers, endpoint
+    author,
+    tag,
+    template,
+    dry_run,
+    create_pr,
+    max_commits_per_hour,
+    max_calls_per_5min,
+    workers,
+    endpoint,
+    playground_url,
 ) -> None:
     """Re-render every bot card of ORG and commit the ones that changed (README.md only).
 
@@ -205,6 +221,7 @@ def regenerate(
             workers=workers,
             endpoint=endpoint,
             events=display,
+            playground_url=playground_url,
         )
     finally:
         display.close()

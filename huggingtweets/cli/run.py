@@ -64,6 +64,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--private/--public", default=None, help=field_help("private"))
 @click.option("--endpoint", metavar="URL", help=field_help("endpoint"))
 @click.option("--publish/--no-publish", default=None, help=field_help("publish"))
+@click.option("--playground-url", metavar="URL", help=field_help("playground_url"))
 @click.option("--run-dir", type=click.Path(file_okay=False), help=field_help("run_dir"))
 @train_options
 @click.option(
@@ -137,6 +138,7 @@ def run(ctx: click.Context, **_: object) -> None:
         "private",
         "endpoint",
         "publish",
+        "playground_url",
         "run_dir",
     ):
         if _given(ctx, name) and params[name] is not None:
