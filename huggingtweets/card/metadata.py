@@ -89,6 +89,8 @@ def build_metadata(
     run_dir: Path | str, *, repo_id: str, template: str | Path | None = None, hub_url: str = DEFAULT_HUB_URL
 ) -> dict:
     """The huggingtweets.json dict for a trained run folder (reads it; writes nothing)."""
+    from huggingtweets.export.gguf import bot_gguf
+
     run_dir = Path(run_dir)
     users_raw = _read_stage(run_dir, "users.json")
     report = _read_stage(run_dir, "data_report.json")
@@ -142,6 +144,8 @@ def build_metadata(
         "license": DEFAULT_LICENSE,
         "widget_prompt": DEFAULT_PROMPT,
         "thumbnail": {"file": PREVIEW_FILE},
+        # The bot as GGUF, when `publish --gguf` put it in DIR/model/ (the card's "Run it locally").
+        "gguf": bot_gguf(run_dir / "model"),
     }
 
 

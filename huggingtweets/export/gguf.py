@@ -68,7 +68,7 @@ def resolve_source(
     path = Path(text).expanduser()
     if text and path.exists():
         if (path / "model" / "config.json").is_file():
-            return ExportSource(path / "model", path.resolve().name, run_dir=path)
+            return ExportSource(path / "model", _run_name(path), run_dir=path)
         if (path / "config.json").is_file():
             return ExportSource(path, path.resolve().name)
         raise InputError(
@@ -81,6 +81,17 @@ def resolve_source(
             hint="pass a run folder (runs/NAME) or a published bot's repo id (huggingtweets/NAME)",
         )
     return ExportSource(_download(text, endpoint, token), text.split("/", 1)[1], repo_id=text)
+
+
+def _run_name(run_dir: Path) -> str:
+    """The bot's name (its handles, as the default repo id has them), else the folder's name."""
+    from huggingtweets.runfolder import bot_name, read_json
+
+    users = run_dir / "users.json"
+    try:
+        return bot_name(u["handle"] for u in read_json(users))
+    except (OSError, ValueError, TypeError, KeyError):  # no or unreadable users.json: a bare run folder
+        return run_dir.resolve().name
 
 
 def _download(repo_id: str, endpoint: str | None, token: str | None) -> Path:
@@ -230,3 +241,43 @@ def _add_one(writer, name: str, data, file_type: str) -> None:
         writer.add_tensor(name, quantized, raw_shape=quantized.shape, raw_dtype=qtype)
         return
     writer.add_tensor(name, np.ascontiguousarray(data, dtype=np.float16))
+
+
+# --------------------------------------------------------------------------- the bot's own GGUF
+#
+# `publish --gguf` exports into DIR/model/ itself, so the file becomes part of the bot: the card
+# (which renders DIR/model/) shows how to run it, publish pushes it in the same commit as the
+# weights, and retraining (which replaces DIR/model/ whole) drops it with the weights it was made of.
+
+
+def bot_gguf(model_dir: Path | str) -> dict | None:
+    """What the card records about the .gguf files in DIR/model/ (None: there are none)."""
+    model_dir = Path(model_dir)
+    files = sorted(p.name for p in model_dir.glob("*.gguf") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        return None
+    modelfile = model_dir / MODELFILE
+    if not modelfile.is_file():
+        return {"files": files, "main": files[0], "modelfile": None}
+    # The file the card's commands use: the one the Modelfile runs (the last exported).
+    lines = modelfile.read_text(encoding="utf-8").splitlines()
+    named = [line[len("FROM ./") :].strip() for line in lines if line.startswith("FROM ./")]
+    main = next((f for f in named if f in files), files[0])
+    return {"files": files, "main": main, "modelfile": MODELFILE}
+
+
+def export_into_bot(run_dir: Path | str, *, file_type: str = "f16") -> tuple[Path, bool]:
+    """DIR/model/NAME-TYPE.gguf and DIR/model/Modelfile, written unless already newer than the weights.
+
+    Returns (the .gguf's path, whether it was written now).
+    """
+    source = resolve_source(Path(run_dir))
+    if source.run_dir is None:
+        raise InputError(f"{run_dir} is not a run folder: expected DIR/model/config.json")
+    target = source.model_dir / gguf_file_name(source.name, file_type)
+    inputs = [p for p in source.model_dir.iterdir() if p.suffix in (".safetensors", ".bin", ".json")]
+    if target.is_file() and (source.model_dir / MODELFILE).is_file():
+        built = target.stat().st_mtime_ns
+        if all(p.stat().st_mtime_ns <= built for p in inputs if p.name != "huggingtweets.json"):
+            return target, False
+    return export_gguf(source, out_dir=source.model_dir, file_type=file_type).gguf_path, True
