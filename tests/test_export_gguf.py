@@ -198,7 +198,7 @@ def test_export_from_a_private_repo_on_the_hub(hub, tiny_llama_dir, tmp_path, mo
     assert missing.exit_code == 1
     assert missing.output.strip().splitlines() == [
         "Error: repo alice/absent not found (it does not exist or is not visible to your token) "
-        "(check the repo id (ORG/NAME); a private bot needs HF_TOKEN)"
+        "(check the repo id (ORG/NAME), or the run folder's path; a private bot needs HF_TOKEN)"
     ]
 
 
@@ -229,7 +229,23 @@ def test_bad_input_is_a_typed_one_line_error(tmp_path):
     with pytest.raises(InputError, match="GGUF type 'q4' is not offered; expected one of f16, q8_0"):
         export_gguf(tmp_path, file_type="q4")
     assert not (tmp_path / "out").exists()
-    assert issubclass(HubError, Exception)
+
+
+def test_unreachable_hub_is_a_one_line_error(tmp_path):
+    import socket
+
+    from huggingtweets.export.gguf import export_gguf
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(HubError) as err:
+        export_gguf("alice/some-bot", endpoint=f"http://user:secret@127.0.0.1:{port}", out_dir=tmp_path)
+    message = str(err.value)
+    assert message.startswith(
+        f"cannot download alice/some-bot: the Hub (http://127.0.0.1:{port}) cannot be reached"
+    )
+    assert "secret" not in message and "\n" not in message
 
 
 def test_failed_export_leaves_the_previous_file_and_no_temp(tiny_llama_dir, tmp_path):

@@ -89,7 +89,7 @@ def build_metadata(
     run_dir: Path | str, *, repo_id: str, template: str | Path | None = None, hub_url: str = DEFAULT_HUB_URL
 ) -> dict:
     """The huggingtweets.json dict for a trained run folder (reads it; writes nothing)."""
-    from huggingtweets.export.gguf import bot_gguf
+    from huggingtweets.export.files import bot_gguf
 
     run_dir = Path(run_dir)
     users_raw = _read_stage(run_dir, "users.json")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from huggingtweets.export.gguf import FILE_TYPES as GGUF_TYPES
+
 RUN_DIR = click.option(
     "--run-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The run folder (trained model in DIR/model/).",
@@ -71,7 +73,7 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
               help="Visibility [default: private for a new repo; an existing repo keeps its own].")  # fmt: skip
 @ENDPOINT
 @TEMPLATE
-@click.option("--gguf", type=click.Choice(["f16", "q8_0"]), is_flag=False, flag_value="f16", default=None,
+@click.option("--gguf", type=click.Choice(GGUF_TYPES), is_flag=False, flag_value="f16", default=None,
               help="Also push the bot as GGUF (default f16) and an Ollama Modelfile, in the same commit; "
               "the card gets a 'Run it locally' section.")  # fmt: skip
 def publish(run_dir: Path, repo_id, org, private, endpoint, template, gguf) -> None:

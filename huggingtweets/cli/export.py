@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from huggingtweets.export.gguf import FILE_TYPES as GGUF_TYPES
+
 
 @click.group("export")
 def export() -> None:
@@ -17,7 +19,7 @@ def export() -> None:
 @click.option(
     "--type",
     "file_type",
-    type=click.Choice(["f16", "q8_0"]),
+    type=click.Choice(GGUF_TYPES),
     default="f16",
     show_default=True,
     help="Weights as float16, or 8-bit blocks (q8_0: about half the size of f16).",

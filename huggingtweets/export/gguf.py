@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingtweets.errors import HubError, InputError
+from huggingtweets.export.files import MODELFILE, bot_gguf
 
 # --type values: GGUF file types. q8_0 quantizes every matrix whose rows split into 32-value blocks.
 FILE_TYPES = ("f16", "q8_0")
-MODELFILE = "Modelfile"
 GGUF_DIR = "gguf"  # in a run folder: DIR/gguf/, beside model/ (publish pushes it only with --gguf)
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 # What a bot's repo holds that the export reads: no README, avatars or other runtimes' files.
@@ -95,8 +95,15 @@ def _run_name(run_dir: Path) -> str:
 
 
 def _download(repo_id: str, endpoint: str | None, token: str | None) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    from huggingtweets.hubclient import without_credentials
 
     try:
         folder = Path(
@@ -105,8 +112,14 @@ def _download(repo_id: str, endpoint: str | None, token: str | None) -> Path:
     except (RepositoryNotFoundError, GatedRepoError) as err:
         raise HubError(
             f"repo {repo_id} not found (it does not exist or is not visible to your token)",
-            hint="check the repo id (ORG/NAME); a private bot needs HF_TOKEN",
+            hint="check the repo id (ORG/NAME), or the run folder's path; a private bot needs HF_TOKEN",
             status=404,
+        ) from err
+    except LocalEntryNotFoundError as err:  # what the client raises when it cannot connect
+        shown = without_credentials(endpoint or constants.ENDPOINT)
+        raise HubError(
+            f"cannot download {repo_id}: the Hub ({shown}) cannot be reached and it is not in the local cache",
+            hint="check the network or --endpoint, or pass a run folder",
         ) from err
     except HfHubHTTPError as err:
         raise HubError(f"cannot download {repo_id} from the Hub: {type(err).__name__}") from err
@@ -116,7 +129,14 @@ def _download(repo_id: str, endpoint: str | None, token: str | None) -> Path:
 
 
 def _check_model(model_dir: Path) -> dict:
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise InputError(
+            f"{model_dir / 'config.json'} is not valid JSON; expected a saved model's config"
+        ) from err
+    if not isinstance(config, dict):
+        raise InputError(f"{model_dir / 'config.json'} holds no JSON object; expected a saved model's config")
     weights = list(model_dir.glob("*.safetensors")) + list(model_dir.glob("pytorch_model*.bin"))
     if not weights:
         raise InputError(
@@ -152,12 +172,13 @@ def export_gguf(
     family = family_for(_check_model(source.model_dir).get("model_type"))
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     out.mkdir(parents=True, exist_ok=True)
-    return _write(source, family, out, file_type)
+    return _write(source, family, out, file_type, endpoint)
 
 
-def _write(source: ExportSource, family, out: Path, file_type: str) -> GgufExport:
+def _write(source: ExportSource, family, out: Path, file_type: str, endpoint: str | None) -> GgufExport:
     import gguf
     import torch
+    from huggingface_hub import constants
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from huggingtweets.export.sampling import (
@@ -167,6 +188,7 @@ def _write(source: ExportSource, family, out: Path, file_type: str) -> GgufExpor
         write_sampling_metadata,
     )
     from huggingtweets.export.vocab import write_vocab
+    from huggingtweets.publish import card_hub_url
     from huggingtweets.runfolder import atomic_write_text
 
     model = AutoModelForCausalLM.from_pretrained(source.model_dir, dtype=torch.float32)
@@ -181,7 +203,7 @@ def _write(source: ExportSource, family, out: Path, file_type: str) -> GgufExpor
     try:
         writer.add_name(source.name)
         if source.repo_id:
-            writer.add_repo_url(f"https://huggingface.co/{source.repo_id}")
+            writer.add_repo_url(f"{card_hub_url(endpoint or constants.ENDPOINT)}/{source.repo_id}")
         family.hparams(config, writer)
         ftype = gguf.LlamaFileType.MOSTLY_F16 if file_type == "f16" else gguf.LlamaFileType.MOSTLY_Q8_0
         writer.add_file_type(ftype)
@@ -250,22 +272,6 @@ def _add_one(writer, name: str, data, file_type: str) -> None:
 # weights, and retraining (which replaces DIR/model/ whole) drops it with the weights it was made of.
 
 
-def bot_gguf(model_dir: Path | str) -> dict | None:
-    """What the card records about the .gguf files in DIR/model/ (None: there are none)."""
-    model_dir = Path(model_dir)
-    files = sorted(p.name for p in model_dir.glob("*.gguf") if p.is_file() and not p.name.startswith("."))
-    if not files:
-        return None
-    modelfile = model_dir / MODELFILE
-    if not modelfile.is_file():
-        return {"files": files, "main": files[0], "modelfile": None}
-    # The file the card's commands use: the one the Modelfile runs (the last exported).
-    lines = modelfile.read_text(encoding="utf-8").splitlines()
-    named = [line[len("FROM ./") :].strip() for line in lines if line.startswith("FROM ./")]
-    main = next((f for f in named if f in files), files[0])
-    return {"files": files, "main": main, "modelfile": MODELFILE}
-
-
 def export_into_bot(run_dir: Path | str, *, file_type: str = "f16") -> tuple[Path, bool]:
     """DIR/model/NAME-TYPE.gguf and DIR/model/Modelfile, written unless already newer than the weights.
 
@@ -276,7 +282,8 @@ def export_into_bot(run_dir: Path | str, *, file_type: str = "f16") -> tuple[Pat
         raise InputError(f"{run_dir} is not a run folder: expected DIR/model/config.json")
     target = source.model_dir / gguf_file_name(source.name, file_type)
     inputs = [p for p in source.model_dir.iterdir() if p.suffix in (".safetensors", ".bin", ".json")]
-    if target.is_file() and (source.model_dir / MODELFILE).is_file():
+    current = bot_gguf(source.model_dir) or {}
+    if target.is_file() and current.get("modelfile") and current.get("main") == target.name:
         built = target.stat().st_mtime_ns
         if all(p.stat().st_mtime_ns <= built for p in inputs if p.name != "huggingtweets.json"):
             return target, False
