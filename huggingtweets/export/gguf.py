@@ -27,7 +27,9 @@ from huggingtweets.export.files import MODELFILE, bot_gguf
 
 # --type values: GGUF file types. q8_0 quantizes every matrix whose rows split into 32-value blocks.
 FILE_TYPES = ("f16", "q8_0")
-GGUF_DIR = "gguf"  # in a run folder: DIR/gguf/, beside model/ (publish pushes it only with --gguf)
+# A plain export of a run folder goes to DIR/gguf/, beside model/, so publishing does not push it;
+# `publish --gguf` exports into model/ instead (export_into_bot).
+GGUF_DIR = "gguf"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 # What a bot's repo holds that the export reads: no README, avatars or other runtimes' files.
 _HUB_PATTERNS = [
