@@ -49,9 +49,13 @@ def _fields(path: Path) -> dict:
 
 
 def _modelfile(path: Path) -> tuple[str, dict[str, list[str]]]:
+    return _parse_modelfile(path.read_text(encoding="utf-8"))
+
+
+def _parse_modelfile(text: str) -> tuple[str, dict[str, list[str]]]:
     """(FROM, {parameter: [values]}) of an Ollama Modelfile."""
     source, params = None, {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         word, _, rest = line.partition(" ")
         if word == "FROM":
             source = rest
@@ -264,3 +268,17 @@ def test_failed_export_leaves_the_previous_file_and_no_temp(tiny_llama_dir, tmp_
         export_gguf(bot, out_dir=out)
     assert first.gguf_path.read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "bot-f16.gguf"]
+
+
+def test_greedy_bot_gets_temperature_zero_and_no_sampler_settings():
+    from huggingtweets.export.sampling import modelfile_text, sampling_from
+
+    greedy = sampling_from({"do_sample": False, "top_p": 0.9, "top_k": 50, "max_new_tokens": 30})
+    _, params = _parse_modelfile(modelfile_text("b-f16.gguf", greedy, context_length=1024, stop=['say "hi"']))
+    # generate() ignores top_p/top_k without sampling; Ollama would apply them, so they are left out.
+    assert params == {
+        "temperature": ["0"],
+        "num_predict": ["30"],
+        "num_ctx": ["1024"],
+        "stop": ['"say \\"hi\\""'],
+    }
