@@ -20,6 +20,9 @@ from huggingtweets.events import Events, Upload, ignore
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Files in the repo that publish manages: an avatar no longer in the run is deleted in the same commit.
 MANAGED_PREFIXES = ("avatars/",)
+# `publish --gguf` puts the bot's GGUF in DIR/model/: retraining drops it, and so does the next publish.
+MANAGED_SUFFIXES = (".gguf",)
+MANAGED_NAMES = ("Modelfile",)
 
 
 # What the card is rendered from, besides the template: newer than the card means the card is stale.
@@ -131,6 +134,10 @@ def card_staleness(
         return f"has a card rendered for {rendered_for}, not {repo_id}"
     if meta.get("hub_url") != hub_url:
         return f"has a card that links {meta.get('hub_url')}, not {hub_url}"
+    from huggingtweets.export.files import bot_gguf
+
+    if meta.get("gguf") != bot_gguf(run_dir / "model"):
+        return "has a card that lists other GGUF files than it holds"
     if check_template:
         from huggingtweets.card.render import template_version
 
@@ -195,7 +202,12 @@ def _operations(model_dir: Path, remote_files: list[str]) -> list:
         if path.is_file() and not any(part.startswith(".") for part in rel.split("/")):
             local[rel] = path
     ops = [commit_add(rel, str(path)) for rel, path in local.items()]
-    stale = [f for f in remote_files if f.startswith(MANAGED_PREFIXES) and f not in local]
+    managed = [
+        f
+        for f in remote_files
+        if f.startswith(MANAGED_PREFIXES) or f.endswith(MANAGED_SUFFIXES) or f in MANAGED_NAMES
+    ]
+    stale = [f for f in managed if f not in local]
     return ops + commit_delete(stale)
 
 

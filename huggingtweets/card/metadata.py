@@ -98,6 +98,8 @@ def build_metadata(
 
     ``playground_url``: the web app the card links ("Try it", ``URL?bot=REPO_ID``); absent: no link.
     """
+    from huggingtweets.export.files import bot_gguf
+
     run_dir = Path(run_dir)
     users_raw = _read_stage(run_dir, "users.json")
     report = _read_stage(run_dir, "data_report.json")
@@ -151,6 +153,8 @@ def build_metadata(
         "license": DEFAULT_LICENSE,
         "widget_prompt": DEFAULT_PROMPT,
         "thumbnail": {"file": PREVIEW_FILE},
+        # The bot as GGUF, when `publish --gguf` put it in DIR/model/ (the card's "Run it locally").
+        "gguf": bot_gguf(run_dir / "model"),
     }
     if playground_url:  # only then: cards without one stay byte for byte as they were
         meta["playground_url"] = check_playground_url(playground_url)

@@ -391,6 +391,7 @@ def _context(meta: dict, version: str) -> dict:
         "training": training,
         "predictions": predictions,
         "versions": sorted((str(k), str(v)) for k, v in (meta["versions"] or {}).items()),
+        "gguf": meta.get("gguf"),  # None on cards of bots without one, and on older metadata
     }
 
 

@@ -104,9 +104,9 @@ def _exit_promptly(outcome: dict) -> None:
 
 
 def _register() -> None:
-    from huggingtweets.cli import app, card, data, hub, refresh, run, train
+    from huggingtweets.cli import app, card, data, export, hub, refresh, run, train
 
-    for module in (data, train, card, hub, run, refresh, app):
+    for module in (data, train, card, export, hub, run, refresh, app):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from huggingtweets.config import field_help
+from huggingtweets.export.gguf import FILE_TYPES as GGUF_TYPES
 
 RUN_DIR = click.option(
     "--run-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -73,7 +74,10 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
               help="Visibility [default: private for a new repo; an existing repo keeps its own].")  # fmt: skip
 @ENDPOINT
 @TEMPLATE
-def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
+@click.option("--gguf", type=click.Choice(GGUF_TYPES), is_flag=False, flag_value="f16", default=None,
+              help="Also push the bot as GGUF (default f16) and an Ollama Modelfile, in the same commit; "
+              "the card gets a 'Run it locally' section.")  # fmt: skip
+def publish(run_dir: Path, repo_id, org, private, endpoint, template, gguf) -> None:
     """Push DIR/model/ (weights, tokenizer, card, avatars, preview) to the Hub in one commit.
 
     The token comes from HF_TOKEN or `hf auth login`; it is never printed. The card stage runs
@@ -83,6 +87,7 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     \b
     huggingtweets publish --run-dir runs/jack
     huggingtweets publish --run-dir runs/jack --org my-bots --public
+    huggingtweets publish --run-dir runs/jack --gguf q8_0
     """
     from huggingtweets.card import write_card
     from huggingtweets.cli.progress import renderer
@@ -101,6 +106,11 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     # The lock every command that writes the folder takes: the card may be rendered again here, and
     # what is pushed must not change under the upload.
     with run_lock(run_dir, create=False):
+        if gguf:
+            from huggingtweets.export.gguf import export_into_bot
+
+            path, written = export_into_bot(run_dir, file_type=gguf)
+            click.echo(f"{'Wrote' if written else 'Up to date:'} {path}", err=True)
         stale = card_staleness(
             run_dir, repo_id=repo_id, hub_url=hub_url, template=template, check_template=template is not None
         )
