@@ -85,31 +85,98 @@ def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("data", "needle"),
+    ("data", "message"),
     [
-        ({"epochs": "many"}, "`epochs: many` in config: expected a whole number >= 1"),
-        ({"train": {"batch_size": 0}}, "`train.batch_size: 0` in config: expected a whole number >= 1"),
-        ({"keep_newlines": "yes"}, "'keep_newlines'"),
-        ({"seed": 1.5}, "`seed: 1.5` in config: expected a whole number"),
-        ({"epochs": "hf_secret0123456789abcdefghij"}, "`epochs: ***` in config"),
-        ({"train": {"token": "hf_secret0123456789abcdefghij"}}, "sets 'train.token'; tokens are secrets"),
+        ({"epochs": "many"}, "`epochs: ***` in config: expected a whole number >= 1 and <= 1000"),
+        (
+            {"train": {"batch_size": 0}},
+            "`train.batch_size: 0` in config: expected a whole number >= 1 and <= 65536",
+        ),
+        ({"keep_newlines": "maybe"}, "`keep_newlines: ***` in config: expected yes or no"),
+        ({"samples": 0}, "`samples: 0` in config: expected a whole number >= 1"),
+        ({"seed": 1.5}, "`seed: 1.5` in config: expected a whole number >= 0 and <= 4294967295"),
+        (
+            {"epochs": "hf_secret0123456789abcdefghij"},
+            "`epochs: ***` in config: expected a whole number >= 1 and <= 1000",
+        ),
+        (
+            {"train": {"token": "hf_secret0123456789abcdefghij"}},
+            "config sets 'train.token'; tokens are secrets and never go in files"
+            " (set HF_TOKEN or X_BEARER_TOKEN in the environment, or run `hf auth login`)",
+        ),
         (
             {"endpoint": ["http://u:hf_secret0123456789abcdefghij@h"]},
-            "config key 'endpoint' is ['http://***@h']",
+            "`endpoint: a list` in config: expected text (or empty)",
         ),
-        ({"archives": [{"file": "x.zip"}]}, "'archives'"),
-        ({"posts_files": ["toots.csv"]}, "'posts_files'"),
-        ({"train": [1, 2]}, "'train'"),
-        (["handles", "alice"], "expected a mapping"),
-        ({"token": "hf_secret"}, "never go in files"),
+        (
+            {"archives": [{"file": "x.zip"}]},
+            "`archives: a list` in config: expected a list of {path: FILE, handle: HANDLE} or of paths",
+        ),
+        (
+            {"posts_files": ["toots.csv"]},
+            "`posts_files: a list` in config: expected a list of {path: FILE, handle: HANDLE}",
+        ),
+        (
+            {"train": [1, 2]},
+            "`train: a list` in config: expected a mapping of training settings such as {epochs: 2, batch_size: 8}",
+        ),
+        (["handles", "alice"], "config holds list; expected a mapping of settings (key: value)"),
+        (
+            {"token": "hf_secret"},
+            "config sets 'token'; tokens are secrets and never go in files"
+            " (set HF_TOKEN or X_BEARER_TOKEN in the environment, or run `hf auth login`)",
+        ),
     ],
 )
-def test_bad_values_are_one_line_errors(data, needle):
+def test_bad_values_are_one_line_errors(data, message):
     with pytest.raises(InputError) as err:
         parse_mapping(data)
-    assert needle in str(err.value)
+    assert str(err.value) == message
     assert "\n" not in str(err.value)
     assert "hf_secret" not in str(err.value)
+
+
+# Issue 18 item 8: tokens that the pattern-based redaction does not recognise (short, lower case
+# only, another service's prefix) under a wrong key; no text value is ever echoed in a config error.
+SECRET_SHAPES = [
+    "hf_short12",
+    "hf_abcdefghijklmnopqrstuvwxyzabcdefgh",
+    "ghp_AbCdEfGhIjKlMnOpQr",
+    "sk-abc123def",
+]
+
+
+@pytest.mark.parametrize("secret", SECRET_SHAPES)
+@pytest.mark.parametrize(
+    "key", ["epochs", "samples", "keep_replies", "mixed_precision", "max_posts", "private"]
+)
+def test_no_config_error_echoes_a_text_value(key, secret):
+    with pytest.raises(InputError) as err:
+        parse_mapping({key: secret})
+    assert str(err.value).startswith(f"`{key}: ***` in config: expected ")
+    assert secret not in str(err.value)
+
+
+@pytest.mark.parametrize("secret", SECRET_SHAPES)
+def test_no_flag_error_echoes_a_text_value(secret):
+    from huggingtweets.cli import main
+
+    for flag in ("--epochs", "--samples", "--max-posts", "--learning-rate"):
+        result = CliRunner().invoke(main, ["run", "--archive", "x.zip", flag, secret])
+        assert result.exit_code == 1, result.output
+        assert secret not in result.output
+        assert f"{flag} *** is invalid: expected " in result.output
+
+
+def test_yes_and_no_are_booleans_in_files_and_flags(tmp_path):
+    assert parse_mapping({"keep_newlines": "yes", "publish": "no", "private": "off"}) == {
+        "keep_newlines": True,
+        "publish": False,
+        "private": False,
+    }
+    path = tmp_path / "bot.json"
+    path.write_text('{"archives": ["x.zip"], "keep_replies": "no"}', encoding="utf-8")
+    assert build_config(load_config_file(path), {}).keep_replies is False
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -225,7 +292,7 @@ def test_a_config_file_that_is_not_utf8_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(main, ["run", "--config", str(cfg)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: config file 'bot.yaml' is not UTF-8 text; expected a YAML file of settings (save it as UTF-8)"
+        "Error: config file 'bot.yaml' is not UTF-8 text; expected a YAML or JSON file of settings (save it as UTF-8)"
     ]
     train = CliRunner().invoke(main, ["train", "--run-dir", str(tmp_path), "--config", str(cfg)])
     assert train.exit_code == 1 and "is not UTF-8 text" in train.output

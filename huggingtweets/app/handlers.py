@@ -22,6 +22,8 @@ from huggingtweets.app.session import Session, SessionStore
 from huggingtweets.config import MAX_USERS, RunConfig, validate
 from huggingtweets.errors import Cancelled, HubError, HuggingtweetsError, InputError
 from huggingtweets.runfolder import read_json
+from huggingtweets.settings import coerce_key
+from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 
 SAMPLE_HEADERS = ["prompt", "post", "copied words"]
 _SPLIT = re.compile(r"[\s,]+")
@@ -46,20 +48,14 @@ def _take_upload(item: Any, session: Session) -> str:
     return str(dest)
 
 
-def _learning_rate(text: Any) -> float | None:
-    """Blank: the trainer's default; otherwise a positive number."""
-    text = str(text if text is not None else "").strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise InputError(
-            f"learning rate {text!r} is not a positive number", hint="e.g. 1.372e-4, or blank for the default"
-        )
-    return value
+def _train_fields(base_model: str, epochs: Any, learning_rate: Any) -> dict[str, Any]:
+    """The Train form's fields, typed and checked by the same coercer as flags and config files."""
+    train: dict[str, Any] = {"base_model": (base_model or "gpt2").strip()}
+    for name, value in (("epochs", epochs), ("learning_rate", learning_rate)):
+        if value is None or not str(value).strip():
+            continue  # blank: the trainer's default
+        train[name] = coerce_key(TRAIN_FIELDS[name], name.replace("_", " "), value, where="the Train form")
+    return train
 
 
 class Handlers:
@@ -148,12 +144,7 @@ class Handlers:
             yield self._progress(progress, "a training is already running") + (gr.skip(),) * 6
             return
         try:
-            train = {"base_model": (base_model or "gpt2").strip()}
-            if epochs:
-                train["epochs"] = int(epochs)
-            rate = _learning_rate(learning_rate)
-            if rate is not None:
-                train["learning_rate"] = rate
+            train = _train_fields(base_model, epochs, learning_rate)
             config = RunConfig(
                 **session.sources,
                 train=train,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from huggingtweets.cli.options import given_run_flags, run_options, source_options
+
 SOURCE_FLAGS = ("--archive", "--posts-file")
 
 
@@ -50,34 +52,10 @@ class _FetchCommand(click.Command):
 
 @click.command(cls=_FetchCommand)
 @click.argument("handles", nargs=-1)
-@click.option(
-    "--archive",
-    "archives",
-    multiple=True,
-    metavar="PATH",
-    help="An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
-    "or Bluesky repository (.car), told apart by content.",
-)
-@click.option(
-    "--posts-file", "posts_files", multiple=True, metavar="PATH",
-    help="Posts from elsewhere: .jsonl (text field), .csv (text column) or text (one post per line).",
-)  # fmt: skip
-@click.option(
-    "--handle", "given_handles", multiple=True, metavar="H",
-    help="The account of the --posts-file (or --archive) it stands beside.",
-)  # fmt: skip
-@click.option("--run-dir", type=click.Path(file_okay=False), help="Run folder [default: runs/<handles>].")
-@click.option(
-    "--max-posts",
-    type=click.IntRange(min=1),
-    help="Read at most this many posts per handle (X API, Bluesky, Mastodon).",
-)
-@click.option(
-    "--price-per-read", type=click.FloatRange(min=0), default=0.005, show_default=True,
-    help="USD per post read from the X API, for the cost estimate.",
-)  # fmt: skip
+@source_options
+@run_options("run_dir", "max_posts", "price_per_read")
 @click.pass_context
-def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts, price_per_read):
+def fetch(ctx: click.Context, handles: tuple[str, ...], given_handles: tuple[str, ...], **params: object):
     """Fetch a person's posts into DIR/raw/<handle>.jsonl and DIR/users.json.
 
     HANDLE... are read live: alice, @alice or x:alice from the X API v2 (bearer token in
@@ -92,9 +70,13 @@ def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts
     huggingtweets fetch --posts-file toots.csv --handle alice
     huggingtweets fetch jack --max-posts 200
     """
+    from huggingtweets.config import RunConfig
     from huggingtweets.errors import InputError
     from huggingtweets.sources import fetch as fetch_sources
 
+    flags = given_run_flags(params)
+    defaults = RunConfig()
+    run_dir = flags.get("run_dir")
     pairs = ctx.meta.get("huggingtweets.sources") or []
     paired = [h for _, _, h in pairs if h]
     if len(paired) != len(given_handles):
@@ -122,8 +104,8 @@ def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts
             handles=handles,
             archives=archive_args,
             posts_files=file_args,
-            max_posts=max_posts,
-            price_per_read=price_per_read,
+            max_posts=flags.get("max_posts", defaults.max_posts),
+            price_per_read=flags.get("price_per_read", defaults.price_per_read),
             echo=lambda line: click.echo(line, err=True),
         )
     for user in users:
@@ -134,21 +116,23 @@ def fetch(ctx, handles, archives, posts_files, given_handles, run_dir, max_posts
 
 
 @click.command()
-@click.option(
-    "--run-dir", required=True, type=click.Path(file_okay=False), help="Run folder written by fetch."
-)
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the train/validation split.")
-@click.option("--keep-newlines", is_flag=True, help="Keep line breaks inside posts.")
-@click.option(
-    "--keep-replies/--drop-replies", default=True, show_default=True, help="Keep replies to others."
-)
-def prepare(run_dir, seed, keep_newlines, keep_replies):
+@run_options("run_dir", "seed", "keep_newlines", "keep_replies", required=("run_dir",))
+def prepare(**params: object):
     """Clean the posts of DIR into DIR/dataset/ (train/validation) and DIR/data_report.json."""
+    from huggingtweets.config import RunConfig
     from huggingtweets.prepare import prepare as prepare_run
     from huggingtweets.stagerecords import run_lock
 
+    flags = given_run_flags(params)
+    defaults = RunConfig()
+    run_dir = flags["run_dir"]
     with run_lock(run_dir, create=False):
-        report = prepare_run(run_dir, seed=seed, keep_newlines=keep_newlines, keep_replies=keep_replies)
+        report = prepare_run(
+            run_dir,
+            seed=flags.get("seed", defaults.train.seed),
+            keep_newlines=flags.get("keep_newlines", defaults.keep_newlines),
+            keep_replies=flags.get("keep_replies", defaults.keep_replies),
+        )
     for handle, rep in report["users"].items():
         dropped = ", ".join(
             f"{k.replace('_', '-')} {rep[k]}"
