@@ -7,8 +7,10 @@ half-written file or folder behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 RUNS_ROOT = Path("runs")
+MAX_REPO_NAME = 96  # the Hub's limit on the name part of a repo id
 
 
 def bot_name(handles: Iterable[str]) -> str:
@@ -24,13 +27,36 @@ def bot_name(handles: Iterable[str]) -> str:
     The one place this is computed: the default run folder, the default repo id and the
     publishing pre-flight all use it, so they always agree.
     """
-    from huggingtweets.sources.handles import repo_name  # here: sources imports this module
-
     names = sorted({str(h).strip().lstrip("@").lower() for h in handles if h and str(h).strip().lstrip("@")})
     if not names:
         raise ValueError("a bot name needs at least one handle")
     # keys joined, '--'/'..' made single and bounded to the Hub's 96 characters with a digest
     return repo_name(names)
+
+
+def hub_safe(raw: str) -> str:
+    """``raw`` as a repo-name part: runs of '-'/'.' made single (the Hub refuses '--' and '..'), and a
+    short digest added when that changed it, so two accounts never share a key."""
+    safe = re.sub(r"[-.]{2,}", lambda m: m.group(0)[0], raw).strip("-.")
+    if safe != raw:
+        safe = f"{safe}_{hashlib.sha256(raw.encode()).hexdigest()[:6]}"
+    return safe
+
+
+def repo_name(keys: Iterable[str]) -> str:
+    """The bot's repo name: the keys sorted, lower-cased, joined by '-', always a valid Hub name.
+
+    Too long a name keeps a readable start and ends with a digest of the whole, so two bots of
+    different accounts never share one.
+    """
+    parts = sorted({str(k).lower() for k in keys if k})
+    if not parts:
+        raise ValueError("repo_name needs at least one handle")
+    name = hub_safe("-".join(parts))
+    if len(name) > MAX_REPO_NAME:
+        digest = hashlib.sha256("-".join(parts).encode()).hexdigest()[:10]
+        name = name[: MAX_REPO_NAME - len(digest) - 1].rstrip("-._") + "_" + digest
+    return name
 
 
 def default_run_dir(handles: Iterable[str], root: Path | str = RUNS_ROOT) -> Path:

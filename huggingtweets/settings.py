@@ -259,7 +259,9 @@ def read_settings_file(path: Path | str) -> Any:
     """The data of a ``--config`` file: JSON for ``.json``, else YAML. One line per way it can fail."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"config file {str(path)!r} does not exist; expected a YAML or JSON file of settings")
+        raise InputError(
+            f"config file {str(path)!r} does not exist; expected a YAML or JSON file of settings"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -11,11 +11,14 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingtweets.config import RunConfig
 from huggingtweets.events import CancelToken, Events, Message, ignore
 from huggingtweets.runfolder import bot_name
+
+if TYPE_CHECKING:
+    from huggingtweets.publish import PublishTarget
 from huggingtweets.stagerecords import file_identity
 
 
@@ -27,11 +30,12 @@ class StageContext:
     run_dir: Path
     token: str | None
     endpoint: str
-    namespace: str | None = None  # from the publishing pre-flight; None without publishing
+    client: Any = None  # the run's one HubClient, from the publishing pre-flight; None without publishing
     events: Events = ignore
     cancel: CancelToken | None = None
     resume: bool = False  # train only: continue from DIR/checkpoints
     repo_id: str | None = None  # resolved once fetch has named the users (the card shows it)
+    target: PublishTarget | None = None  # with ``repo_id``, where publish pushes (client, visibility)
 
     def say(self, text: str) -> None:
         """A stage's note for the user, as a ``Message`` event."""
@@ -143,17 +147,16 @@ def _card_settings(ctx: StageContext) -> dict:
 def _publish(ctx: StageContext) -> dict:
     # The card stage ran before this one: the folder pushed is finished as it is.
     from huggingtweets.librarybars import quiet_hub_bars
-    from huggingtweets.publish import publish
+    from huggingtweets.publish import publish_run, resolve_target
 
+    target = ctx.target
+    if target is None:  # a pre-flight replaced by a test gave no client
+        from huggingtweets.hubclient import HubClient
+
+        client = HubClient(endpoint=ctx.endpoint, token=ctx.token)
+        target = resolve_target(ctx.run_dir, client=client, repo_id=ctx.repo_id, private=ctx.config.private)
     with quiet_hub_bars():  # huggingface_hub's own upload bar would fight our Upload events
-        result = publish(
-            ctx.run_dir,
-            repo_id=ctx.repo_id,
-            private=ctx.config.private,
-            endpoint=ctx.endpoint,
-            token=ctx.token,
-            events=ctx.events,
-        )
+        result = publish_run(ctx.run_dir, target, template=ctx.config.template, events=ctx.events)
     return {
         "repo_id": result.repo_id,
         "url": result.url,

@@ -21,7 +21,7 @@ from huggingtweets.app.jobs import Progress, TrainJob
 from huggingtweets.app.session import Session, SessionStore
 from huggingtweets.config import MAX_USERS, RunConfig, validate
 from huggingtweets.errors import Cancelled, HubError, HuggingtweetsError, InputError
-from huggingtweets.runfolder import read_json
+from huggingtweets.runfolder import bot_name, read_json
 from huggingtweets.settings import coerce_key
 from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 
@@ -241,26 +241,13 @@ class Handlers:
         return message, "", views.card_html(session.run_dir / "model")
 
     def _publish(self, run_dir: Path, repo_id: str | None, private: bool, token: str):
-        """As `huggingtweets publish`: resolve the repo id, render the card for it, push in one commit."""
-        from huggingtweets.card import write_card
+        """As `huggingtweets publish`: resolve the target once, render the card for it, push in one commit."""
         from huggingtweets.hubclient import HubClient
-        from huggingtweets.publish import (
-            card_hub_url,
-            card_staleness,
-            check_repo_id,
-            default_repo_id,
-            publish,
-        )
+        from huggingtweets.publish import publish_run, resolve_target
 
-        if repo_id is not None:
-            check_repo_id(repo_id)
         client = HubClient(endpoint=self.endpoint, token=token)
-        repo_id = check_repo_id(repo_id or default_repo_id(run_dir, client.whoami()["name"]))
-        client.check_namespace(repo_id)
-        hub_url = card_hub_url(client.shown_endpoint)
-        if card_staleness(run_dir, repo_id=repo_id, hub_url=hub_url):
-            write_card(run_dir, repo_id=repo_id, hub_url=hub_url)
-        return publish(run_dir, repo_id=repo_id, private=private, client=client)
+        target = resolve_target(run_dir, client=client, repo_id=repo_id, private=private)
+        return publish_run(run_dir, target)
 
     def publish_oauth(
         self, repo_id: str, private: bool, token: str, request: gr.Request, oauth_token: gr.OAuthToken | None
@@ -275,7 +262,7 @@ class Handlers:
         if session.busy() or not (model / "config.json").is_file():
             raise gr.Error("Train a bot first.")
         users = read_json(session.run_dir / "users.json")
-        name = "-".join(sorted(u["handle"].lower() for u in users)) or "bot"
+        name = bot_name(u["handle"] for u in users) if users else "bot"
         session.downloads.mkdir(parents=True, exist_ok=True)
         return gr.update(
             value=shutil.make_archive(str(session.downloads / name), "zip", root_dir=model), visible=True

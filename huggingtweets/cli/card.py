@@ -82,33 +82,32 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     huggingtweets publish --run-dir runs/jack
     huggingtweets publish --run-dir runs/jack --org my-bots --public
     """
-    from huggingtweets.card import write_card
     from huggingtweets.cli.progress import renderer
     from huggingtweets.hubclient import HubClient
     from huggingtweets.librarybars import quiet_hub_bars
-    from huggingtweets.publish import card_hub_url, card_staleness, check_repo_id, default_repo_id
-    from huggingtweets.publish import publish as do_publish
+    from huggingtweets.publish import check_repo_id, publish_run, resolve_target
     from huggingtweets.stagerecords import run_lock
 
     if repo_id is not None:
         check_repo_id(repo_id)  # before the card is touched
-    client = HubClient(endpoint=endpoint)
-    repo_id = check_repo_id(repo_id or default_repo_id(run_dir, org or client.whoami()["name"]))
-    client.check_namespace(repo_id)
-    hub_url = card_hub_url(client.shown_endpoint)
+    target = resolve_target(
+        run_dir, client=HubClient(endpoint=endpoint), repo_id=repo_id, namespace=org, private=private
+    )
     # The lock every command that writes the folder takes: the card may be rendered again here, and
     # what is pushed must not change under the upload.
     with run_lock(run_dir, create=False):
-        stale = card_staleness(
-            run_dir, repo_id=repo_id, hub_url=hub_url, template=template, check_template=template is not None
-        )
-        if stale:
-            write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
-            click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
         display = renderer()
         try:
             with quiet_hub_bars():
-                result = do_publish(run_dir, repo_id=repo_id, private=private, client=client, events=display)
+                result = publish_run(
+                    run_dir,
+                    target,
+                    template=template,
+                    events=display,
+                    rendered=lambda stale: click.echo(
+                        f"Rendered the card for {target.repo_id}: the model folder {stale}.", err=True
+                    ),
+                )
         finally:
             display.close()
     visibility = "private" if result.private else "public"
@@ -122,6 +121,11 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
         click.echo(f"{verb} {result.repo_id} ({visibility}): {result.url} (commit {result.commit_oid})")
     else:
         click.echo(f"No changes: {result.repo_id} is up to date ({visibility}): {result.url}")
+    if result.left_empty:
+        click.echo(
+            f"Note: an earlier publish from this folder stopped after creating {result.left_empty}, which "
+            f"is still empty (private); delete it with: huggingtweets delete {result.left_empty}"
+        )
     if result.private:
         click.echo(
             "This bot imitates a real person, so it is private. With their consent, make it public with: "
