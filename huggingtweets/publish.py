@@ -17,7 +17,7 @@ from typing import Any
 
 from huggingtweets.errors import HubError, InputError, StageError
 from huggingtweets.events import Events, Upload, ignore
-from huggingtweets.runfolder import atomic_write_json
+from huggingtweets.runfolder import LAYOUT, RunFolder, atomic_write_json
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Files in the repo that publish manages: an avatar no longer in the run is deleted in the same commit.
@@ -25,7 +25,7 @@ MANAGED_PREFIXES = ("avatars/",)
 
 
 # What the card is rendered from, besides the template: newer than the card means the card is stale.
-CARD_INPUTS = ("users.json", "data_report.json", "training_summary.json", "predictions.json")
+CARD_INPUTS = tuple(LAYOUT[n][0] for n in ("users", "data_report", "training_summary", "predictions"))
 # Written just before a new repo is created, removed once its first commit landed (or it was deleted
 # again): what a publish killed in between (SIGKILL cannot be caught) left on the Hub.
 PENDING = Path(".stages") / "publish-pending.json"
@@ -130,12 +130,10 @@ def check_repo_id(repo_id: object) -> str:
 
 
 def default_repo_id(run_dir: Path, namespace: str) -> str:
-    from huggingtweets.runfolder import bot_name, read_json
+    from huggingtweets.runfolder import bot_name
 
-    users_file = run_dir / "users.json"
-    if not users_file.is_file():
-        raise StageError(f"{users_file} is missing", hint=f"run: huggingtweets fetch --run-dir {run_dir}")
-    return f"{namespace}/{bot_name(u['handle'] for u in read_json(users_file))}"
+    users = RunFolder(run_dir).read("users", needed_by="the repo id")
+    return f"{namespace}/{bot_name(u['handle'] for u in users)}"
 
 
 def card_hub_url(endpoint: str) -> str:
@@ -167,7 +165,7 @@ def card_staleness(
     from huggingtweets.runfolder import read_json
 
     run_dir = Path(run_dir)
-    readme, meta_path = run_dir / "model" / "README.md", run_dir / "model" / METADATA_FILE
+    readme, meta_path = RunFolder(run_dir).card, RunFolder(run_dir).metadata
     if not readme.is_file() or not meta_path.is_file():
         return "has no card yet"
     try:
@@ -220,8 +218,9 @@ def commit_message(meta: dict) -> tuple[str, str]:
 
 
 def _check_model_dir(run_dir: Path) -> Path:
-    model_dir = run_dir / "model"
-    if not model_dir.is_dir() or not (model_dir / "config.json").is_file():
+    folder = RunFolder(run_dir)
+    model_dir = folder.model
+    if not folder.model_config.is_file():
         raise StageError(
             f"{model_dir} holds no trained model (config.json missing); nothing to publish",
             hint=f"run: huggingtweets train --run-dir {run_dir}",

@@ -14,8 +14,11 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from huggingtweets.errors import StageError
 
 RUNS_ROOT = Path("runs")
 MAX_REPO_NAME = 96  # the Hub's limit on the name part of a repo id
@@ -32,6 +35,81 @@ def bot_name(handles: Iterable[str]) -> str:
         raise ValueError("a bot name needs at least one handle")
     # keys joined, '--'/'..' made single and bounded to the Hub's 96 characters with a digest
     return repo_name(names)
+
+
+# Every path of a run folder, and the stage (and command) that makes it: the one table that names
+# them. A missing input is one error: "DIR/users.json is missing: run stage fetch first".
+LAYOUT: dict[str, tuple[str, str]] = {
+    "users": ("users.json", "fetch"),
+    "raw": ("raw", "fetch"),
+    "dataset": ("dataset", "prepare"),
+    "data_report": ("data_report.json", "prepare"),
+    "model": ("model", "train"),
+    "model_config": ("model/config.json", "train"),
+    "training_summary": ("training_summary.json", "train"),
+    "checkpoints": ("checkpoints", "train"),
+    "predictions": ("predictions.json", "generate"),
+    "card": ("model/README.md", "card"),
+    "metadata": ("model/huggingtweets.json", "card"),
+    "preview": ("model/predictions.png", "card"),
+    "run_summary": ("run_summary.json", "run"),
+    "stages": (".stages", "run"),
+}
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder's paths, each named once in ``LAYOUT`` with the stage that makes it."""
+
+    root: Path
+
+    def __init__(self, root: Path | str) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    def path(self, name: str) -> Path:
+        return self.root / LAYOUT[name][0]
+
+    def __getattr__(self, name: str) -> Path:
+        if name in LAYOUT:
+            return self.path(name)
+        raise AttributeError(name)
+
+    @staticmethod
+    def made_by(stage: str) -> tuple[str, ...]:
+        """The relative paths ``stage`` writes (in LAYOUT order)."""
+        return tuple(rel for rel, maker in LAYOUT.values() if maker == stage)
+
+    @staticmethod
+    def maker(name: str) -> str:
+        return LAYOUT[name][1]
+
+    def require(self, name: str, *, needed_by: str = "") -> Path:
+        """``path(name)`` when it exists, else the one "missing input" error naming its stage."""
+        path = self.path(name)
+        if not path.exists():
+            raise missing(path, LAYOUT[name][1], self.root, needed_by=needed_by)
+        return path
+
+    def read(self, name: str, *, needed_by: str = "") -> Any:
+        """The JSON file ``name``; missing or unreadable is one error naming the stage that makes it."""
+        path = self.require(name, needed_by=needed_by)
+        try:
+            return read_json(path)
+        except ValueError as err:
+            stage = LAYOUT[name][1]
+            raise StageError(
+                f"{path} is not valid JSON ({err})",
+                hint=f"re-run: huggingtweets {stage} --run-dir {self.root}",
+            ) from err
+
+
+def missing(path: Path, stage: str, root: Path, *, needed_by: str = "") -> StageError:
+    """The one "missing input, run stage X" error."""
+    why = f" ({needed_by} needs it)" if needed_by else ""
+    return StageError(
+        f"{path} is missing{why}: run stage {stage} first",
+        hint=f"run: huggingtweets {stage} --run-dir {root}",
+    )
 
 
 def hub_safe(raw: str) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from huggingtweets.config import RunConfig, validate
 from huggingtweets.errors import Cancelled, HubError, InputError
 from huggingtweets.events import CancelToken, Events, StageFinished, StageStarted, ignore
-from huggingtweets.runfolder import atomic_write_json, bot_name, default_run_dir, read_json
+from huggingtweets.runfolder import RunFolder, atomic_write_json, bot_name, default_run_dir
 from huggingtweets.stagerecords import (
     Team,
     build_summary,
@@ -164,7 +164,7 @@ def _resolve_repo_id(ctx: StageContext) -> str:
 
     repo_id = ctx.config.repo_id
     if not repo_id:
-        users = read_json(ctx.run_dir / "users.json")
+        users = RunFolder(ctx.run_dir).read("users", needed_by="the repo id")
         repo_id = f"{_namespace(ctx.config, ctx.client)}/{bot_name(u['handle'] for u in users)}"
     if ctx.client is not None:
         ctx.target = PublishTarget(
@@ -289,13 +289,13 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
             and record is not None
             and record.get("status") in UNFINISHED
             and record.get("fingerprint") == fp
-            and (run_dir / "checkpoints").is_dir()
-            and any((run_dir / "checkpoints").iterdir())
+            and RunFolder(run_dir).checkpoints.is_dir()
+            and any(RunFolder(run_dir).checkpoints.iterdir())
         )
         events(StageStarted(**where, reason=_why(spec, record, fp, settings, forced, ctx.resume)))
         if name == "train" and not ctx.resume:
             # Checkpoints of other settings must not be resumed by accident.
-            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(RunFolder(run_dir).checkpoints, ignore_errors=True)
         result.resumed = result.resumed or ctx.resume
         write_record(run_dir, name, "running", fp, settings)
         if name == "train":
@@ -322,7 +322,7 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
         result.ran.append(name)
         events(StageFinished(**where, seconds=round(time.perf_counter() - started, 3), result=out))
     result.summary = build_summary(run_dir, results, ran=result.ran, skipped=result.skipped)
-    atomic_write_json(run_dir / "run_summary.json", result.summary)
+    atomic_write_json(RunFolder(run_dir).run_summary, result.summary)
     return result
 
 

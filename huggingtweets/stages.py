@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from huggingtweets.config import RunConfig
 from huggingtweets.events import CancelToken, Events, Message, ignore
-from huggingtweets.runfolder import bot_name
+from huggingtweets.runfolder import LAYOUT, bot_name
 
 if TYPE_CHECKING:
     from huggingtweets.publish import PublishTarget
@@ -167,6 +167,11 @@ def _publish(ctx: StageContext) -> dict:
     }
 
 
+def _paths(*names: str) -> tuple[str, ...]:
+    """A stage's checked outputs, by their names in the run folder's layout."""
+    return tuple(LAYOUT[n][0] for n in names)
+
+
 def _packaged_templates() -> dict:
     from huggingtweets.paths import templates_dir
 
@@ -178,7 +183,7 @@ def _packaged_templates() -> dict:
 
 
 STAGE_LIST: tuple[StageSpec, ...] = (
-    StageSpec("fetch", _fetch, _fetch_settings, ("users.json", "raw")),
+    StageSpec("fetch", _fetch, _fetch_settings, _paths("users", "raw")),
     StageSpec(
         "prepare",
         _prepare,
@@ -187,23 +192,21 @@ STAGE_LIST: tuple[StageSpec, ...] = (
             "keep_newlines": ctx.config.keep_newlines,
             "keep_replies": ctx.config.keep_replies,
         },
-        ("dataset", "data_report.json"),
+        _paths("dataset", "data_report"),
     ),
     StageSpec(
         "train",
         _train,
         lambda ctx: ctx.config.train.weight_settings(),
-        ("model/config.json", "training_summary.json"),
+        _paths("model_config", "training_summary"),
     ),
     StageSpec(
         "generate",
         _generate,
         lambda ctx: {"seed": ctx.config.train.seed, "samples": ctx.config.samples},
-        ("predictions.json",),
+        _paths("predictions"),
     ),
-    StageSpec(
-        "card", _card, _card_settings, ("model/README.md", "model/huggingtweets.json"), needs_repo_id=True
-    ),
+    StageSpec("card", _card, _card_settings, _paths("card", "metadata"), needs_repo_id=True),
     StageSpec(
         "publish",
         _publish,

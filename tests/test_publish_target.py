@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import run_cli
 from test_runner import FakeStages
 
@@ -94,3 +95,28 @@ def test_a_publish_that_completes_the_repo_it_created_clears_the_record(hub, car
     assert done.stdout.startswith(f"Created {REPO} (private): ")
     assert "Note:" not in done.stdout
     assert not (card_run_dir / PENDING).exists()
+
+
+def test_the_run_folder_names_each_path_once_and_a_missing_input_names_its_stage(tmp_path):
+    from huggingtweets.errors import StageError
+    from huggingtweets.runfolder import LAYOUT, RunFolder
+    from huggingtweets.stages import STAGE_LIST
+
+    folder = RunFolder(tmp_path)
+    assert (folder.users, folder.model_config) == (
+        tmp_path / "users.json",
+        tmp_path / "model" / "config.json",
+    )
+    # Every stage's checked outputs are paths the layout says that stage makes.
+    for spec in STAGE_LIST:
+        assert set(spec.outputs) <= set(RunFolder.made_by(spec.name)), spec.name
+    with pytest.raises(StageError) as err:
+        folder.read("users", needed_by="the card")
+    assert str(err.value) == (
+        f"{tmp_path / 'users.json'} is missing (the card needs it): run stage fetch first"
+        f" (run: huggingtweets fetch --run-dir {tmp_path})"
+    )
+    for name, (rel, stage) in LAYOUT.items():
+        with pytest.raises(StageError) as err:
+            folder.require(name)
+        assert err.value.message == f"{tmp_path / rel} is missing: run stage {stage} first"

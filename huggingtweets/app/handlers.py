@@ -21,7 +21,7 @@ from huggingtweets.app.jobs import Progress, TrainJob
 from huggingtweets.app.session import Session, SessionStore
 from huggingtweets.config import MAX_USERS, RunConfig, validate
 from huggingtweets.errors import Cancelled, HubError, HuggingtweetsError, InputError
-from huggingtweets.runfolder import bot_name, read_json
+from huggingtweets.runfolder import RunFolder, bot_name
 from huggingtweets.settings import coerce_key
 from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 
@@ -188,15 +188,15 @@ class Handlers:
         )
 
     def _results(self, session: Session) -> tuple:
-        run = session.run_dir
-        predictions = read_json(run / "predictions.json")
-        training = read_json(run / "training_summary.json")
-        preview = run / "model" / "predictions.png"
+        run = RunFolder(session.run_dir)
+        predictions = run.read("predictions")
+        training = run.read("training_summary")
+        preview = run.preview
         return (
             views.memorization_markdown(predictions, training),
             views.sample_rows(predictions),
             str(preview) if preview.is_file() else None,
-            views.card_html(run / "model"),
+            views.card_html(run.model),
             gr.update(visible=True),
             gr.update(visible=True),
         )
@@ -214,7 +214,7 @@ class Handlers:
         from huggingtweets.generate import generate
 
         session = self.session(request)
-        if session.busy() or not (session.run_dir / "model" / "config.json").is_file():
+        if session.busy() or not RunFolder(session.run_dir).model_config.is_file():
             raise gr.Error("Train a bot first.")
         return [[text] for text in generate(session.run_dir, prompt or "", n=5)]
 
@@ -222,7 +222,7 @@ class Handlers:
         """Publish the trained model; returns (message, cleared token box, card)."""
         session = self.session(request)
         try:
-            if session.busy() or not (session.run_dir / "model" / "README.md").is_file():
+            if session.busy() or not RunFolder(session.run_dir).card.is_file():
                 raise InputError("there is no finished bot to publish yet", hint="train it first")
             if not (token or "").strip():
                 raise HubError(
@@ -238,7 +238,7 @@ class Handlers:
         message = f"Published to [{result.repo_id}]({result.url}) ({visibility}). " + (
             "" if result.changed else "Nothing had changed, so no new commit."
         )
-        return message, "", views.card_html(session.run_dir / "model")
+        return message, "", views.card_html(RunFolder(session.run_dir).model)
 
     def _publish(self, run_dir: Path, repo_id: str | None, private: bool, token: str):
         """As `huggingtweets publish`: resolve the target once, render the card for it, push in one commit."""
@@ -258,10 +258,11 @@ class Handlers:
 
     def download(self, request: gr.Request):
         session = self.session(request)
-        model = session.run_dir / "model"
-        if session.busy() or not (model / "config.json").is_file():
+        run = RunFolder(session.run_dir)
+        model = run.model
+        if session.busy() or not run.model_config.is_file():
             raise gr.Error("Train a bot first.")
-        users = read_json(session.run_dir / "users.json")
+        users = run.read("users")
         name = bot_name(u["handle"] for u in users) if users else "bot"
         session.downloads.mkdir(parents=True, exist_ok=True)
         return gr.update(

@@ -28,13 +28,13 @@ ENDPOINT = click.option(
 
 def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
     from huggingtweets.publish import default_repo_id
-    from huggingtweets.runfolder import read_json
+    from huggingtweets.runfolder import RunFolder
 
     if repo_id:
         return repo_id
-    existing = run_dir / "model" / "huggingtweets.json"
-    if existing.is_file():
-        return read_json(existing)["repo_id"]
+    folder = RunFolder(run_dir)
+    if folder.metadata.is_file():
+        return folder.read("metadata")["repo_id"]
     # Offline default, the original tool's org; `publish` renders it again for another repo id.
     return default_repo_id(run_dir, "huggingtweets")
 
