@@ -58,24 +58,57 @@ def server(tmp_path):
         yield srv
 
 
+REPO_NOT_FOUND = (404, "RepoNotFound", "Repository Not Found: expected <namespace>/<name> in the URL")
+BAD_PATH = "invalid path in repo: {!r} (relative, '/'-separated, no '..', empty parts or '\\')"
 TRAVERSALS = [
-    # (method, path, body): each names a repo or file outside what the URL's namespace allows
-    ("POST", "/../..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/alice/..%2F..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/datasets/..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch("download")),
-    ("PUT", f"/lfs-upload/models/..%2F..%2F..%2Fvictim/x/{OID}?size=7&sig=0", b"payload"),
-    ("PUT", "/lfs-upload/models/alice/pub/..%2F..%2F..%2Fvictim?size=7&sig=0", b"payload"),
-    ("POST", "/lfs-verify/models/alice/..%2Fbob%2Fsecret", json.dumps({"oid": OID, "size": 7})),
-    ("GET", "/alice/..%2Fbob%2Fsecret/resolve/main/.gitattributes", None),
-    ("GET", "/alice/pub/resolve/main/..%2F..%2F.gitattributes", None),
-    ("GET", "/alice/pub/resolve/main/sub/..%2F.gitattributes", None),
-    ("GET", "/api/models/alice/..%2Fbob%2Fsecret", None),
-    ("GET", "/api/models/alice/..%2Fbob%2Fsecret/tree/main", None),
-    ("GET", "/api/models/alice/pub/tree/main/..%2F..", None),
-    ("POST", "/api/models/alice/..%2Fbob%2Fsecret/paths-info/main", "paths=.gitattributes"),
-    ("POST", "/api/models/alice/pub/paths-info/..%2Fmain", "paths=.gitattributes"),
+    # (method, path, body, (status, X-Error-Code, error)): each names a repo or file outside what the
+    # URL's namespace allows, and gets exactly this refusal.
+    ("POST", "/../..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch(), REPO_NOT_FOUND),
+    ("POST", "/alice/..%2F..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch(), REPO_NOT_FOUND),
+    (
+        "POST",
+        "/datasets/..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch",
+        _batch(),
+        (404, None, "no such endpoint: POST /datasets/../../../victim.git/info/lfs/objects/batch"),
+    ),
+    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch(), REPO_NOT_FOUND),
+    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch("download"), REPO_NOT_FOUND),
+    ("PUT", f"/lfs-upload/models/..%2F..%2F..%2Fvictim/x/{OID}?size=7&sig=0", b"payload", REPO_NOT_FOUND),
+    (
+        "PUT",
+        "/lfs-upload/models/alice/pub/..%2F..%2F..%2Fvictim?size=7&sig=0",
+        b"payload",
+        (400, None, "LFS object id '../../../victim' is not a sha256 hex digest"),
+    ),
+    (
+        "POST",
+        "/lfs-verify/models/alice/..%2Fbob%2Fsecret",
+        json.dumps({"oid": OID, "size": 7}),
+        REPO_NOT_FOUND,
+    ),
+    ("GET", "/alice/..%2Fbob%2Fsecret/resolve/main/.gitattributes", None, REPO_NOT_FOUND),
+    (
+        "GET",
+        "/alice/pub/resolve/main/..%2F..%2F.gitattributes",
+        None,
+        (400, None, BAD_PATH.format("../../.gitattributes")),
+    ),
+    (
+        "GET",
+        "/alice/pub/resolve/main/sub/..%2F.gitattributes",
+        None,
+        (400, None, BAD_PATH.format("sub/../.gitattributes")),
+    ),
+    ("GET", "/api/models/alice/..%2Fbob%2Fsecret", None, REPO_NOT_FOUND),
+    ("GET", "/api/models/alice/..%2Fbob%2Fsecret/tree/main", None, REPO_NOT_FOUND),
+    ("GET", "/api/models/alice/pub/tree/main/..%2F..", None, (400, None, BAD_PATH.format("../.."))),
+    ("POST", "/api/models/alice/..%2Fbob%2Fsecret/paths-info/main", "paths=.gitattributes", REPO_NOT_FOUND),
+    (
+        "POST",
+        "/api/models/alice/pub/paths-info/..%2Fmain",
+        "paths=.gitattributes",
+        (404, "RevisionNotFound", "Invalid rev id: ../main"),
+    ),
 ]
 
 
@@ -85,12 +118,13 @@ def test_traversal_payloads_are_refused_and_write_nothing_outside(server, tmp_pa
     (tmp_path / "victim.json").write_text(json.dumps(victim))
     before = _outside(tmp_path, tmp_path / "d")
     conn = _conn(server.url)
-    for method, path, body in TRAVERSALS:
+    for method, path, body, refusal in TRAVERSALS:
         resp, raw = _request(conn, method, path, body, ALICE, JSON)
-        assert 400 <= resp.status < 500, (method, path, resp.status, raw)
-        reply = json.loads(raw)
-        assert isinstance(reply["error"], str) and "actions" not in raw.decode()
-        assert b"secret" not in raw or b"Not Found" in raw
+        assert (resp.status, resp.getheader("X-Error-Code"), json.loads(raw)) == (
+            refusal[0],
+            refusal[1],
+            {"error": refusal[2]},
+        ), (method, path)
     assert _outside(tmp_path, tmp_path / "d") == before
     # bob's private repo is reached through its own name only
     resp, raw = _request(conn, "GET", "/api/models/bob/secret", token=ALICE)
