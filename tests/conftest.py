@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+# huggingface_hub reads HF_HUB_DISABLE_XET once, when it is imported, and picks Xet uploads when
+# hf_xet is installed; the local Hub speaks LFS. Set before any test module imports the client, so
+# no test patches huggingface_hub.constants (the seam is the endpoint passed to HubClient).
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"

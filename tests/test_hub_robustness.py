@@ -20,14 +20,6 @@ ALICE = "hf_test_alice_write"
 TOKENS = [f"{ALICE}:alice:huggingtweets", "hf_test_bob_write:bob"]
 
 
-@pytest.fixture(autouse=True)
-def _no_xet(monkeypatch):
-    # The client reads HF_HUB_DISABLE_XET once, at import; another module may have imported it first.
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-
-
 def _api(url, token=ALICE):
     from huggingface_hub import HfApi
 
