@@ -296,3 +296,20 @@ def test_a_config_file_that_is_not_utf8_is_a_one_line_error(tmp_path):
     ]
     train = CliRunner().invoke(main, ["train", "--run-dir", str(tmp_path), "--config", str(cfg)])
     assert train.exit_code == 1 and "is not UTF-8 text" in train.output
+
+
+def test_the_apps_train_form_is_typed_by_the_same_coercer():
+    pytest.importorskip("gradio", reason="the web app needs the app extra")
+    from huggingtweets.app.handlers import _train_fields
+
+    assert _train_fields("tiny", 2.0, " 1e-3 ") == {"base_model": "tiny", "epochs": 2, "learning_rate": 1e-3}
+    assert _train_fields("", None, "") == {"base_model": "gpt2"}  # blank: the trainer's defaults
+    with pytest.raises(InputError) as err:
+        _train_fields("gpt2", None, "hf_short12")
+    assert (
+        str(err.value)
+        == "`learning rate: ***` in the Train form: expected a number such as 1e-3 or 0.5 > 0 (or empty)"
+    )
+    with pytest.raises(InputError) as err:
+        _train_fields("gpt2", 0, "")
+    assert str(err.value) == "`epochs: 0` in the Train form: expected a whole number >= 1 and <= 1000"
