@@ -141,7 +141,7 @@ def check(f: dataclasses.Field, value: Any) -> str | None:
         if meta["choices"] and value not in meta["choices"]:
             return expected(f)
         if not value.strip():
-            return expected(f).replace("text", "non-empty text")
+            return expected(f).replace("text", "non-empty text").replace(" (or empty)", "")
         return None
     if kind in ("int", "float"):
         if value != value:  # NaN compares false with every bound

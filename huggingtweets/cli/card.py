@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from huggingtweets.cli.options import given_run_flags, run_options
+
 RUN_DIR = click.option(
     "--run-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The run folder (trained model in DIR/model/).",
@@ -61,17 +63,10 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
 
 @click.command("publish")
 @RUN_DIR
-@click.option(
-    "--repo-id",
-    metavar="ORG/NAME",
-    help="Target repo [default: <you or --org>/<handles sorted, joined by ->].",
-)
-@click.option("--org", metavar="ORG", help="Publish under this org instead of your user.")
-@click.option("--private/--public", "private", default=None,
-              help="Visibility [default: private for a new repo; an existing repo keeps its own].")  # fmt: skip
+@run_options("repo_id", "org", "private")
 @ENDPOINT
 @TEMPLATE
-def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
+def publish(run_dir: Path, endpoint, template, **params) -> None:
     """Push DIR/model/ (weights, tokenizer, card, avatars, preview) to the Hub in one commit.
 
     The token comes from HF_TOKEN or `hf auth login`; it is never printed. The card stage runs
@@ -87,6 +82,9 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template) -> None:
     from huggingtweets.librarybars import quiet_hub_bars
     from huggingtweets.publish import check_repo_id, publish_run, resolve_target
     from huggingtweets.stagerecords import run_lock
+
+    flags = given_run_flags(params)  # the same knobs as `run`'s, typed by the same coercer
+    repo_id, org, private = flags.get("repo_id"), flags.get("org"), flags.get("private")
 
     if repo_id is not None:
         check_repo_id(repo_id)  # before the card is touched
