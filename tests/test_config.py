@@ -313,3 +313,29 @@ def test_the_apps_train_form_is_typed_by_the_same_coercer():
     with pytest.raises(InputError) as err:
         _train_fields("gpt2", 0, "")
     assert str(err.value) == "`epochs: 0` in the Train form: expected a whole number >= 1 and <= 1000"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("bot.yaml", b"- a list\n", "bot.yaml holds list; expected a mapping of settings (key: value)"),
+        (
+            "bot.yaml",
+            b"epochs: [2\n",
+            "config file 'bot.yaml' is not valid YAML at line 2; expected key: value lines",
+        ),
+        ("bot.json", b'{"epochs": ', "config file 'bot.json' is not valid JSON at line 1"),
+        ("bot.yaml", None, "config file '{path}' does not exist; expected a YAML or JSON file of settings"),
+    ],
+)
+def test_train_and_run_read_a_settings_file_with_the_same_words(tmp_path, name, data, message):
+    from huggingtweets.train.config import TrainConfig
+
+    path = tmp_path / name
+    if data is not None:
+        path.write_bytes(data)
+    expected = message.format(path=path)
+    for read in (TrainConfig.load, load_config_file):
+        with pytest.raises(InputError) as err:
+            read(path)
+        assert err.value.message == expected, read

@@ -237,7 +237,8 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
+        # The same words as a `run --config` file's (config.parse_mapping).
         raise InputError(
-            f"config file {Path(path).name!r} holds {type(data).__name__}; expected a mapping of settings"
+            f"{Path(path).name} holds {type(data).__name__}; expected a mapping of settings (key: value)"
         )
     return {settings.norm_key(k): v for k, v in data.items()}
