@@ -278,14 +278,18 @@ def validate(config: RunConfig) -> None:
             "no posts to learn from: no handle, archive or posts file given",
             hint="pass HANDLE, --archive PATH or --posts-file PATH --handle H (or set them in --config)",
         )
-    n = count_users(config)
+    check_user_count(count_users(config))
+    if config.repo_id is not None and config.repo_id.count("/") != 1:
+        raise InputError(f"repo id {config.repo_id!r} is not of the form ORG/NAME")
+
+
+def check_user_count(n: int) -> None:
+    """The one limit on people per bot (the CLI, a config file and the app's form)."""
     if n > MAX_USERS:
         raise InputError(
             f"{n} users given; a bot imitates at most {MAX_USERS} people (one 'cyborg' bot)",
             hint="run once per group of up to three users",
         )
-    if config.repo_id is not None and config.repo_id.count("/") != 1:
-        raise InputError(f"repo id {config.repo_id!r} is not of the form ORG/NAME")
 
 
 def count_users(config: RunConfig) -> int:

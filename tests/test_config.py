@@ -339,3 +339,20 @@ def test_train_and_run_read_a_settings_file_with_the_same_words(tmp_path, name, 
         with pytest.raises(InputError) as err:
             read(path)
         assert err.value.message == expected, read
+
+
+def test_the_apps_form_counts_people_like_the_cli_before_copying_any_upload(tmp_path):
+    pytest.importorskip("gradio", reason="the web app needs the app extra")
+    from huggingtweets.app.handlers import Handlers
+    from huggingtweets.app.session import SessionStore
+
+    handlers = Handlers(SessionStore(tmp_path / "sessions"))
+    upload = tmp_path / "x.zip"
+    upload.write_bytes(b"zip")
+    session = handlers.store.get("s")
+    with pytest.raises(InputError) as err:
+        handlers._sources(session, "alice bob hf_AbCdEfGhIjKlMnOpQrStUv", [str(upload)], None, "")
+    assert str(err.value) == (
+        "4 users given; a bot imitates at most 3 people (one 'cyborg' bot) (run once per group of up to three users)"
+    )
+    assert list((tmp_path / "sessions").rglob("x.zip")) == []  # refused before the upload was copied

@@ -19,7 +19,7 @@ import gradio as gr
 from huggingtweets.app import views
 from huggingtweets.app.jobs import Progress, TrainJob
 from huggingtweets.app.session import Session, SessionStore
-from huggingtweets.config import MAX_USERS, RunConfig, validate
+from huggingtweets.config import RunConfig, check_user_count, validate
 from huggingtweets.errors import Cancelled, HubError, HuggingtweetsError, InputError
 from huggingtweets.runfolder import RunFolder, bot_name
 from huggingtweets.settings import coerce_key
@@ -94,11 +94,8 @@ class Handlers:
         self, session: Session, handles_text: str, archives: list | None, posts_file: Any, posts_handle: str
     ) -> dict:
         handles = tuple(h for h in _SPLIT.split(handles_text or "") if h)
-        if len(handles) > MAX_USERS:
-            raise InputError(
-                f"{len(handles)} handles given ({', '.join(handles)}); expected at most {MAX_USERS}",
-                hint="a bot mixes at most three people",
-            )
+        # Before any upload is copied: each handle, archive and posts file is one person.
+        check_user_count(len(handles) + len(archives or ()) + (1 if posts_file else 0))
         kept_archives = tuple((_take_upload(a, session), None) for a in archives or ())
         posts_files: tuple = ()
         if posts_file:
