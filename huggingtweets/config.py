@@ -16,23 +16,62 @@ are secrets and stay in ``HF_TOKEN`` / ``X_BEARER_TOKEN``.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huggingtweets import settings
 from huggingtweets.errors import InputError
 from huggingtweets.redact import redact
+from huggingtweets.settings import BadValue, knob, shown
 from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 from huggingtweets.train.config import TrainConfig, coerce_mapping
 
 MAX_USERS = 3  # the original's "cyborg" bots mix at most three people, and so does the card
 
 
-def _help(text: str, **kw: Any) -> Any:
-    return field(metadata={"help": text}, **kw)
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    """A list of strings, or one string."""
+    items = [value] if isinstance(value, str) else value
+    if value is None:
+        return ()
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str | int) for v in items):
+        raise BadValue("a list of strings")
+    return tuple(str(v) for v in items)
+
+
+def _pairs(key: str, value: Any, *, handle_required: bool) -> tuple[tuple[str, str | None], ...]:
+    """A list of {path, handle} (or [path, handle]; for archives also a bare path) into pairs."""
+    if value is None:
+        return ()
+    expected = "a list of {path: FILE, handle: HANDLE}" + ("" if handle_required else " or of paths")
+    if isinstance(value, str) and not handle_required:
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise BadValue(expected)
+    pairs = []
+    for item in value:
+        if isinstance(item, Mapping) and "path" in item and set(item) <= {"path", "handle"}:
+            path, handle = item["path"], item.get("handle")
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            path, handle = item
+        elif isinstance(item, str) and not handle_required:
+            path, handle = item, None
+        else:
+            raise BadValue(expected)
+        if handle_required and not handle:
+            raise BadValue(expected + " (every item with a handle)")
+        pairs.append((str(path), None if handle is None else str(handle)))
+    return tuple(pairs)
+
+
+def _archives(key: str, value: Any) -> tuple[tuple[str, str | None], ...]:
+    return _pairs(key, value, handle_required=False)
+
+
+def _posts_files(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    return _pairs(key, value, handle_required=True)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -40,71 +79,90 @@ class RunConfig:
     """Everything ``huggingtweets run`` needs, from whose posts to where the bot goes."""
 
     # --- fetch: whose posts, from where
-    handles: tuple[str, ...] = _help(
+    handles: tuple[str, ...] = knob(
+        (),
         "Handles read live: X (alice, x:alice; X API v2), Bluesky (alice.bsky.social, did:plc:...), "
         "Mastodon (@alice@mastodon.social).",
-        default=(),
+        parse=_strings,
     )
-    archives: tuple[tuple[str, str | None], ...] = _help(
-        "Account exports (X archive, Mastodon archive, Bluesky .car), each with an optional handle to "
-        "check it against (or to name a .car, which knows only its DID). "
+    archives: tuple[tuple[str, str | None], ...] = knob(
+        (),
+        "An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
+        "or Bluesky repository (.car), told apart by content; repeatable, each optionally followed "
+        "by --handle H to check it against (or to name a .car, which knows only its DID). "
         "In a file: a list of paths or of {path: ..., handle: ...}.",
-        default=(),
+        flag="--archive",
+        metavar="PATH",
+        parse=_archives,
     )
-    posts_files: tuple[tuple[str, str], ...] = _help(
-        "Posts from other networks: (path, handle) pairs; JSONL, CSV or one post per line. "
-        "In a file: a list of {path: ..., handle: ...}.",
-        default=(),
+    posts_files: tuple[tuple[str, str], ...] = knob(
+        (),
+        "Posts from another network: .jsonl (text field), .csv (text column) or text (one post per "
+        "line), followed by --handle H; repeatable. In a file: a list of {path: ..., handle: ...}.",
+        flag="--posts-file",
+        metavar="PATH",
+        parse=_posts_files,
     )
-    max_posts: int | None = _help(
-        "At most this many posts per user from the X API, Bluesky or Mastodon.", default=None
+    max_posts: int | None = knob(
+        None, "At most this many posts per user from the X API, Bluesky or Mastodon.", min=1
     )
-    price_per_read: float = _help("USD per post read from the X API, for the cost estimate.", default=0.005)
-    max_archive_mb: int = _help(
+    price_per_read: float = knob(0.005, "USD per post read from the X API, for the cost estimate.", min=0)
+    max_archive_mb: int = knob(
+        1024,
         "MB the files read from one .zip archive may inflate to, each and together (a guard against zip "
         "bombs, as is a compression ratio over 100:1); raise it for a genuinely huge archive.",
-        default=1024,
+        min=1,
+        metavar="MB",
     )
     # --- prepare (its seed is train.seed: one seed for the split, training and samples)
-    keep_newlines: bool = _help("Keep line breaks inside posts.", default=False)
-    keep_replies: bool = _help("Keep replies (their leading @mentions are stripped).", default=True)
-    detect_languages: bool = _help(
+    keep_newlines: bool = knob(False, "Keep line breaks inside posts.")
+    keep_replies: bool = knob(
+        True, "Keep replies (their leading @mentions are stripped).", off_flag="--drop-replies"
+    )
+    detect_languages: bool = knob(
+        True,
         "Where a post has no language tag, name its language from its Unicode script (kana: ja, "
         "Hangul: ko, Han: zh; Latin and other shared scripts: only the script).",
-        default=True,
     )
     # --- train
-    train: TrainConfig = _help(
-        "Training settings (TrainConfig): in a file under train: or at the top level, as flags of their own.",
+    train: TrainConfig = knob(
+        help="Training settings (TrainConfig): in a file under train: or at the top level, as flags of their own.",
         default_factory=TrainConfig,
     )
     # --- generate
-    samples: int = _help(
-        "Sample posts generated for the card, each checked for copied training text.", default=10
+    samples: int = knob(
+        10, "Sample posts generated for the card, each checked for copied training text.", min=1
     )
     # --- card and publish
-    template: str | None = _help("Card template (default: the packaged one).", default=None)
-    repo_id: str | None = _help(
-        "Hub repo id (default: <your user or --org>/<handles joined by ->).", default=None
+    template: str | None = knob(None, "Card template (default: the packaged one).", metavar="FILE")
+    repo_id: str | None = knob(
+        None, "Hub repo id (default: <your user or --org>/<handles joined by ->).", metavar="ORG/NAME"
     )
-    org: str | None = _help("Publish under this organization instead of your user.", default=None)
-    private: bool | None = _help(
+    org: str | None = knob(None, "Publish under this organization instead of your user.", metavar="ORG")
+    private: bool | None = knob(
+        None,
         "Visibility. A new repo is private unless public is asked for (these bots imitate real people); "
         "an existing repo keeps its own unless this is given.",
-        default=None,
+        off_flag="--public",
     )
-    endpoint: str | None = _help(
+    endpoint: str | None = knob(
+        None,
         "Hub endpoint URL (default: HF_ENDPOINT or huggingface.co); also used for base-model downloads.",
-        default=None,
+        metavar="URL",
     )
-    publish: bool = _help("Publish at the end; false stops after the card.", default=True)
-    playground_url: str | None = _help(
+    publish: bool = knob(True, "Publish at the end; --no-publish (in a file: no) stops after the card.")
+    playground_url: str | None = knob(
+        None,
         'Address of a huggingtweets web app (e.g. a Space): the card links it as "Try it" '
         "(URL?bot=ORG/NAME) in place of the Hub's widget. Default: no link.",
-        default=None,
+        metavar="URL",
     )
     # --- where
-    run_dir: str | None = _help("Run folder (default: runs/<handles sorted, joined by ->).", default=None)
+    run_dir: str | None = knob(
+        None,
+        "Run folder, written by fetch and read by the later stages (default: runs/<handles>).",
+        metavar="DIR",
+    )
 
     def __post_init__(self) -> None:
         # Python callers may give the training settings as a mapping (or key/value pairs).
@@ -113,6 +171,7 @@ class RunConfig:
             object.__setattr__(
                 self, "train", TrainConfig(**coerce_mapping(values, where="RunConfig", prefix="train."))
             )
+        settings.check_all(self)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -128,74 +187,6 @@ SECRET_KEYS = {"token", "hf_token", "x_bearer_token", "bearer_token", "mastodon_
 
 def field_help(name: str) -> str:
     return FIELDS[name].metadata["help"]
-
-
-def _norm_key(key: Any) -> str:
-    return str(key).strip().replace("-", "_")
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _show(value: Any) -> str:
-    return redact(repr(value))
-
-
-def _coerce(key: str, value: Any) -> Any:
-    """Check one file value against the field's type; return it in the dataclass's form."""
-    if key == "posts_files":
-        return _coerce_pairs(key, value, handle_required=True)
-    if key == "archives":
-        return _coerce_pairs(key, value, handle_required=False)
-    hints = typing.get_type_hints(RunConfig)
-    tp = hints[key]
-    args = typing.get_args(tp)
-    optional = (typing.get_origin(tp) in (typing.Union, types.UnionType)) and type(None) in args
-    if value is None:
-        if optional:
-            return None
-        raise InputError(f"config key {key!r} is empty; expected a value like {FIELDS[key].default!r}")
-    base = [a for a in args if a is not type(None)][0] if optional else tp
-    if typing.get_origin(base) is tuple:  # tuple[str, ...]: a list of strings, or one string
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list | tuple) or not all(isinstance(v, str | int) for v in items):
-            raise InputError(f"config key {key!r} is {_show(value)}; expected a list of strings")
-        return tuple(str(v) for v in items)
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, int | float) and not isinstance(value, bool),
-        str: isinstance(value, str | int | float) and not isinstance(value, bool),
-    }[base]
-    if not ok:
-        raise InputError(f"config key {key!r} is {_show(value)}; expected {_type_name(base)}")
-    return base(value)
-
-
-def _coerce_pairs(key: str, value: Any, *, handle_required: bool) -> tuple[tuple[str, str | None], ...]:
-    """A list of {path, handle} (or [path, handle]; for archives also a bare path) into pairs."""
-    if value is None:
-        return ()
-    expected = "expected a list of {path: FILE, handle: HANDLE}" + ("" if handle_required else " or of paths")
-    if isinstance(value, str) and not handle_required:
-        value = [value]
-    if not isinstance(value, list | tuple):
-        raise InputError(f"config key {key!r} is {_show(value)}; {expected}")
-    pairs = []
-    for item in value:
-        if isinstance(item, Mapping) and "path" in item and set(item) <= {"path", "handle"}:
-            path, handle = item["path"], item.get("handle")
-        elif isinstance(item, list | tuple) and len(item) == 2:
-            path, handle = item
-        elif isinstance(item, str) and not handle_required:
-            path, handle = item, None
-        else:
-            raise InputError(f"config key {key!r} has item {_show(item)}; {expected}")
-        if handle_required and not handle:
-            raise InputError(f"config key {key!r} has {_show(path)} without a handle; {expected}")
-        pairs.append((str(path), None if handle is None else str(handle)))
-    return tuple(pairs)
 
 
 def _resolve_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -235,25 +226,25 @@ def parse_mapping(data: Any, *, source: str = "config", base_dir: Path | None = 
     out: dict[str, Any] = {}
     train: dict[str, Any] = {}
     for raw_key, value in data.items():
-        key = _norm_key(raw_key)
+        key = settings.norm_key(raw_key)
         _refuse_secret(key, str(raw_key), source)
         if key == "train":
             if value is None:
                 continue
             if not isinstance(value, Mapping):
                 raise InputError(
-                    f"config key 'train' is {_show(value)}; expected a mapping of training "
+                    f"`train: {shown(value)}` in {source}: expected a mapping of training "
                     "settings such as {epochs: 2, batch_size: 8}"
                 )
             for sub_key in value:
-                _refuse_secret(_norm_key(sub_key), f"train.{sub_key}", source)
+                _refuse_secret(settings.norm_key(sub_key), f"train.{sub_key}", source)
             typed = coerce_mapping(dict(value), where=source, prefix="train.")
         elif key in TRAIN_FIELDS:
             typed = coerce_mapping({raw_key: value}, where=source)
         elif key in FIELDS:
             if key in out:
                 raise InputError(f"{source} sets {key!r} twice (as dashes and underscores)")
-            out[key] = _coerce(key, value)
+            out[key] = settings.coerce_key(FIELDS[key], raw_key, value, where=source)
             continue
         else:
             raise InputError(
@@ -274,29 +265,9 @@ def parse_mapping(data: Any, *, source: str = "config", base_dir: Path | None = 
 
 
 def load_config_file(path: Path | str) -> dict[str, Any]:
-    """Read ``--config FILE`` (YAML) into validated RunConfig keyword arguments."""
-    import yaml
-
+    """Read ``--config FILE`` (YAML or JSON) into validated RunConfig keyword arguments."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"config file {str(path)!r} does not exist; expected a YAML file of settings")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(
-            f"config file {path.name!r} is not UTF-8 text; expected a YAML file of settings",
-            hint="save it as UTF-8",
-        ) from None
-    except OSError as err:
-        raise InputError(
-            f"config file {path.name!r} cannot be read ({err.strerror or type(err).__name__})"
-        ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(
-            f"config file {path.name!r} is not valid YAML{where}; expected key: value lines"
-        ) from None
+    data = settings.read_settings_file(path)
     return parse_mapping(data, source=path.name, base_dir=path.resolve().parent)
 
 
@@ -325,16 +296,7 @@ def validate(config: RunConfig) -> None:
             "no posts to learn from: no handle, archive or posts file given",
             hint="pass HANDLE, --archive PATH or --posts-file PATH --handle H (or set them in --config)",
         )
-    n = count_users(config)
-    if n > MAX_USERS:
-        raise InputError(
-            f"{n} users given; a bot imitates at most {MAX_USERS} people (one 'cyborg' bot)",
-            hint="run once per group of up to three users",
-        )
-    for name in ("max_posts", "samples"):
-        value = getattr(config, name)
-        if value is not None and value <= 0:
-            raise InputError(f"{name} is {value}; expected a positive number")
+    check_user_count(count_users(config))
     if config.playground_url:
         from huggingtweets.card.render import check_playground_url
         from huggingtweets.errors import CardError
@@ -345,6 +307,15 @@ def validate(config: RunConfig) -> None:
             raise InputError(err.message, hint=err.hint) from None
     if config.repo_id is not None and config.repo_id.count("/") != 1:
         raise InputError(f"repo id {config.repo_id!r} is not of the form ORG/NAME")
+
+
+def check_user_count(n: int) -> None:
+    """The one limit on people per bot (the CLI, a config file and the app's form)."""
+    if n > MAX_USERS:
+        raise InputError(
+            f"{n} users given; a bot imitates at most {MAX_USERS} people (one 'cyborg' bot)",
+            hint="run once per group of up to three users",
+        )
 
 
 def count_users(config: RunConfig) -> int:

@@ -351,23 +351,16 @@ class HubClient:
         self.call("delete", self.api.delete_repo, repo_id, repo_id=repo_id)
 
     def validate_card(self, readme: str) -> bool:
-        """Have the Hub check the card's YAML header with huggingface_hub's own ``ModelCard.validate``.
+        """Have this client's Hub check the card's YAML header (``POST /api/validate-yaml``).
 
-        Returns False, having checked nothing, when this client's endpoint is not the one
-        huggingface_hub was configured with (``HF_ENDPOINT`` when it was imported): ``validate``
-        always asks that one, and this client does not move it for the whole process. The card is
-        then checked by the same Hub route inside ``create_commit``, before the commit is made.
+        The request ``ModelCard.validate`` makes, sent to this client's endpoint: ``validate``
+        itself always asks the endpoint huggingface_hub read from ``HF_ENDPOINT`` at import.
         """
-        from huggingface_hub import ModelCard, constants
-
-        if without_credentials(constants.ENDPOINT.rstrip("/")) != self.shown_endpoint:
-            return False
         digest = hashlib.sha256(readme.encode("utf-8")).hexdigest()
         if digest in self._validated:
             return True
-        card = ModelCard(readme, ignore_metadata_errors=True)
         try:
-            self.call("validate the model card for", card.validate, "model")
+            self.call("validate the model card for", self._post_validate_yaml, readme)
         except ValueError as err:
             raise HubError(
                 f"the Hub rejected the card's YAML header: {'; '.join(_card_errors(str(err)))}",
@@ -377,6 +370,22 @@ class HubClient:
             self._validated.add(digest)
         return True
 
+    def _post_validate_yaml(self, readme: str) -> None:
+        from huggingface_hub.errors import HfHubHTTPError
+        from huggingface_hub.utils import get_session, hf_raise_for_status
+
+        response = get_session().post(
+            f"{self.endpoint}/api/validate-yaml",
+            json={"repoType": "model", "content": readme},
+            headers={"Accept": "text/plain"},
+        )
+        try:
+            hf_raise_for_status(response)
+        except HfHubHTTPError:
+            if response.status_code == 400:
+                raise ValueError(response.text) from None
+            raise
+
     def _preupload(self, repo_id: str, additions: list, progress: Callable[[int, int, str], None]) -> int:
         """Upload the LFS files of ``additions`` one by one, reporting bytes after each; the bytes
         sent. Regular files travel inside the commit itself, so the caller counts them after it."""
@@ -385,13 +394,9 @@ class HubClient:
         progress(done, total, "")
         readme = next((op for op in additions if op.path_in_repo == "README.md"), None)
         if readme is not None:
-            # No byte goes up before the Hub has accepted the card (create_commit's own order), where
-            # huggingface_hub's ModelCard.validate can ask this client's Hub.
+            # No byte goes up before the Hub has accepted the card (create_commit's own order).
             with readme.as_file() as f:
-                if not self.validate_card(f.read().decode("utf-8")):
-                    # Another Hub than huggingface_hub's: only create_commit can have the card checked
-                    # first, so the files go up inside it and the bytes are reported after it.
-                    return done
+                self.validate_card(f.read().decode("utf-8"))
         for op in additions:
             # huggingface_hub uploads the file when the Hub takes it as LFS; a regular file (below the
             # LFS threshold, so small) travels inside the commit. Which one it was is only kept in

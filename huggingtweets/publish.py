@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from huggingtweets.errors import HubError, InputError, StageError
 from huggingtweets.events import Events, Upload, ignore
+from huggingtweets.runfolder import LAYOUT, RunFolder, atomic_write_json
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Files in the repo that publish manages: an avatar no longer in the run is deleted in the same commit.
@@ -26,7 +28,51 @@ MANAGED_NAMES = ("Modelfile",)
 
 
 # What the card is rendered from, besides the template: newer than the card means the card is stale.
-CARD_INPUTS = ("users.json", "data_report.json", "training_summary.json", "predictions.json")
+CARD_INPUTS = tuple(LAYOUT[n][0] for n in ("users", "data_report", "training_summary", "predictions"))
+# Written just before a new repo is created, removed once its first commit landed (or it was deleted
+# again): what a publish killed in between (SIGKILL cannot be caught) left on the Hub.
+PENDING = Path(".stages") / "publish-pending.json"
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """Where a bot goes, resolved once: the one Hub client of the run, the repo, its visibility.
+
+    ``private=None``: private for a new repo, unchanged for an existing one. ``hub_url`` is what the
+    card links to (``card_hub_url`` of the client's endpoint).
+    """
+
+    client: Any  # huggingtweets.hubclient.HubClient (or a test's fake behind the same seam)
+    repo_id: str
+    private: bool | None
+    hub_url: str
+
+
+def resolve_target(
+    run_dir: Path | str | None,
+    *,
+    client: Any,
+    repo_id: str | None = None,
+    namespace: str | None = None,
+    private: bool | None = None,
+) -> PublishTarget:
+    """The target for ``run_dir``'s bot: ``repo_id``, else ``<namespace or the token's user>/<bot name>``.
+
+    A bad repo id is refused before any request; the token's user (``whoami``, asked once per
+    client) is asked only when no namespace is given; the namespace must be the user's or an org
+    of theirs.
+    """
+    if repo_id is not None:
+        check_repo_id(repo_id)  # before any request, and before anything is read or written
+    else:
+        if run_dir is None:
+            raise ValueError("resolve_target needs a run folder or a repo id")
+        repo_id = default_repo_id(Path(run_dir), namespace or client.whoami()["name"])
+    repo_id = check_repo_id(repo_id)
+    client.check_namespace(repo_id)
+    return PublishTarget(
+        client=client, repo_id=repo_id, private=private, hub_url=card_hub_url(client.shown_endpoint)
+    )
 
 
 @dataclass(frozen=True)
@@ -39,6 +85,8 @@ class PublishResult:
     private: bool | None = None
     # The repo existed but held no bot (a first publish stopped right after creating it).
     completed_empty: bool = False
+    # Another repo, still empty, that a killed first publish from this run folder created.
+    left_empty: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,12 +133,10 @@ def check_repo_id(repo_id: object) -> str:
 
 
 def default_repo_id(run_dir: Path, namespace: str) -> str:
-    from huggingtweets.runfolder import bot_name, read_json
+    from huggingtweets.runfolder import bot_name
 
-    users_file = run_dir / "users.json"
-    if not users_file.is_file():
-        raise StageError(f"{users_file} is missing", hint=f"run: huggingtweets fetch --run-dir {run_dir}")
-    return f"{namespace}/{bot_name(u['handle'] for u in read_json(users_file))}"
+    users = RunFolder(run_dir).read("users", needed_by="the repo id")
+    return f"{namespace}/{bot_name(u['handle'] for u in users)}"
 
 
 def card_hub_url(endpoint: str) -> str:
@@ -122,7 +168,7 @@ def card_staleness(
     from huggingtweets.runfolder import read_json
 
     run_dir = Path(run_dir)
-    readme, meta_path = run_dir / "model" / "README.md", run_dir / "model" / METADATA_FILE
+    readme, meta_path = RunFolder(run_dir).card, RunFolder(run_dir).metadata
     if not readme.is_file() or not meta_path.is_file():
         return "has no card yet"
     try:
@@ -179,8 +225,9 @@ def commit_message(meta: dict) -> tuple[str, str]:
 
 
 def _check_model_dir(run_dir: Path) -> Path:
-    model_dir = run_dir / "model"
-    if not model_dir.is_dir() or not (model_dir / "config.json").is_file():
+    folder = RunFolder(run_dir)
+    model_dir = folder.model
+    if not folder.model_config.is_file():
         raise StageError(
             f"{model_dir} holds no trained model (config.json missing); nothing to publish",
             hint=f"run: huggingtweets train --run-dir {run_dir}",
@@ -211,8 +258,39 @@ def _operations(model_dir: Path, remote_files: list[str]) -> list:
     return ops + commit_delete(stale)
 
 
+def publish_run(
+    run_dir: Path | str,
+    target: PublishTarget,
+    *,
+    template: str | Path | None = None,
+    events: Events = ignore,
+    rendered: Any = None,
+) -> PublishResult:
+    """The one publish flow (``run``, ``huggingtweets publish``, the app): render the card again when
+    it is missing or stale for this target, then push the model folder in one commit.
+
+    ``rendered(reason)`` is told when the card was rendered again. The caller holds the run lock.
+    """
+    from huggingtweets.card import write_card
+
+    run_dir = Path(run_dir)
+    stale = card_staleness(
+        run_dir,
+        repo_id=target.repo_id,
+        hub_url=target.hub_url,
+        template=template,
+        check_template=template is not None,
+    )
+    if stale:
+        write_card(run_dir, repo_id=target.repo_id, template=template, hub_url=target.hub_url)
+        if rendered is not None:
+            rendered(stale)
+    return publish(run_dir, target, events=events)
+
+
 def publish(
     run_dir: Path | str,
+    target: PublishTarget | None = None,
     *,
     repo_id: str | None = None,
     org: str | None = None,
@@ -222,27 +300,29 @@ def publish(
     client=None,
     events: Events = ignore,
 ) -> PublishResult:
-    """Publish DIR/model/ to the Hub. ``private=None``: private for a new repo, unchanged otherwise.
+    """Publish DIR/model/ to ``target`` (or one resolved from the keywords), as its card was rendered.
 
-    ``events`` gets ``Upload`` records: 0 of the total before the first byte, then after each
-    file's bytes went up, ending at the total.
+    ``private=None``: private for a new repo, unchanged otherwise. ``events`` gets ``Upload``
+    records: 0 of the total before the first byte, then after each file's bytes went up, ending at
+    the total.
     """
     from huggingtweets.card.render import validate_card_locally
     from huggingtweets.hubclient import HubClient
     from huggingtweets.runfolder import read_json
 
     run_dir = Path(run_dir)
-    if repo_id is not None:
-        check_repo_id(repo_id)  # before any request, and before anything is read or written
+    if target is None:
+        if repo_id is not None:
+            check_repo_id(repo_id)  # before any request, and before anything is read or written
+        _check_model_dir(run_dir)  # before any request
+        client = client or HubClient(endpoint=endpoint, token=token)
+        target = resolve_target(run_dir, client=client, repo_id=repo_id, namespace=org, private=private)
     model_dir = _check_model_dir(run_dir)
-    client = client or HubClient(endpoint=endpoint, token=token)
-    me = client.whoami()
-    repo_id = check_repo_id(repo_id or default_repo_id(run_dir, org or me["name"]))
-    client.check_namespace(repo_id)
+    client, repo_id, private = target.client, target.repo_id, target.private
 
     # The card stage's output must be for this repo and this Hub; validated (locally, then by the
     # Hub) before anything is created or uploaded.
-    stale = card_staleness(run_dir, repo_id=repo_id, hub_url=card_hub_url(client.shown_endpoint))
+    stale = card_staleness(run_dir, repo_id=repo_id, hub_url=target.hub_url)
     if stale:
         raise StageError(
             f"{model_dir} {stale}",
@@ -253,6 +333,7 @@ def publish(
     validate_card_locally(readme)
     client.validate_card(readme)
     meta = read_json(model_dir / "huggingtweets.json")
+    left_empty = _left_empty(run_dir, client, repo_id)
 
     info = client.repo_info(repo_id)
     created = info is None
@@ -262,6 +343,10 @@ def publish(
     # A new repo is always created private and made public, if asked, once its content is in.
     if created:
         was_private, parent, remote = True, None, []
+        # The Hub creates a repo only on its own request, never with a commit: a publish killed
+        # between the two leaves an empty private repo. Recorded here, so the next publish from
+        # this folder says where it is (and completes it when it publishes there again).
+        atomic_write_json(run_dir / PENDING, {"repo_id": repo_id, "endpoint": client.shown_endpoint})
         client.create_repo(repo_id, private=True)
     else:
         was_private = bool(getattr(info, "private", False))
@@ -287,11 +372,13 @@ def publish(
             if created:
                 # All or nothing: do not leave an empty repo behind when the first commit failed.
                 client.delete_repo(repo_id)
+                (run_dir / PENDING).unlink(missing_ok=True)
             elif want_private != was_private:
                 client.set_private(repo_id, was_private)
         except HubError:
             pass
         raise
+    (run_dir / PENDING).unlink(missing_ok=True)
     if not want_private and was_private:
         client.set_private(repo_id, False)
     is_private = want_private
@@ -304,7 +391,34 @@ def publish(
         changed=changed,
         private=is_private,
         completed_empty=empty_before and changed,
+        left_empty=left_empty,
     )
+
+
+def _left_empty(run_dir: Path, client: Any, repo_id: str) -> str | None:
+    """Another repo that an earlier, killed publish from this folder created and left empty."""
+    from huggingtweets.runfolder import read_json
+
+    try:
+        pending = read_json(run_dir / PENDING)
+    except (OSError, ValueError):
+        return None
+    other = pending.get("repo_id") if isinstance(pending, dict) else None
+    if not isinstance(other, str) or other == repo_id or pending.get("endpoint") != client.shown_endpoint:
+        return None  # the same repo is completed by this publish (``completed_empty``)
+    try:
+        check_repo_id(other)
+        info = client.repo_info(other)
+    except (HubError, InputError):
+        return None
+    if info is None:
+        (run_dir / PENDING).unlink(missing_ok=True)  # deleted since: nothing left to describe
+        return None
+    files = tuple(s.rfilename for s in (getattr(info, "siblings", None) or []))
+    if not RepoState(other, bool(getattr(info, "private", False)), files).empty:
+        (run_dir / PENDING).unlink(missing_ok=True)
+        return None
+    return other
 
 
 def inspect_repo(

@@ -7,15 +7,21 @@ half-written file or folder behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huggingtweets.errors import StageError
+
 RUNS_ROOT = Path("runs")
+MAX_REPO_NAME = 96  # the Hub's limit on the name part of a repo id
 
 
 def bot_name(handles: Iterable[str]) -> str:
@@ -24,13 +30,111 @@ def bot_name(handles: Iterable[str]) -> str:
     The one place this is computed: the default run folder, the default repo id and the
     publishing pre-flight all use it, so they always agree.
     """
-    from huggingtweets.sources.handles import repo_name  # here: sources imports this module
-
     names = sorted({str(h).strip().lstrip("@").lower() for h in handles if h and str(h).strip().lstrip("@")})
     if not names:
         raise ValueError("a bot name needs at least one handle")
     # keys joined, '--'/'..' made single and bounded to the Hub's 96 characters with a digest
     return repo_name(names)
+
+
+# Every path of a run folder, and the stage (and command) that makes it: the one table that names
+# them. A missing input is one error: "DIR/users.json is missing: run stage fetch first".
+LAYOUT: dict[str, tuple[str, str]] = {
+    "users": ("users.json", "fetch"),
+    "raw": ("raw", "fetch"),
+    "dataset": ("dataset", "prepare"),
+    "data_report": ("data_report.json", "prepare"),
+    "model": ("model", "train"),
+    "model_config": ("model/config.json", "train"),
+    "training_summary": ("training_summary.json", "train"),
+    "checkpoints": ("checkpoints", "train"),
+    "predictions": ("predictions.json", "generate"),
+    "card": ("model/README.md", "card"),
+    "metadata": ("model/huggingtweets.json", "card"),
+    "preview": ("model/predictions.png", "card"),
+    "run_summary": ("run_summary.json", "run"),
+    "stages": (".stages", "run"),
+}
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder's paths, each named once in ``LAYOUT`` with the stage that makes it."""
+
+    root: Path
+
+    def __init__(self, root: Path | str) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    def path(self, name: str) -> Path:
+        return self.root / LAYOUT[name][0]
+
+    def __getattr__(self, name: str) -> Path:
+        if name in LAYOUT:
+            return self.path(name)
+        raise AttributeError(name)
+
+    @staticmethod
+    def made_by(stage: str) -> tuple[str, ...]:
+        """The relative paths ``stage`` writes (in LAYOUT order)."""
+        return tuple(rel for rel, maker in LAYOUT.values() if maker == stage)
+
+    @staticmethod
+    def maker(name: str) -> str:
+        return LAYOUT[name][1]
+
+    def require(self, name: str, *, needed_by: str = "") -> Path:
+        """``path(name)`` when it exists, else the one "missing input" error naming its stage."""
+        path = self.path(name)
+        if not path.exists():
+            raise missing(path, LAYOUT[name][1], self.root, needed_by=needed_by)
+        return path
+
+    def read(self, name: str, *, needed_by: str = "") -> Any:
+        """The JSON file ``name``; missing or unreadable is one error naming the stage that makes it."""
+        path = self.require(name, needed_by=needed_by)
+        try:
+            return read_json(path)
+        except ValueError as err:
+            stage = LAYOUT[name][1]
+            raise StageError(
+                f"{path} is not valid JSON ({err})",
+                hint=f"re-run: huggingtweets {stage} --run-dir {self.root}",
+            ) from err
+
+
+def missing(path: Path, stage: str, root: Path, *, needed_by: str = "") -> StageError:
+    """The one "missing input, run stage X" error."""
+    why = f" ({needed_by} needs it)" if needed_by else ""
+    return StageError(
+        f"{path} is missing{why}: run stage {stage} first",
+        hint=f"run: huggingtweets {stage} --run-dir {root}",
+    )
+
+
+def hub_safe(raw: str) -> str:
+    """``raw`` as a repo-name part: runs of '-'/'.' made single (the Hub refuses '--' and '..'), and a
+    short digest added when that changed it, so two accounts never share a key."""
+    safe = re.sub(r"[-.]{2,}", lambda m: m.group(0)[0], raw).strip("-.")
+    if safe != raw:
+        safe = f"{safe}_{hashlib.sha256(raw.encode()).hexdigest()[:6]}"
+    return safe
+
+
+def repo_name(keys: Iterable[str]) -> str:
+    """The bot's repo name: the keys sorted, lower-cased, joined by '-', always a valid Hub name.
+
+    Too long a name keeps a readable start and ends with a digest of the whole, so two bots of
+    different accounts never share one.
+    """
+    parts = sorted({str(k).lower() for k in keys if k})
+    if not parts:
+        raise ValueError("repo_name needs at least one handle")
+    name = hub_safe("-".join(parts))
+    if len(name) > MAX_REPO_NAME:
+        digest = hashlib.sha256("-".join(parts).encode()).hexdigest()[:10]
+        name = name[: MAX_REPO_NAME - len(digest) - 1].rstrip("-._") + "_" + digest
+    return name
 
 
 def default_run_dir(handles: Iterable[str], root: Path | str = RUNS_ROOT) -> Path:

@@ -24,12 +24,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingtweets.config import RunConfig, validate
 from huggingtweets.errors import Cancelled, HubError, InputError
 from huggingtweets.events import CancelToken, Events, StageFinished, StageStarted, ignore
-from huggingtweets.runfolder import atomic_write_json, bot_name, default_run_dir, read_json
+from huggingtweets.runfolder import RunFolder, atomic_write_json, bot_name, default_run_dir
 from huggingtweets.stagerecords import (
     Team,
     build_summary,
@@ -42,6 +42,9 @@ from huggingtweets.stagerecords import (
     write_record,
 )
 from huggingtweets.stages import STAGE_LIST, STAGES, UNFINISHED, Stage, StageContext, StageSpec
+
+if TYPE_CHECKING:
+    from huggingtweets.hubclient import HubClient
 
 __all__ = [
     "STAGES",
@@ -125,9 +128,10 @@ def hub_token() -> str | None:
     return get_token()
 
 
-def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str:
+def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> HubClient:
     """Fail before hours of training when the bot could not be published anyway: no token, a token
-    the Hub refuses, or a namespace it may not write to. Returns the namespace the bot goes to."""
+    the Hub refuses, or a namespace it may not write to. Returns the run's one Hub client (its
+    ``whoami`` asked once, here), which the publish target is built on once fetch named the users."""
     if not token:
         raise HubError(
             "no Hugging Face token found; publishing needs one with write access",
@@ -136,7 +140,7 @@ def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str
     from huggingtweets.hubclient import HubClient
 
     client = HubClient(endpoint=endpoint, token=token)
-    namespace = (config.repo_id or "").split("/")[0] or config.org or client.whoami()["name"]
+    namespace = _namespace(config, client)
     # Archive owners are known only after fetch; the name here is only for the error message.
     from huggingtweets.sources import check_handle
 
@@ -147,16 +151,32 @@ def check_publishing(config: RunConfig, token: str | None, endpoint: str) -> str
     ]
     name = (config.repo_id or "").partition("/")[2] or (bot_name(known) if known else "NAME")
     client.check_namespace(f"{namespace}/{name}")
-    return namespace
+    return client
+
+
+def _namespace(config: RunConfig, client: HubClient | None) -> str:
+    # Without publishing there may be no token to ask whose namespace it is; the card still
+    # needs a repo id for its usage snippet, so the original's org stands in.
+    fallback = client.whoami()["name"] if client is not None else "huggingtweets"
+    return (config.repo_id or "").split("/")[0] or config.org or fallback
 
 
 def _resolve_repo_id(ctx: StageContext) -> str:
-    if ctx.config.repo_id:
-        return ctx.config.repo_id
-    users = read_json(ctx.run_dir / "users.json")
-    # Without publishing there may be no token to ask whose namespace it is; the card still
-    # needs a repo id for its usage snippet, so the original's org stands in.
-    return f"{ctx.namespace or ctx.config.org or 'huggingtweets'}/{bot_name(u['handle'] for u in users)}"
+    """The bot's repo id, once fetch has named the users; with a Hub client, also the publish target."""
+    from huggingtweets.publish import PublishTarget, card_hub_url
+
+    repo_id = ctx.config.repo_id
+    if not repo_id:
+        users = RunFolder(ctx.run_dir).read("users", needed_by="the repo id")
+        repo_id = f"{_namespace(ctx.config, ctx.client)}/{bot_name(u['handle'] for u in users)}"
+    if ctx.client is not None:
+        ctx.target = PublishTarget(
+            client=ctx.client,
+            repo_id=repo_id,
+            private=ctx.config.private,
+            hub_url=card_hub_url(ctx.client.shown_endpoint),
+        )
+    return repo_id
 
 
 # ---------------------------------------------------------------- run
@@ -169,7 +189,7 @@ def run(
     events: Events = ignore,
     cancel: CancelToken | None = None,
     stages: dict[str, Stage] | None = None,
-    preflight: Callable[[RunConfig, str | None, str], str | None] | None = None,
+    preflight: Callable[[RunConfig, str | None, str], HubClient | None] | None = None,
     rerun_from: str | None = None,
 ) -> RunResult:
     """Run every stage that is not already finished with the same settings; return the summary.
@@ -194,13 +214,13 @@ def run(
     decided = False
     try:
         token = (token if token is not None else hub_token()) if config.publish else None
-        namespace = (preflight or check_publishing)(config, token, endpoint) if config.publish else None
+        client = (preflight or check_publishing)(config, token, endpoint) if config.publish else None
         ctx = StageContext(
             config=config,
             run_dir=run_dir,
             token=token,
             endpoint=endpoint,
-            namespace=namespace,
+            client=client,
             events=events,
             cancel=cancel,
         )
@@ -272,13 +292,13 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
             and record is not None
             and record.get("status") in UNFINISHED
             and record.get("fingerprint") == fp
-            and (run_dir / "checkpoints").is_dir()
-            and any((run_dir / "checkpoints").iterdir())
+            and RunFolder(run_dir).checkpoints.is_dir()
+            and any(RunFolder(run_dir).checkpoints.iterdir())
         )
         events(StageStarted(**where, reason=_why(spec, record, fp, settings, forced, ctx.resume)))
         if name == "train" and not ctx.resume:
             # Checkpoints of other settings must not be resumed by accident.
-            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(RunFolder(run_dir).checkpoints, ignore_errors=True)
         result.resumed = result.resumed or ctx.resume
         write_record(run_dir, name, "running", fp, settings)
         if name == "train":
@@ -305,7 +325,7 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
         result.ran.append(name)
         events(StageFinished(**where, seconds=round(time.perf_counter() - started, 3), result=out))
     result.summary = build_summary(run_dir, results, ran=result.ran, skipped=result.skipped)
-    atomic_write_json(run_dir / "run_summary.json", result.summary)
+    atomic_write_json(RunFolder(run_dir).run_summary, result.summary)
     return result
 
 

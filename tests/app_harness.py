@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ALICE_TOKEN, BOB_TOKEN, REPO_ROOT, SECRET_VARS
+from conftest import ALICE_TOKEN, REPO_ROOT, SECRET_VARS
+from localhub import hub_server
 
 SAMPLE_ARCHIVE = REPO_ROOT / "huggingtweets" / "sample" / "sample_archive.zip"
 
@@ -38,8 +39,6 @@ def free_port() -> int:
 def served_app(tmp: Path) -> Iterator[Served]:
     """A local Hub and the app (publishing to it) on loopback; both stopped and cleaned after."""
     pytest.importorskip("gradio", reason="the web app needs the app extra: pip install -e '.[app]'")
-    from huggingtweets.hub.server import HubServer
-
     with pytest.MonkeyPatch.context() as mp:
         for var in SECRET_VARS:
             mp.delenv(var, raising=False)
@@ -49,12 +48,7 @@ def served_app(tmp: Path) -> Iterator[Served]:
         mp.setenv("HF_HUB_DISABLE_XET", "1")
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         mp.setenv("GRADIO_TEMP_DIR", str(tmp / "gradio"))
-        hub = HubServer(
-            data_dir=tmp / "hubdata",
-            tokens=[f"{ALICE_TOKEN}:alice:huggingtweets", f"{BOB_TOKEN}:bob"],
-            host="127.0.0.1",
-            port=0,
-        )
+        hub = hub_server(tmp / "hubdata")
         hub.start()
         from huggingtweets.app import launch
 

@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+# huggingface_hub reads HF_HUB_DISABLE_XET once, when it is imported, and picks Xet uploads when
+# hf_xet is installed; the local Hub speaks LFS. Set before any test module imports the client, so
+# no test patches huggingface_hub.constants (the seam is the endpoint passed to HubClient).
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -58,8 +63,7 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
-ALICE_TOKEN = "hf_test_alice_write"
-BOB_TOKEN = "hf_test_bob_write"
+from localhub import ALICE_TOKEN, BOB_TOKEN, hub_server  # noqa: E402  (after HF_HUB_DISABLE_XET is set)
 
 
 @dataclass
@@ -86,14 +90,7 @@ class LocalHub:
 
 @pytest.fixture
 def hub(tmp_path):
-    from huggingtweets.hub.server import HubServer
-
-    server = HubServer(
-        data_dir=tmp_path / "hubdata",
-        tokens=[f"{ALICE_TOKEN}:alice:huggingtweets", f"{BOB_TOKEN}:bob"],
-        host="127.0.0.1",
-        port=0,
-    )
+    server = hub_server(tmp_path / "hubdata")
     server.start()
     try:
         yield LocalHub(server.url, ALICE_TOKEN, BOB_TOKEN, tmp_path / "hubdata", server)

@@ -109,6 +109,7 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.rules: list[dict] = []
+        self.gates: list[dict] = []
         self.seen: list[str] = []
         self.injected: list[str] = []
         proxy = self
@@ -135,6 +136,10 @@ class FaultProxy:
                 body = self._body()  # always read the body first, or keep-alive breaks
                 line = f"{self.command} {self.path}"
                 proxy.seen.append(line)
+                for gate in proxy.gates:
+                    if gate["left"] > 0 and re.search(gate["pattern"], line):
+                        gate["left"] -= 1
+                        gate["event"].wait(timeout=120)
                 for rule in proxy.rules:
                     if rule["left"] > 0 and re.search(rule["pattern"], line):
                         rule["left"] -= 1
@@ -192,6 +197,12 @@ class FaultProxy:
         self.rules.append(
             {"pattern": pattern, "left": times, "status": status, "headers": headers or {}, "body": body}
         )
+
+    def hold(self, pattern: str, *, times: int = 1) -> threading.Event:
+        """Hold the first ``times`` matching requests until the returned event is set (then forward them)."""
+        event = threading.Event()
+        self.gates.append({"pattern": pattern, "left": times, "event": event})
+        return event
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()

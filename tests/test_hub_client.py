@@ -29,14 +29,6 @@ widget:
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_xet(monkeypatch):
-    # The client reads HF_HUB_DISABLE_XET once, at import; another module may have imported it first.
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-
-
 def api_for(hub, token=ALICE):
     from huggingface_hub import HfApi
 

@@ -16,12 +16,10 @@ def test_the_installed_client_finds_every_endpoint_it_needs(tmp_path, monkeypatc
     must succeed, and the server must have seen no request it has no route for.
     """
     import huggingface_hub
-    from huggingface_hub import CommitOperationAdd, HfApi, constants, hf_hub_download, snapshot_download
+    from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, snapshot_download
 
     from huggingtweets.hub.server import HubServer
 
-    # LFS uploads need the client's Xet off; it reads the variable once, at import.
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     token = "hf_contract_alice"
     with HubServer(tmp_path / "d", tokens=[f"{token}:alice:huggingtweets"], lfs_threshold=64) as server:
         api = HfApi(endpoint=server.url, token=token)

@@ -79,9 +79,8 @@ def test_truncated_or_broken_lines_are_errors(tmp_path, small_limits):
 
 
 def test_regular_commit_of_a_large_file_streams_through_the_spill_path(hub, monkeypatch, tmp_path):
-    from huggingface_hub import HfApi, constants, hf_hub_download
+    from huggingface_hub import HfApi, hf_hub_download
 
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(ndjson, "SPILL_AT", 1024)  # a 200 KB file then takes the large-file path
     monkeypatch.setattr(ndjson, "READ", 4096)
     api = HfApi(endpoint=hub.url, token=hub.token)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import socket
@@ -13,40 +12,16 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+from localhub import ALICE_TOKEN as ALICE
+from localhub import TOKENS, connect, request
 
 from huggingtweets.hub.server import HubServer
-
-ALICE = "hf_test_alice_write"
-TOKENS = [f"{ALICE}:alice:huggingtweets", "hf_test_bob_write:bob"]
-
-
-@pytest.fixture(autouse=True)
-def _no_xet(monkeypatch):
-    # The client reads HF_HUB_DISABLE_XET once, at import; another module may have imported it first.
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
 
 
 def _api(url, token=ALICE):
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=url, token=token)
-
-
-def _conn(url: str) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-
-
-def _request(conn, method, path, body=None, headers=None, token=ALICE):
-    headers = dict(headers or {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=body, headers=headers)
-    resp = conn.getresponse()
-    raw = resp.read()
-    return resp.status, resp.headers, raw
 
 
 def _send_half_and_close(url: str, head: str, body: bytes) -> None:
@@ -119,15 +94,15 @@ def test_interrupted_lfs_put_and_commit_leave_previous_commit(tmp_path):
 
         data = os.urandom(200_000)
         oid = hashlib.sha256(data).hexdigest()
-        conn = _conn(server.url)
-        status, _, raw = _request(
+        conn = connect(server.url)
+        resp, raw = request(
             conn,
             "POST",
             "/alice/crash.git/info/lfs/objects/batch",
             json.dumps({"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]}),
             {"Content-Type": "application/json"},
         )
-        assert status == 200
+        assert resp.status == 200
         href = urlsplit(json.loads(raw)["objects"][0]["actions"]["upload"]["href"])
         _send_half_and_close(
             server.url,
@@ -151,14 +126,14 @@ def test_interrupted_lfs_put_and_commit_leave_previous_commit(tmp_path):
             {"key": "lfsFile", "value": {"path": "big.bin", "algo": "sha256", "oid": oid, "size": len(data)}},
         ]
         body = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        status, _, _ = _request(
+        resp, _ = request(
             conn,
             "POST",
             "/api/models/alice/crash/commit/main",
             body,
             {"Content-Type": "application/x-ndjson"},
         )
-        assert status == 422
+        assert resp.status == 422
 
         # half a commit body, then the client dies
         _send_half_and_close(
@@ -182,7 +157,7 @@ def test_interrupted_lfs_put_and_commit_leave_previous_commit(tmp_path):
 
 def test_malformed_requests_get_4xx_json_and_keep_alive_survives(hub):
     _api(hub.url).create_repo("alice/bad")
-    conn = _conn(hub.url)  # one keep-alive connection for everything below
+    conn = connect(hub.url)  # one keep-alive connection for everything below
     ndjson = {"Content-Type": "application/x-ndjson"}
     header = json.dumps({"key": "header", "value": {"summary": "s"}}) + "\n"
     cases = [
@@ -229,17 +204,17 @@ def test_malformed_requests_get_4xx_json_and_keep_alive_survives(hub):
         ("DELETE", "/api/models/alice/bad", None, {}, 404),
     ]
     for method, path, body, headers, expected in cases:
-        status, resp_headers, raw = _request(conn, method, path, body, headers)
-        assert status == expected, (method, path, raw)
-        assert resp_headers["Content-Type"].startswith("application/json")
+        resp, raw = request(conn, method, path, body, headers)
+        assert resp.status == expected, (method, path, raw)
+        assert resp.headers["Content-Type"].startswith("application/json")
         assert isinstance(json.loads(raw)["error"], str)
     # a refused request whose body was not needed (no token) must not break the next one
-    status, _, _ = _request(
+    resp, _ = request(
         conn, "POST", "/api/models/alice/bad/commit/main", (header * 50).encode(), ndjson, token=None
     )
-    assert status == 401
-    status, _, raw = _request(conn, "GET", "/api/whoami-v2")
-    assert status == 200 and json.loads(raw)["name"] == "alice"
+    assert resp.status == 401
+    resp, raw = request(conn, "GET", "/api/whoami-v2")
+    assert resp.status == 200 and json.loads(raw)["name"] == "alice"
     assert len(_api(hub.url).list_repo_commits("alice/bad")) == 1
 
 
@@ -253,7 +228,7 @@ def test_chunked_request_body_is_accepted(hub):
         },
     ]
     body = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    conn = _conn(hub.url)
+    conn = connect(hub.url)
     conn.putrequest("POST", "/api/models/alice/chunks/commit/main")
     conn.putheader("Authorization", f"Bearer {ALICE}")
     conn.putheader("Transfer-Encoding", "chunked")
@@ -270,8 +245,8 @@ def test_chunked_request_body_is_accepted(hub):
 def test_stop_ends_keep_alive_connections_and_threads(tmp_path):
     before = set(threading.enumerate())
     server = HubServer(tmp_path / "d", tokens=TOKENS).start()
-    conn = _conn(server.url)
-    assert _request(conn, "GET", "/api/whoami-v2")[0] == 200  # connection stays open (keep-alive)
+    conn = connect(server.url)
+    assert request(conn, "GET", "/api/whoami-v2")[0].status == 200  # connection stays open (keep-alive)
     server.stop()
     assert _wait_until(lambda: set(threading.enumerate()) <= before, timeout=5)
     conn.close()
@@ -287,7 +262,7 @@ def test_garbage_request_lines_get_json_errors_and_server_keeps_serving(hub):
                 reply += chunk
         head, _, body = reply.partition(b"\r\n\r\n")
         assert head.split()[1] in {b"400", b"501"} and isinstance(json.loads(body)["error"], str)
-    assert _request(_conn(hub.url), "GET", "/api/whoami-v2")[0] == 200
+    assert request(connect(hub.url), "GET", "/api/whoami-v2")[0].status == 200
 
 
 def test_one_server_per_data_folder(hub):
@@ -320,4 +295,4 @@ def test_broken_body_framing_gets_400_and_a_closed_connection(hub, raw):
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.split()[1] == b"400" and b"Connection: close" in head
     assert isinstance(json.loads(body)["error"], str)
-    assert _request(_conn(hub.url), "GET", "/api/whoami-v2")[0] == 200
+    assert request(connect(hub.url), "GET", "/api/whoami-v2")[0].status == 200

@@ -53,12 +53,19 @@ def test_a_client_leaves_the_process_as_it_found_it(hub, tmp_path):
     client = HubClient(endpoint=hub.url, token=hub.token, pacer=pacer)
     from huggingtweets.hubclient import commit_add
 
+    counts = []
     client.whoami()
+    counts.append(client.requests)
     assert client.repo_info("alice/seam") is not None
+    counts.append(client.requests)
     client.create_commit("alice/seam", [commit_add("a.txt", b"hello")], message="one file")
+    counts.append(client.requests)
     assert client.read_text("alice/seam", "a.txt")[0] == "hello"
+    counts.append(client.requests)
     counted, admitted = client.requests, pacer.admitted
-    assert counted >= 5 and admitted == counted
+    # whoami 1, repo info 1, a small file's commit 2 (preupload, commit), a read 1: each request
+    # counted once and paced once.
+    assert counts == [1, 2, 4, 5] and admitted == counted
 
     # A download in the same process (what transformers does to load a model) is not this
     # client's: neither counted nor paced by it.

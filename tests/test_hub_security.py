@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from localhub import ALICE_TOKEN as ALICE
+from localhub import BOB_TOKEN as BOB
+from localhub import JSON, connect, hub_server, request
 
-from huggingtweets.hub.server import HubServer
-
-ALICE = "hf_test_alice_write"
-BOB = "hf_test_bob_write"
-TOKENS = [f"{ALICE}:alice:huggingtweets", f"{BOB}:bob"]
-JSON = {"Content-Type": "application/json"}
 OID = hashlib.sha256(b"payload").hexdigest()
-
-
-def _conn(url: str) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-
-
-def _request(conn, method, path, body=None, token=ALICE, headers=None):
-    headers = dict(headers or {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=body, headers=headers)
-    resp = conn.getresponse()
-    return resp, resp.read()
 
 
 def _batch(operation: str = "upload") -> str:
@@ -48,34 +30,67 @@ def _outside(root: Path, data: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def server(tmp_path):
-    with HubServer(tmp_path / "d", tokens=TOKENS, lfs_threshold=1) as srv:
-        conn = _conn(srv.url)
+    with hub_server(tmp_path / "d", lfs_threshold=1) as srv:
+        conn = connect(srv.url)
         for token, name, private in ((ALICE, "pub", False), (ALICE, "priv", True), (BOB, "secret", True)):
             body = json.dumps({"name": name, "private": private})
-            resp, raw = _request(conn, "POST", "/api/repos/create", body, token, JSON)
+            resp, raw = request(conn, "POST", "/api/repos/create", body, JSON, token=token)
             assert resp.status == 200, raw
         conn.close()
         yield srv
 
 
+REPO_NOT_FOUND = (404, "RepoNotFound", "Repository Not Found: expected <namespace>/<name> in the URL")
+BAD_PATH = "invalid path in repo: {!r} (relative, '/'-separated, no '..', empty parts or '\\')"
 TRAVERSALS = [
-    # (method, path, body): each names a repo or file outside what the URL's namespace allows
-    ("POST", "/../..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/alice/..%2F..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/datasets/..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch()),
-    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch("download")),
-    ("PUT", f"/lfs-upload/models/..%2F..%2F..%2Fvictim/x/{OID}?size=7&sig=0", b"payload"),
-    ("PUT", "/lfs-upload/models/alice/pub/..%2F..%2F..%2Fvictim?size=7&sig=0", b"payload"),
-    ("POST", "/lfs-verify/models/alice/..%2Fbob%2Fsecret", json.dumps({"oid": OID, "size": 7})),
-    ("GET", "/alice/..%2Fbob%2Fsecret/resolve/main/.gitattributes", None),
-    ("GET", "/alice/pub/resolve/main/..%2F..%2F.gitattributes", None),
-    ("GET", "/alice/pub/resolve/main/sub/..%2F.gitattributes", None),
-    ("GET", "/api/models/alice/..%2Fbob%2Fsecret", None),
-    ("GET", "/api/models/alice/..%2Fbob%2Fsecret/tree/main", None),
-    ("GET", "/api/models/alice/pub/tree/main/..%2F..", None),
-    ("POST", "/api/models/alice/..%2Fbob%2Fsecret/paths-info/main", "paths=.gitattributes"),
-    ("POST", "/api/models/alice/pub/paths-info/..%2Fmain", "paths=.gitattributes"),
+    # (method, path, body, (status, X-Error-Code, error)): each names a repo or file outside what the
+    # URL's namespace allows, and gets exactly this refusal.
+    ("POST", "/../..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch(), REPO_NOT_FOUND),
+    ("POST", "/alice/..%2F..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch", _batch(), REPO_NOT_FOUND),
+    (
+        "POST",
+        "/datasets/..%2F..%2F..%2Fvictim.git/info/lfs/objects/batch",
+        _batch(),
+        (404, None, "no such endpoint: POST /datasets/../../../victim.git/info/lfs/objects/batch"),
+    ),
+    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch(), REPO_NOT_FOUND),
+    ("POST", "/alice/..%2Fbob%2Fsecret.git/info/lfs/objects/batch", _batch("download"), REPO_NOT_FOUND),
+    ("PUT", f"/lfs-upload/models/..%2F..%2F..%2Fvictim/x/{OID}?size=7&sig=0", b"payload", REPO_NOT_FOUND),
+    (
+        "PUT",
+        "/lfs-upload/models/alice/pub/..%2F..%2F..%2Fvictim?size=7&sig=0",
+        b"payload",
+        (400, None, "LFS object id '../../../victim' is not a sha256 hex digest"),
+    ),
+    (
+        "POST",
+        "/lfs-verify/models/alice/..%2Fbob%2Fsecret",
+        json.dumps({"oid": OID, "size": 7}),
+        REPO_NOT_FOUND,
+    ),
+    ("GET", "/alice/..%2Fbob%2Fsecret/resolve/main/.gitattributes", None, REPO_NOT_FOUND),
+    (
+        "GET",
+        "/alice/pub/resolve/main/..%2F..%2F.gitattributes",
+        None,
+        (400, None, BAD_PATH.format("../../.gitattributes")),
+    ),
+    (
+        "GET",
+        "/alice/pub/resolve/main/sub/..%2F.gitattributes",
+        None,
+        (400, None, BAD_PATH.format("sub/../.gitattributes")),
+    ),
+    ("GET", "/api/models/alice/..%2Fbob%2Fsecret", None, REPO_NOT_FOUND),
+    ("GET", "/api/models/alice/..%2Fbob%2Fsecret/tree/main", None, REPO_NOT_FOUND),
+    ("GET", "/api/models/alice/pub/tree/main/..%2F..", None, (400, None, BAD_PATH.format("../.."))),
+    ("POST", "/api/models/alice/..%2Fbob%2Fsecret/paths-info/main", "paths=.gitattributes", REPO_NOT_FOUND),
+    (
+        "POST",
+        "/api/models/alice/pub/paths-info/..%2Fmain",
+        "paths=.gitattributes",
+        (404, "RevisionNotFound", "Invalid rev id: ../main"),
+    ),
 ]
 
 
@@ -84,18 +99,19 @@ def test_traversal_payloads_are_refused_and_write_nothing_outside(server, tmp_pa
     victim = {"id": "x/victim", "type": "model", "private": False, "refs": {}, "discussions": []}
     (tmp_path / "victim.json").write_text(json.dumps(victim))
     before = _outside(tmp_path, tmp_path / "d")
-    conn = _conn(server.url)
-    for method, path, body in TRAVERSALS:
-        resp, raw = _request(conn, method, path, body, ALICE, JSON)
-        assert 400 <= resp.status < 500, (method, path, resp.status, raw)
-        reply = json.loads(raw)
-        assert isinstance(reply["error"], str) and "actions" not in raw.decode()
-        assert b"secret" not in raw or b"Not Found" in raw
+    conn = connect(server.url)
+    for method, path, body, refusal in TRAVERSALS:
+        resp, raw = request(conn, method, path, body, JSON, token=ALICE)
+        assert (resp.status, resp.getheader("X-Error-Code"), json.loads(raw)) == (
+            refusal[0],
+            refusal[1],
+            {"error": refusal[2]},
+        ), (method, path)
     assert _outside(tmp_path, tmp_path / "d") == before
     # bob's private repo is reached through its own name only
-    resp, raw = _request(conn, "GET", "/api/models/bob/secret", token=ALICE)
+    resp, raw = request(conn, "GET", "/api/models/bob/secret", token=ALICE)
     assert resp.status == 404
-    resp, raw = _request(conn, "GET", "/api/models/bob/secret", token=BOB)
+    resp, raw = request(conn, "GET", "/api/models/bob/secret", token=BOB)
     assert resp.status == 200 and json.loads(raw)["id"] == "bob/secret"
 
 
@@ -113,8 +129,10 @@ def test_traversal_payloads_are_refused_and_write_nothing_outside(server, tmp_pa
     ],
 )
 def test_lfs_batch_rights(server, token, repo, operation, expected):
-    conn = _conn(server.url)
-    resp, raw = _request(conn, "POST", f"/{repo}.git/info/lfs/objects/batch", _batch(operation), token, JSON)
+    conn = connect(server.url)
+    resp, raw = request(
+        conn, "POST", f"/{repo}.git/info/lfs/objects/batch", _batch(operation), JSON, token=token
+    )
     assert resp.status == expected, raw
     reply = json.loads(raw)
     if expected == 200:
@@ -125,17 +143,17 @@ def test_lfs_batch_rights(server, token, repo, operation, expected):
 
 
 def test_non_path_request_target_is_400_and_connection_survives(server):
-    conn = _conn(server.url)
-    resp, raw = _request(conn, "GET", "*")
+    conn = connect(server.url)
+    resp, raw = request(conn, "GET", "*")
     assert resp.status == 400 and "'/'" in json.loads(raw)["error"]
     assert not resp.will_close
     sock = conn.sock
-    resp, raw = _request(conn, "GET", "/api/whoami-v2")
+    resp, raw = request(conn, "GET", "/api/whoami-v2")
     assert resp.status == 200 and json.loads(raw)["name"] == "alice"
     assert conn.sock is sock  # same connection, kept alive
     # absolute-form targets route by their path
     host = urlsplit(server.url).netloc
-    resp, raw = _request(conn, "GET", f"http://{host}/api/whoami-v2")
+    resp, raw = request(conn, "GET", f"http://{host}/api/whoami-v2")
     assert resp.status == 200 and json.loads(raw)["name"] == "alice"
 
 
@@ -151,16 +169,16 @@ def test_unexpected_exception_is_json_500_without_traceback(server, monkeypatch,
         monkeypatch.setattr(api, "whoami", _crash)
     else:
         monkeypatch.setattr(server.tokens, "lookup", _crash)
-    conn = _conn(server.url)
+    conn = connect(server.url)
     with caplog.at_level(logging.ERROR, logger="huggingtweets.hub"):
-        resp, raw = _request(conn, "GET", "/api/whoami-v2")
+        resp, raw = request(conn, "GET", "/api/whoami-v2")
     assert resp.status == 500
     assert resp.headers["Content-Type"].startswith("application/json")
     assert isinstance(json.loads(raw)["error"], str)
     assert b"Traceback" not in raw and b"kaboom" not in raw
     assert any(r.exc_info and "kaboom" in str(r.exc_info[1]) for r in caplog.records)
     monkeypatch.undo()
-    resp, raw = _request(conn, "GET", "/api/whoami-v2")
+    resp, raw = request(conn, "GET", "/api/whoami-v2")
     assert resp.status == 200 and json.loads(raw)["name"] == "alice"
 
 
@@ -171,7 +189,7 @@ SECRET_OID = hashlib.sha256(SECRET_BYTES).hexdigest()
 
 def _batch_for(conn, repo: str, token: str, oid: str = SECRET_OID, size: int = len(SECRET_BYTES)) -> dict:
     body = json.dumps({"operation": "upload", "objects": [{"oid": oid, "size": size}]})
-    resp, raw = _request(conn, "POST", f"/{repo}.git/info/lfs/objects/batch", body, token, JSON)
+    resp, raw = request(conn, "POST", f"/{repo}.git/info/lfs/objects/batch", body, JSON, token=token)
     assert resp.status == 200, raw
     return json.loads(raw)["objects"][0]
 
@@ -182,18 +200,23 @@ def _lfs_commit(conn, repo: str, token: str, oid: str = SECRET_OID, path: str = 
         {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": len(SECRET_BYTES)}},
     ]
     body = "".join(json.dumps(line) + "\n" for line in lines)
-    return _request(
-        conn, "POST", f"/api/models/{repo}/commit/main", body, token, {"Content-Type": "application/x-ndjson"}
+    return request(
+        conn,
+        "POST",
+        f"/api/models/{repo}/commit/main",
+        body,
+        {"Content-Type": "application/x-ndjson"},
+        token=token,
     )
 
 
 def _upload(conn, action: dict, data: bytes):
     href = urlsplit(action["actions"]["upload"]["href"])
-    return _request(conn, "PUT", f"{href.path}?{href.query}", data, token=None)
+    return request(conn, "PUT", f"{href.path}?{href.query}", data, token=None)
 
 
 def _alice_holds_the_secret(server) -> None:
-    conn = _conn(server.url)
+    conn = connect(server.url)
     item = _batch_for(conn, "alice/priv", ALICE)
     resp, raw = _upload(conn, item, SECRET_BYTES)
     assert resp.status == 200, raw
@@ -203,9 +226,9 @@ def _alice_holds_the_secret(server) -> None:
 
 def test_bob_cannot_commit_or_download_alices_private_lfs_object(server):
     _alice_holds_the_secret(server)
-    conn = _conn(server.url)
+    conn = connect(server.url)
     bob_pub = json.dumps({"name": "pub", "private": False})
-    assert _request(conn, "POST", "/api/repos/create", bob_pub, BOB, JSON)[0].status == 200
+    assert request(conn, "POST", "/api/repos/create", bob_pub, JSON, token=BOB)[0].status == 200
 
     # The batch reply for bob's repo is the one for an object nobody has: an upload action.
     item = _batch_for(conn, "bob/pub", BOB)
@@ -216,11 +239,11 @@ def test_bob_cannot_commit_or_download_alices_private_lfs_object(server):
     # Naming the sha256 is not enough to commit it, and the refusal reads like a never-uploaded object.
     resp, raw = _lfs_commit(conn, "bob/pub", BOB)
     assert resp.status == 422 and "never uploaded to bob/pub" in json.loads(raw)["error"]
-    resp, raw = _request(conn, "POST", "/lfs-verify/models/bob/pub", json.dumps({"oid": SECRET_OID, "size": len(SECRET_BYTES)}), BOB, JSON)  # fmt: skip
+    resp, raw = request(conn, "POST", "/lfs-verify/models/bob/pub", json.dumps({"oid": SECRET_OID, "size": len(SECRET_BYTES)}), JSON, token=BOB)  # fmt: skip
     assert resp.status == 404
-    resp, raw = _request(conn, "GET", "/bob/pub/resolve/main/stolen.bin", token=None)
+    resp, raw = request(conn, "GET", "/bob/pub/resolve/main/stolen.bin", token=None)
     assert resp.status == 404 and SECRET_BYTES not in raw
-    resp, raw = _request(conn, "GET", "/api/models/bob/pub/tree/main", token=BOB)
+    resp, raw = request(conn, "GET", "/api/models/bob/pub/tree/main", token=BOB)
     assert [e["path"] for e in json.loads(raw)] == [".gitattributes"]
 
     # Bytes that do not hash to the oid earn nothing either.
@@ -231,7 +254,7 @@ def test_bob_cannot_commit_or_download_alices_private_lfs_object(server):
 
 def test_an_upload_grant_is_for_its_repo_and_uploader_only(server):
     _alice_holds_the_secret(server)
-    conn = _conn(server.url)
+    conn = connect(server.url)
     # A repo that already holds the object needs no upload: no action, and a commit may name it.
     assert "actions" not in _batch_for(conn, "alice/priv", ALICE)
     resp, raw = _lfs_commit(conn, "alice/priv", ALICE, path="copy.bin")
@@ -243,20 +266,20 @@ def test_an_upload_grant_is_for_its_repo_and_uploader_only(server):
     # An upload URL signed for alice is alice's: changing the user in it breaks the signature.
     href = urlsplit(item["actions"]["upload"]["href"])
     forged = href.query.replace("user=alice", "user=bob")
-    resp, _ = _request(conn, "PUT", f"{href.path}?{forged}", SECRET_BYTES, token=None)
+    resp, _ = request(conn, "PUT", f"{href.path}?{forged}", SECRET_BYTES, token=None)
     assert resp.status == 403
     resp, raw = _upload(conn, item, SECRET_BYTES)
     assert resp.status == 200, raw
     resp, raw = _lfs_commit(conn, "alice/pub", ALICE)
     assert resp.status == 200, raw
-    resp, raw = _request(conn, "GET", "/alice/pub/resolve/main/stolen.bin", token=None)
+    resp, raw = request(conn, "GET", "/alice/pub/resolve/main/stolen.bin", token=None)
     assert resp.status == 200 and raw == SECRET_BYTES
 
 
 @pytest.mark.parametrize("name", ["a\n", "a\r", "a\x00", "a\t"])
 def test_repo_names_with_control_characters_are_refused(server, name):
-    conn = _conn(server.url)
-    resp, raw = _request(conn, "POST", "/api/repos/create", json.dumps({"name": name}), ALICE, JSON)
+    conn = connect(server.url)
+    resp, raw = request(conn, "POST", "/api/repos/create", json.dumps({"name": name}), JSON, token=ALICE)
     assert resp.status == 400, raw
     assert sorted(r["id"] for r in server.storage.list_repos("model")) == [
         "alice/priv",
@@ -267,13 +290,13 @@ def test_repo_names_with_control_characters_are_refused(server, name):
 
 @pytest.mark.parametrize("path", ["..\\..\\x", "a\\b.txt", "sub\\..\\..\\evil"])
 def test_file_paths_with_backslashes_are_refused(server, path):
-    conn = _conn(server.url)
+    conn = connect(server.url)
     lines = [
         {"key": "header", "value": {"summary": "backslash path"}},
         {"key": "file", "value": {"path": path, "content": "eA==", "encoding": "base64"}},
     ]
     body = "".join(json.dumps(line) + "\n" for line in lines)
-    resp, raw = _request(conn, "POST", "/api/models/alice/pub/commit/main", body, ALICE, {"Content-Type": "application/x-ndjson"})  # fmt: skip
+    resp, raw = request(conn, "POST", "/api/models/alice/pub/commit/main", body, {"Content-Type": "application/x-ndjson"}, token=ALICE)  # fmt: skip
     assert resp.status == 400 and "invalid path" in json.loads(raw)["error"]
-    resp, raw = _request(conn, "GET", "/api/models/alice/pub/tree/main", token=ALICE)
+    resp, raw = request(conn, "GET", "/api/models/alice/pub/tree/main", token=ALICE)
     assert [e["path"] for e in json.loads(raw)] == [".gitattributes"]

@@ -4,7 +4,8 @@ five posts under the bot's avatars and names; a private bot asks for a token tha
 from __future__ import annotations
 
 import pytest
-from app_harness import ALICE_TOKEN, BOB_TOKEN, served_app, wait_until
+from app_harness import served_app, wait_until
+from localhub import ALICE_TOKEN, BOB_TOKEN
 from test_app_browser import _all, _find, _grid, _text, _type, browser  # noqa: F401 - browser is a fixture
 
 pytestmark = pytest.mark.slow

@@ -18,14 +18,11 @@ def _local_bytes(run_dir) -> int:
 
 @pytest.fixture
 def lfs(hub, monkeypatch):
-    """The local Hub takes files of 100 kB and more through LFS, as the real Hub takes weights."""
-    from huggingface_hub import constants
+    """The local Hub takes files of 100 kB and more through LFS, as the real Hub takes weights.
 
-    # The client reads HF_HUB_DISABLE_XET once, at import; this server speaks LFS, not Xet.
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    # As `huggingtweets publish` runs with HF_ENDPOINT set from the start: huggingface_hub's
-    # ModelCard.validate asks this Hub, so files go up one by one after the card was accepted.
-    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    HF_ENDPOINT is unset here, as huggingface_hub read it at import: the client's own endpoint is
+    the one seam, and the card is checked by that Hub before the files go up one by one.
+    """
     monkeypatch.setattr(hub.server, "lfs_threshold", 100_000)
     return hub
 
@@ -66,19 +63,22 @@ def test_piped_publish_log_has_plain_upload_lines(lfs, card_run_dir):
     assert all(ln.split()[3].replace(",", "") == str(total) for ln in lines)
 
 
-def test_at_another_hub_the_bytes_are_reported_around_the_one_commit(lfs, card_run_dir, monkeypatch):
-    """Where ModelCard.validate cannot ask this Hub, nothing goes up before create_commit checks the card."""
+def test_the_clients_own_hub_checks_the_card_before_any_byte_goes_up(lfs, card_run_dir, fault_proxy):
+    """Not the Hub huggingface_hub read from HF_ENDPOINT at import: the one this client was given."""
     from huggingface_hub import constants
 
-    hub = lfs
-    monkeypatch.setattr(constants, "ENDPOINT", "https://huggingface.co")
+    from huggingtweets.errors import HubError
+
+    assert constants.ENDPOINT.rstrip("/") != fault_proxy.url
+    fault_proxy.fail(
+        r"^POST /api/validate-yaml", status=400, body=b'{"errors": [{"message": "bad license"}]}'
+    )
     (card_run_dir / "model" / "model.safetensors").write_bytes(b"\x01" * 300_000)
     seen = []
-    publish(carded(card_run_dir), org="huggingtweets", client=HubClient(endpoint=hub.url, token=hub.token),
-            events=seen.append)  # fmt: skip
-    total = _local_bytes(card_run_dir)
-    assert [(e.bytes_done, e.bytes_total) for e in seen if isinstance(e, Upload)] == [
-        (0, total),
-        (total, total),
-    ]
-    assert len(_api(hub).list_repo_commits(REPO)) == 2
+    client = HubClient(endpoint=fault_proxy.url, token=lfs.token)
+    with pytest.raises(HubError) as err:
+        publish(carded(card_run_dir), org="huggingtweets", client=client, events=seen.append)
+    assert str(err.value).startswith("the Hub rejected the card's YAML header: bad license")
+    assert fault_proxy.injected == ["POST /api/validate-yaml"]
+    assert not [line for line in fault_proxy.seen if "preupload" in line or "/repos/create" in line]
+    assert seen == [] and not _api(lfs).repo_exists(REPO)

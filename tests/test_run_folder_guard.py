@@ -108,4 +108,6 @@ def test_publish_takes_the_run_lock_before_it_renders_or_pushes(tmp_path, hub, m
         )
     assert line.startswith(f"Error: another huggingtweets command is writing to {run_dir}")
     assert not (run_dir / "model" / "README.md").exists()
-    assert not (hub.data_dir / "repos").exists() or not any((hub.data_dir / "repos").rglob("gull*"))
+    # Nothing reached the Hub's storage: no repo record, no commit.
+    assert [p for p in (hub.data_dir / "repos").rglob("*") if p.is_file()] == []
+    assert [p for p in (hub.data_dir / "commits").rglob("*") if p.is_file()] == []

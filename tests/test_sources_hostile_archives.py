@@ -164,7 +164,9 @@ def test_many_small_squeezed_members_break_the_total_ratio(tmp_path):
 def test_the_setting_is_one_config_field_with_the_readers_default():
     assert RunConfig().max_archive_mb == safezip.DEFAULT_MAX_MB
     assert parse_mapping({"max-archive-mb": 4096}) == {"max_archive_mb": 4096}
-    with pytest.raises(InputError, match="config key 'max_archive_mb' is 'big'; expected int"):
+    with pytest.raises(
+        InputError, match="`max_archive_mb: \\*\\*\\*` in config: expected a whole number >= 1"
+    ):
         parse_mapping({"max_archive_mb": "big"})
     with pytest.raises(InputError, match="max_archive_mb is 0; expected a positive number of MB"):
         with safezip.archive_limit(0):

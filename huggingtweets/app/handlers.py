@@ -19,9 +19,11 @@ import gradio as gr
 from huggingtweets.app import views
 from huggingtweets.app.jobs import Progress, TrainJob
 from huggingtweets.app.session import Session, SessionStore
-from huggingtweets.config import MAX_USERS, RunConfig, validate
+from huggingtweets.config import RunConfig, check_user_count, validate
 from huggingtweets.errors import Cancelled, HubError, HuggingtweetsError, InputError
-from huggingtweets.runfolder import read_json
+from huggingtweets.runfolder import RunFolder, bot_name
+from huggingtweets.settings import coerce_key
+from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 
 SAMPLE_HEADERS = ["prompt", "post", "copied words"]
 _SPLIT = re.compile(r"[\s,]+")
@@ -46,20 +48,14 @@ def _take_upload(item: Any, session: Session) -> str:
     return str(dest)
 
 
-def _learning_rate(text: Any) -> float | None:
-    """Blank: the trainer's default; otherwise a positive number."""
-    text = str(text if text is not None else "").strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise InputError(
-            f"learning rate {text!r} is not a positive number", hint="e.g. 1.372e-4, or blank for the default"
-        )
-    return value
+def _train_fields(base_model: str, epochs: Any, learning_rate: Any) -> dict[str, Any]:
+    """The Train form's fields, typed and checked by the same coercer as flags and config files."""
+    train: dict[str, Any] = {"base_model": (base_model or "gpt2").strip()}
+    for name, value in (("epochs", epochs), ("learning_rate", learning_rate)):
+        if value is None or not str(value).strip():
+            continue  # blank: the trainer's default
+        train[name] = coerce_key(TRAIN_FIELDS[name], name.replace("_", " "), value, where="the Train form")
+    return train
 
 
 class Handlers:
@@ -98,11 +94,8 @@ class Handlers:
         self, session: Session, handles_text: str, archives: list | None, posts_file: Any, posts_handle: str
     ) -> dict:
         handles = tuple(h for h in _SPLIT.split(handles_text or "") if h)
-        if len(handles) > MAX_USERS:
-            raise InputError(
-                f"{len(handles)} handles given ({', '.join(handles)}); expected at most {MAX_USERS}",
-                hint="a bot mixes at most three people",
-            )
+        # Before any upload is copied: each handle, archive and posts file is one person.
+        check_user_count(len(handles) + len(archives or ()) + (1 if posts_file else 0))
         kept_archives = tuple((_take_upload(a, session), None) for a in archives or ())
         posts_files: tuple = ()
         if posts_file:
@@ -149,12 +142,7 @@ class Handlers:
             yield self._progress(progress, "a training is already running") + (gr.skip(),) * 6
             return
         try:
-            train = {"base_model": (base_model or "gpt2").strip()}
-            if epochs:
-                train["epochs"] = int(epochs)
-            rate = _learning_rate(learning_rate)
-            if rate is not None:
-                train["learning_rate"] = rate
+            train = _train_fields(base_model, epochs, learning_rate)
             config = RunConfig(
                 **session.sources,
                 train=train,
@@ -198,15 +186,15 @@ class Handlers:
         )
 
     def _results(self, session: Session) -> tuple:
-        run = session.run_dir
-        predictions = read_json(run / "predictions.json")
-        training = read_json(run / "training_summary.json")
-        preview = run / "model" / "predictions.png"
+        run = RunFolder(session.run_dir)
+        predictions = run.read("predictions")
+        training = run.read("training_summary")
+        preview = run.preview
         return (
             views.memorization_markdown(predictions, training),
             views.sample_rows(predictions),
             str(preview) if preview.is_file() else None,
-            views.card_html(run / "model"),
+            views.card_html(run.model),
             gr.update(visible=True),
             gr.update(visible=True),
         )
@@ -224,7 +212,7 @@ class Handlers:
         from huggingtweets.generate import generate
 
         session = self.session(request)
-        if session.busy() or not (session.run_dir / "model" / "config.json").is_file():
+        if session.busy() or not RunFolder(session.run_dir).model_config.is_file():
             raise gr.Error("Train a bot first.")
         return [[text] for text in generate(session.run_dir, prompt or "", n=5)]
 
@@ -232,7 +220,7 @@ class Handlers:
         """Publish the trained model; returns (message, cleared token box, card)."""
         session = self.session(request)
         try:
-            if session.busy() or not (session.run_dir / "model" / "README.md").is_file():
+            if session.busy() or not RunFolder(session.run_dir).card.is_file():
                 raise InputError("there is no finished bot to publish yet", hint="train it first")
             if not (token or "").strip():
                 raise HubError(
@@ -248,29 +236,16 @@ class Handlers:
         message = f"Published to [{result.repo_id}]({result.url}) ({visibility}). " + (
             "" if result.changed else "Nothing had changed, so no new commit."
         )
-        return message, "", views.card_html(session.run_dir / "model")
+        return message, "", views.card_html(RunFolder(session.run_dir).model)
 
     def _publish(self, run_dir: Path, repo_id: str | None, private: bool, token: str):
-        """As `huggingtweets publish`: resolve the repo id, render the card for it, push in one commit."""
-        from huggingtweets.card import write_card
+        """As `huggingtweets publish`: resolve the target once, render the card for it, push in one commit."""
         from huggingtweets.hubclient import HubClient
-        from huggingtweets.publish import (
-            card_hub_url,
-            card_staleness,
-            check_repo_id,
-            default_repo_id,
-            publish,
-        )
+        from huggingtweets.publish import publish_run, resolve_target
 
-        if repo_id is not None:
-            check_repo_id(repo_id)
         client = HubClient(endpoint=self.endpoint, token=token)
-        repo_id = check_repo_id(repo_id or default_repo_id(run_dir, client.whoami()["name"]))
-        client.check_namespace(repo_id)
-        hub_url = card_hub_url(client.shown_endpoint)
-        if card_staleness(run_dir, repo_id=repo_id, hub_url=hub_url):
-            write_card(run_dir, repo_id=repo_id, hub_url=hub_url)
-        return publish(run_dir, repo_id=repo_id, private=private, client=client)
+        target = resolve_target(run_dir, client=client, repo_id=repo_id, private=private)
+        return publish_run(run_dir, target)
 
     def publish_oauth(
         self, repo_id: str, private: bool, token: str, request: gr.Request, oauth_token: gr.OAuthToken | None
@@ -281,11 +256,12 @@ class Handlers:
 
     def download(self, request: gr.Request):
         session = self.session(request)
-        model = session.run_dir / "model"
-        if session.busy() or not (model / "config.json").is_file():
+        run = RunFolder(session.run_dir)
+        model = run.model
+        if session.busy() or not run.model_config.is_file():
             raise gr.Error("Train a bot first.")
-        users = read_json(session.run_dir / "users.json")
-        name = "-".join(sorted(u["handle"].lower() for u in users)) or "bot"
+        users = run.read("users")
+        name = bot_name(u["handle"] for u in users) if users else "bot"
         session.downloads.mkdir(parents=True, exist_ok=True)
         return gr.update(
             value=shutil.make_archive(str(session.downloads / name), "zip", root_dir=model), visible=True

@@ -13,6 +13,7 @@ import gradio as gr
 
 from huggingtweets.app import views
 from huggingtweets.app.handlers import SAMPLE_HEADERS, Handlers
+from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 from huggingtweets.train.config import ORIGINAL_LEARNING_RATE, TINY_LEARNING_RATE, TrainConfig
 
 DEFAULTS = TrainConfig()  # the CLI's defaults
@@ -78,13 +79,16 @@ def build(handlers: Handlers, playground=None, *, playground_first: bool = False
                 epochs = gr.Number(
                     DEFAULTS.epochs,
                     precision=0,
-                    minimum=1,
+                    minimum=TRAIN_FIELDS["epochs"].metadata["min"],
+                    maximum=TRAIN_FIELDS["epochs"].metadata["max"],
                     label="Epochs",
+                    info=TRAIN_FIELDS["epochs"].metadata["help"],
                     min_width=120,
                     elem_id="ht-epochs",
                 )
                 learning_rate = gr.Textbox(
                     label="Learning rate",
+                    info=TRAIN_FIELDS["learning_rate"].metadata["help"],
                     min_width=200,
                     elem_id="ht-learning-rate",
                     placeholder=f"blank: the default ({ORIGINAL_LEARNING_RATE:g} for GPT-2, {TINY_LEARNING_RATE:g} for tiny)",

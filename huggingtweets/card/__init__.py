@@ -14,7 +14,6 @@ from huggingtweets.card.metadata import (
     metadata_from_original_readme,
 )
 from huggingtweets.card.render import DEFAULT_HUB_URL, card_header, render, render_card, split_card
-from huggingtweets.errors import StageError
 
 __all__ = [
     "METADATA_FILE",
@@ -44,22 +43,19 @@ def write_card(
     """
     from huggingtweets.card.preview import avatar_png, load_avatar, preview_png
     from huggingtweets.card.render import validate_card_locally
-    from huggingtweets.runfolder import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+    from huggingtweets.runfolder import RunFolder, atomic_write_bytes, atomic_write_json, atomic_write_text
 
     run_dir = Path(run_dir)
-    model_dir = run_dir / "model"
-    if not (model_dir / "config.json").is_file():
-        raise StageError(
-            f"{model_dir} holds no trained model (config.json missing)",
-            hint=f"run: huggingtweets train --run-dir {run_dir}",
-        )
+    folder = RunFolder(run_dir)
+    model_dir = folder.model
+    folder.require("model_config", needed_by="the card")
     meta = build_metadata(
         run_dir, repo_id=repo_id, template=template, hub_url=hub_url, playground_url=playground_url
     )
     readme = render(meta, template)
     validate_card_locally(readme)
 
-    users_json = {u["handle"].lstrip("@"): u for u in read_json(run_dir / "users.json")}
+    users_json = {u["handle"].lstrip("@"): u for u in folder.read("users", needed_by="the card")}
     files: dict[str, bytes] = {}
     images = []
     for user in meta["users"]:

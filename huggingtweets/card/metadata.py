@@ -33,31 +33,15 @@ ORIGINAL_BASE_MODEL = "openai-community/gpt2"
 _LEGACY_LANG = {"in": "id", "iw": "he", "ji": "yi"}
 LANGUAGE_MIN_SHARE = 0.10
 
-_STAGE_FIX = {
-    "users.json": "huggingtweets fetch",
-    "data_report.json": "huggingtweets prepare",
-    "training_summary.json": "huggingtweets train",
-    "predictions.json": "huggingtweets generate",
-}
-
 
 def avatar_path_in_repo(handle: str) -> str:
     return f"avatars/{handle}.png"
 
 
 def _read_stage(run_dir: Path, name: str) -> Any:
-    from huggingtweets.runfolder import read_json
+    from huggingtweets.runfolder import RunFolder
 
-    path = run_dir / name
-    if not path.is_file():
-        raise StageError(
-            f"{path} is missing; the card needs it",
-            hint=f"run: {_STAGE_FIX[name]} --run-dir {run_dir}",
-        )
-    try:
-        return read_json(path)
-    except ValueError as err:
-        raise StageError(f"{path} is not valid JSON ({err})", hint=f"re-run: {_STAGE_FIX[name]}") from err
+    return RunFolder(run_dir).read(name, needed_by="the card")
 
 
 def language_mix(report_users: dict) -> list[str]:
@@ -101,10 +85,10 @@ def build_metadata(
     from huggingtweets.export.files import bot_gguf
 
     run_dir = Path(run_dir)
-    users_raw = _read_stage(run_dir, "users.json")
-    report = _read_stage(run_dir, "data_report.json")
-    summary = _read_stage(run_dir, "training_summary.json")
-    predictions = _read_stage(run_dir, "predictions.json")
+    users_raw = _read_stage(run_dir, "users")
+    report = _read_stage(run_dir, "data_report")
+    summary = _read_stage(run_dir, "training_summary")
+    predictions = _read_stage(run_dir, "predictions")
     if not isinstance(users_raw, list) or not users_raw:
         raise StageError(
             f"{run_dir / 'users.json'} lists no users", hint=f"run: huggingtweets fetch --run-dir {run_dir}"

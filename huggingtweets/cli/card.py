@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from huggingtweets.cli.options import given_run_flags, run_options
 from huggingtweets.config import field_help
 from huggingtweets.export.gguf import FILE_TYPES as GGUF_TYPES
 
@@ -31,13 +32,13 @@ ENDPOINT = click.option(
 
 def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
     from huggingtweets.publish import default_repo_id
-    from huggingtweets.runfolder import read_json
+    from huggingtweets.runfolder import RunFolder
 
     if repo_id:
         return repo_id
-    existing = run_dir / "model" / "huggingtweets.json"
-    if existing.is_file():
-        return read_json(existing)["repo_id"]
+    folder = RunFolder(run_dir)
+    if folder.metadata.is_file():
+        return folder.read("metadata")["repo_id"]
     # Offline default, the original tool's org; `publish` renders it again for another repo id.
     return default_repo_id(run_dir, "huggingtweets")
 
@@ -64,20 +65,13 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
 
 @click.command("publish")
 @RUN_DIR
-@click.option(
-    "--repo-id",
-    metavar="ORG/NAME",
-    help="Target repo [default: <you or --org>/<handles sorted, joined by ->].",
-)
-@click.option("--org", metavar="ORG", help="Publish under this org instead of your user.")
-@click.option("--private/--public", "private", default=None,
-              help="Visibility [default: private for a new repo; an existing repo keeps its own].")  # fmt: skip
+@run_options("repo_id", "org", "private")
 @ENDPOINT
 @TEMPLATE
 @click.option("--gguf", type=click.Choice(GGUF_TYPES), is_flag=False, flag_value="f16", default=None,
               help="Also push the bot as GGUF (default f16) and an Ollama Modelfile, in the same commit; "
               "the card gets a 'Run it locally' section.")  # fmt: skip
-def publish(run_dir: Path, repo_id, org, private, endpoint, template, gguf) -> None:
+def publish(run_dir: Path, endpoint, template, gguf, **params) -> None:
     """Push DIR/model/ (weights, tokenizer, card, avatars, preview) to the Hub in one commit.
 
     The token comes from HF_TOKEN or `hf auth login`; it is never printed. The card stage runs
@@ -89,20 +83,20 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template, gguf) -> N
     huggingtweets publish --run-dir runs/jack --org my-bots --public
     huggingtweets publish --run-dir runs/jack --gguf q8_0
     """
-    from huggingtweets.card import write_card
     from huggingtweets.cli.progress import renderer
     from huggingtweets.hubclient import HubClient
     from huggingtweets.librarybars import quiet_hub_bars
-    from huggingtweets.publish import card_hub_url, card_staleness, check_repo_id, default_repo_id
-    from huggingtweets.publish import publish as do_publish
+    from huggingtweets.publish import check_repo_id, publish_run, resolve_target
     from huggingtweets.stagerecords import run_lock
+
+    flags = given_run_flags(params)  # the same knobs as `run`'s, typed by the same coercer
+    repo_id, org, private = flags.get("repo_id"), flags.get("org"), flags.get("private")
 
     if repo_id is not None:
         check_repo_id(repo_id)  # before the card is touched
-    client = HubClient(endpoint=endpoint)
-    repo_id = check_repo_id(repo_id or default_repo_id(run_dir, org or client.whoami()["name"]))
-    client.check_namespace(repo_id)
-    hub_url = card_hub_url(client.shown_endpoint)
+    target = resolve_target(
+        run_dir, client=HubClient(endpoint=endpoint), repo_id=repo_id, namespace=org, private=private
+    )
     # The lock every command that writes the folder takes: the card may be rendered again here, and
     # what is pushed must not change under the upload.
     with run_lock(run_dir, create=False):
@@ -111,16 +105,18 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template, gguf) -> N
 
             path, written = export_into_bot(run_dir, file_type=gguf)
             click.echo(f"{'Wrote' if written else 'Up to date:'} {path}", err=True)
-        stale = card_staleness(
-            run_dir, repo_id=repo_id, hub_url=hub_url, template=template, check_template=template is not None
-        )
-        if stale:
-            write_card(run_dir, repo_id=repo_id, template=template, hub_url=hub_url)
-            click.echo(f"Rendered the card for {repo_id}: the model folder {stale}.", err=True)
         display = renderer()
         try:
             with quiet_hub_bars():
-                result = do_publish(run_dir, repo_id=repo_id, private=private, client=client, events=display)
+                result = publish_run(
+                    run_dir,
+                    target,
+                    template=template,
+                    events=display,
+                    rendered=lambda stale: click.echo(
+                        f"Rendered the card for {target.repo_id}: the model folder {stale}.", err=True
+                    ),
+                )
         finally:
             display.close()
     visibility = "private" if result.private else "public"
@@ -134,6 +130,11 @@ def publish(run_dir: Path, repo_id, org, private, endpoint, template, gguf) -> N
         click.echo(f"{verb} {result.repo_id} ({visibility}): {result.url} (commit {result.commit_oid})")
     else:
         click.echo(f"No changes: {result.repo_id} is up to date ({visibility}): {result.url}")
+    if result.left_empty:
+        click.echo(
+            f"Note: an earlier publish from this folder stopped after creating {result.left_empty}, which "
+            f"is still empty (private); delete it with: huggingtweets delete {result.left_empty}"
+        )
     if result.private:
         click.echo(
             "This bot imitates a real person, so it is private. With their consent, make it public with: "

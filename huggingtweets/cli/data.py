@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from huggingtweets.cli.options import given_run_flags, run_options, source_options
+
 SOURCE_FLAGS = ("--archive", "--posts-file")
 
 
@@ -50,41 +52,10 @@ class _FetchCommand(click.Command):
 
 @click.command(cls=_FetchCommand)
 @click.argument("handles", nargs=-1)
-@click.option(
-    "--archive",
-    "archives",
-    multiple=True,
-    metavar="PATH",
-    help="An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
-    "or Bluesky repository (.car), told apart by content.",
-)
-@click.option(
-    "--posts-file", "posts_files", multiple=True, metavar="PATH",
-    help="Posts from elsewhere: .jsonl (text field), .csv (text column) or text (one post per line).",
-)  # fmt: skip
-@click.option(
-    "--handle", "given_handles", multiple=True, metavar="H",
-    help="The account of the --posts-file (or --archive) it stands beside.",
-)  # fmt: skip
-@click.option("--run-dir", type=click.Path(file_okay=False), help="Run folder [default: runs/<handles>].")
-@click.option(
-    "--max-posts",
-    type=click.IntRange(min=1),
-    help="Read at most this many posts per handle (X API, Bluesky, Mastodon).",
-)
-@click.option(
-    "--price-per-read", type=click.FloatRange(min=0), default=0.005, show_default=True,
-    help="USD per post read from the X API, for the cost estimate.",
-)  # fmt: skip
-@click.option(
-    "--max-archive-mb", type=click.IntRange(min=1), default=1024, show_default=True,
-    help="MB the files read from one .zip archive may inflate to, each and together (a guard against "
-    "zip bombs); raise it for a genuinely huge archive.",
-)  # fmt: skip
+@source_options
+@run_options("run_dir", "max_posts", "price_per_read", "max_archive_mb")
 @click.pass_context
-def fetch(
-    ctx, handles, archives, posts_files, given_handles, run_dir, max_posts, price_per_read, max_archive_mb
-):
+def fetch(ctx: click.Context, handles: tuple[str, ...], given_handles: tuple[str, ...], **params: object):
     """Fetch a person's posts into DIR/raw/<handle>.jsonl and DIR/users.json.
 
     HANDLE... are read live: alice, @alice or x:alice from the X API v2 (bearer token in
@@ -99,9 +70,13 @@ def fetch(
     huggingtweets fetch --posts-file toots.csv --handle alice
     huggingtweets fetch jack --max-posts 200
     """
+    from huggingtweets.config import RunConfig
     from huggingtweets.errors import InputError
     from huggingtweets.sources import fetch as fetch_sources
 
+    flags = given_run_flags(params)
+    defaults = RunConfig()
+    run_dir = flags.get("run_dir")
     pairs = ctx.meta.get("huggingtweets.sources") or []
     paired = [h for _, _, h in pairs if h]
     if len(paired) != len(given_handles):
@@ -122,7 +97,7 @@ def fetch(
     from huggingtweets.sources.safezip import archive_limit
     from huggingtweets.stagerecords import run_lock
 
-    with archive_limit(max_archive_mb):
+    with archive_limit(flags.get("max_archive_mb", defaults.max_archive_mb)):
         if run_dir is None:
             run_dir = str(default_run_dir_for(handles, archive_args, file_args))
         # the same lock `run` holds: never two writers in one folder
@@ -132,8 +107,8 @@ def fetch(
                 handles=handles,
                 archives=archive_args,
                 posts_files=file_args,
-                max_posts=max_posts,
-                price_per_read=price_per_read,
+                max_posts=flags.get("max_posts", defaults.max_posts),
+                price_per_read=flags.get("price_per_read", defaults.price_per_read),
                 echo=lambda line: click.echo(line, err=True),
             )
     for user in users:
@@ -144,40 +119,32 @@ def fetch(
 
 
 @click.command()
-@click.option(
-    "--run-dir", required=True, type=click.Path(file_okay=False), help="Run folder written by fetch."
+@run_options(
+    "run_dir",
+    "seed",
+    "keep_newlines",
+    "keep_replies",
+    "detect_languages",
+    "base_model",
+    required=("run_dir",),
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the train/validation split.")
-@click.option("--keep-newlines", is_flag=True, help="Keep line breaks inside posts.")
-@click.option(
-    "--keep-replies/--drop-replies", default=True, show_default=True, help="Keep replies to others."
-)
-@click.option(
-    "--detect-languages/--no-detect-languages",
-    default=True,
-    show_default=True,
-    help="Name an untagged post's language from its Unicode script.",
-)
-@click.option(
-    "--base-model",
-    default="gpt2",
-    show_default=True,
-    metavar="gpt2|tiny|HUB_ID|PATH",
-    help="Base model whose tokenizer's fit on the posts is reported (never downloaded).",
-)
-def prepare(run_dir, seed, keep_newlines, keep_replies, detect_languages, base_model):
+def prepare(**params: object):
     """Clean the posts of DIR into DIR/dataset/ (train/validation) and DIR/data_report.json."""
+    from huggingtweets.config import RunConfig
     from huggingtweets.prepare import prepare as prepare_run
     from huggingtweets.stagerecords import run_lock
 
+    flags = given_run_flags(params)
+    defaults = RunConfig()
+    run_dir = flags["run_dir"]
     with run_lock(run_dir, create=False):
         report = prepare_run(
             run_dir,
-            seed=seed,
-            keep_newlines=keep_newlines,
-            keep_replies=keep_replies,
-            detect_languages=detect_languages,
-            base_model=base_model,
+            seed=flags.get("seed", defaults.train.seed),
+            keep_newlines=flags.get("keep_newlines", defaults.keep_newlines),
+            keep_replies=flags.get("keep_replies", defaults.keep_replies),
+            detect_languages=flags.get("detect_languages", defaults.detect_languages),
+            base_model=flags.get("base_model", defaults.train.base_model),
         )
     for handle, rep in report["users"].items():
         dropped = ", ".join(

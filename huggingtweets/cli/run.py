@@ -5,9 +5,14 @@ from __future__ import annotations
 import click
 
 from huggingtweets.cli.data import pair_handles
-from huggingtweets.cli.options import given_train_flags, train_options
+from huggingtweets.cli.options import (
+    given_run_flags,
+    given_train_flags,
+    run_options,
+    source_options,
+    train_options,
+)
 from huggingtweets.cli.progress import renderer
-from huggingtweets.config import field_help
 from huggingtweets.runner import STAGES
 
 
@@ -18,54 +23,26 @@ class _RunCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _given(ctx: click.Context, name: str) -> bool:
-    from click.core import ParameterSource
-
-    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-
-
 @click.command(cls=_RunCommand)
 @click.argument("handles", nargs=-1)
-@click.option(
-    "--archive",
-    "archives",
-    multiple=True,
-    metavar="PATH",
-    help="An account export: X archive (.zip or folder), Mastodon archive (.zip) or Bluesky "
-    "repository (.car), told apart by content. Repeatable. [file key: archives]",
+@source_options
+@run_options(
+    "max_posts",
+    "price_per_read",
+    "max_archive_mb",
+    "keep_newlines",
+    "keep_replies",
+    "detect_languages",
+    "samples",
+    "template",
+    "repo_id",
+    "org",
+    "private",
+    "endpoint",
+    "publish",
+    "playground_url",
+    "run_dir",
 )
-@click.option(
-    "--posts-file",
-    "posts_files",
-    multiple=True,
-    metavar="PATH",
-    help="Posts from another network (.jsonl, .csv or text, one post per line), followed by "
-    "--handle H. Repeatable. [file key: posts_files]",
-)
-@click.option(
-    "--handle",
-    "given_handles",
-    multiple=True,
-    metavar="H",
-    help="The account of the --posts-file (or --archive) it stands beside.",
-)
-@click.option("--max-posts", type=click.IntRange(min=1), help=field_help("max_posts"))
-@click.option("--price-per-read", type=click.FloatRange(min=0), help=field_help("price_per_read"))
-@click.option(
-    "--max-archive-mb", type=click.IntRange(min=1), help=field_help("max_archive_mb") + " [default: 1024]"
-)
-@click.option("--keep-newlines/--no-keep-newlines", default=None, help=field_help("keep_newlines"))
-@click.option("--keep-replies/--drop-replies", default=None, help=field_help("keep_replies"))
-@click.option("--detect-languages/--no-detect-languages", default=None, help=field_help("detect_languages"))
-@click.option("--samples", type=click.IntRange(min=1), help=field_help("samples") + " [default: 10]")
-@click.option("--template", type=click.Path(dir_okay=False), help=field_help("template"))
-@click.option("--repo-id", metavar="ORG/NAME", help=field_help("repo_id"))
-@click.option("--org", metavar="ORG", help=field_help("org"))
-@click.option("--private/--public", default=None, help=field_help("private"))
-@click.option("--endpoint", metavar="URL", help=field_help("endpoint"))
-@click.option("--publish/--no-publish", default=None, help=field_help("publish"))
-@click.option("--playground-url", metavar="URL", help=field_help("playground_url"))
-@click.option("--run-dir", type=click.Path(file_okay=False), help=field_help("run_dir"))
 @train_options
 @click.option(
     "--config",
@@ -103,6 +80,7 @@ def run(ctx: click.Context, **_: object) -> None:
 
     params = dict(ctx.params)
     train_flags = given_train_flags(params)
+    flags: dict[str, object] = given_run_flags(params)
     pairs = ctx.meta.get("huggingtweets.sources") or []
     paired = [h for _, _, h in pairs if h]
     if len(paired) != len(params["given_handles"]):
@@ -110,12 +88,11 @@ def run(ctx: click.Context, **_: object) -> None:
             "a --handle stands beside no --archive or --posts-file",
             hint="put each --handle right after the --archive or --posts-file it names",
         )
-    flags: dict[str, object] = {}
     if params["handles"]:
         flags["handles"] = tuple(params["handles"])
-    if params["archives"]:
+    if flags.pop("archives"):
         flags["archives"] = tuple((p, h) for f, p, h in pairs if f == "--archive")
-    if params["posts_files"]:
+    if flags.pop("posts_files"):
         files = tuple((p, h) for f, p, h in pairs if f == "--posts-file")
         for path, handle in files:
             if not handle:
@@ -124,25 +101,6 @@ def run(ctx: click.Context, **_: object) -> None:
                     hint=f"huggingtweets run --posts-file {path} --handle NAME",
                 )
         flags["posts_files"] = files
-    for name in (
-        "max_posts",
-        "price_per_read",
-        "max_archive_mb",
-        "keep_newlines",
-        "keep_replies",
-        "detect_languages",
-        "samples",
-        "template",
-        "repo_id",
-        "org",
-        "private",
-        "endpoint",
-        "publish",
-        "playground_url",
-        "run_dir",
-    ):
-        if _given(ctx, name) and params[name] is not None:
-            flags[name] = params[name]
     if train_flags:
         flags["train"] = train_flags
     file_values = load_config_file(params["config_file"]) if params["config_file"] else {}

@@ -13,12 +13,15 @@ whether it changes the trained weights. Read from it:
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huggingtweets import settings
 from huggingtweets.errors import InputError
+from huggingtweets.settings import BadValue, knob, shown
+
+__all__ = ["BadValue", "knob", "shown"]  # the field-metadata helpers, as their home was here before
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 TRACKERS = ("none", "trackio", "wandb", "tensorboard")
@@ -31,39 +34,6 @@ TINY_LEARNING_RATE = 1e-3  # for the tiny base, trained from random weights
 MAX_EPOCHS = 1000
 MAX_STEPS = 10_000_000  # optimizer steps in total, for max_steps and for the planned schedule
 MAX_SEED = 2**32 - 1  # NumPy's seed range; torch and Python take it too
-
-
-def knob(
-    default: Any,
-    help: str,
-    *,
-    choices: tuple[str, ...] = (),
-    min: float | None = None,
-    max: float | None = None,
-    above: float | None = None,  # strictly greater than
-    below: float | None = None,  # strictly less than
-    affects_weights: bool = True,
-    recorded: bool = True,
-    metavar: str | None = None,
-) -> Any:
-    """A TrainConfig field with its metadata.
-
-    ``affects_weights=False`` marks run control (threads, checkpoints, trackers, testing hooks):
-    changing it neither re-trains nor blocks a resume. ``recorded=False`` keeps it out of the
-    hyperparameters of training_summary.json and the card.
-    """
-    meta = {
-        "help": help,
-        "choices": choices,
-        "min": min,
-        "max": max,
-        "above": above,
-        "below": below,
-        "affects_weights": affects_weights,
-        "recorded": recorded,
-        "metavar": metavar,
-    }
-    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -174,11 +144,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            problem = check(f.name, value)
-            if problem:
-                raise InputError(f"{flag_name(f.name)} {shown(value)} is invalid: expected {problem}")
+        settings.check_all(self)
 
     def peak_learning_rate(self, base_is_tiny: bool) -> float:
         if self.learning_rate is not None:
@@ -219,146 +185,32 @@ FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Tr
 
 
 def flag_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return settings.flag_of(FIELDS[name])
 
 
 def kind_of(name: str) -> tuple[str, bool]:
     """(``int`` | ``float`` | ``bool`` | ``str``, optional) from the field's annotation."""
-    annotation = str(FIELDS[name].type)
-    optional = "None" in annotation
-    return annotation.replace("| None", "").replace("None |", "").strip(), optional
-
-
-def shown(value: Any) -> str:
-    """A value as the user wrote it in an error message; token-shaped text never appears."""
-    from huggingtweets.redact import redact
-
-    if isinstance(value, bool):
-        return str(value).lower()
-    return redact(repr(value) if isinstance(value, str) else str(value))
+    return settings.kind_of(FIELDS[name])
 
 
 def expected(name: str) -> str:
     """What a field takes, in words: its type and bounds."""
-    meta = FIELDS[name].metadata
-    kind, optional = kind_of(name)
-    if meta["choices"]:
-        return "one of " + " | ".join(meta["choices"])
-    words = {
-        "int": "a whole number",
-        "float": "a number such as 1e-3 or 0.5",
-        "bool": "true or false",
-        "str": "text",
-    }[kind]
-    bounds = []
-    if meta["min"] is not None:
-        bounds.append(f">= {_num(meta['min'])}")
-    if meta["above"] is not None:
-        bounds.append(f"> {_num(meta['above'])}")
-    if meta["below"] is not None:
-        bounds.append(f"< {_num(meta['below'])}")
-    if meta["max"] is not None:
-        bounds.append(f"<= {_num(meta['max'])}")
-    text = words + (" " + " and ".join(bounds) if bounds else "")
-    return text + (" (or empty)" if optional else "")
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    return settings.expected(FIELDS[name])
 
 
 def check(name: str, value: Any) -> str | None:
     """None when ``value`` (already typed) is valid for field ``name``, else what was expected."""
-    meta = FIELDS[name].metadata
-    kind, optional = kind_of(name)
-    if value is None:
-        return None if optional else expected(name)
-    ok_type = {
-        "bool": isinstance(value, bool),
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, int | float) and not isinstance(value, bool),
-        "str": isinstance(value, str),
-    }[kind]
-    if not ok_type:
-        return expected(name)
-    if kind == "str":
-        if meta["choices"] and value not in meta["choices"]:
-            return expected(name)
-        if not value.strip():
-            return expected(name).replace("text", "non-empty text")
-        return None
-    if kind in ("int", "float"):
-        if value != value:  # NaN compares false with every bound
-            return expected(name)
-        if meta["min"] is not None and value < meta["min"]:
-            return expected(name)
-        if meta["max"] is not None and value > meta["max"]:
-            return expected(name)
-        if meta["above"] is not None and not value > meta["above"]:
-            return expected(name)
-        if meta["below"] is not None and not value < meta["below"]:
-            return expected(name)
-    return None
-
-
-_TRUE_WORDS = {"true", "yes", "on", "1"}
-_FALSE_WORDS = {"false", "no", "off", "0"}
-
-
-class BadValue(ValueError):
-    """``coerce`` could not use a value; ``str()`` is what was expected."""
+    return settings.check(FIELDS[name], value)
 
 
 def coerce(name: str, value: Any) -> Any:
-    """One value for field ``name``, from a YAML/JSON file or a flag's text, in the field's type.
-
-    YAML reads ``mixed_precision: no`` as False and ``learning_rate: 1e-3`` (no dot) as text, and an
-    empty ``max_grad_norm:`` as None; a flag arrives as text. Raises ``BadValue(expected)``.
-    """
-    kind, optional = kind_of(name)
-    choices = FIELDS[name].metadata["choices"]
-    if isinstance(value, str) and kind != "str" and optional and not value.strip():
-        value = None
-    if value is None:
-        if optional:
-            return None
-        raise BadValue(expected(name))
-    if kind == "bool":
-        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-            value = value.strip().lower() in _TRUE_WORDS
-    elif kind in ("int", "float"):
-        if isinstance(value, bool):  # True is an int in Python, never a count or a rate here
-            raise BadValue(expected(name))
-        if isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise BadValue(expected(name)) from None
-        if isinstance(value, float) and kind == "int":
-            if not value.is_integer():
-                raise BadValue(expected(name))
-            value = int(value)
-        elif isinstance(value, int) and kind == "float":
-            value = float(value)
-    elif choices and isinstance(value, bool):
-        # YAML 1.1 reads no/off/false as False; "no" (or "none") is what the user meant where valid.
-        words = ("yes",) if value else ("no", "none")
-        value = next((w for w in words if w in choices), value)
-    problem = check(name, value)
-    if problem:
-        raise BadValue(problem)
-    return value
+    """One value for field ``name`` in its type (``settings.coerce``); raises ``BadValue(expected)``."""
+    return settings.coerce(FIELDS[name], value)
 
 
 def coerce_flag(name: str, value: Any) -> Any:
     """``coerce`` for a command-line flag: an error names the flag (``--batch-size 0``)."""
-    try:
-        return coerce(name, value)
-    except BadValue as err:
-        from huggingtweets.redact import redact
-
-        text = redact(value) if isinstance(value, str) else shown(value)  # as typed on the command line
-        raise InputError(f"{flag_name(name)} {text} is invalid: expected {err}") from None
+    return settings.coerce_flag(FIELDS[name], value)
 
 
 def coerce_mapping(values: dict[str, Any], *, where: str, prefix: str = "") -> dict[str, Any]:
@@ -367,53 +219,26 @@ def coerce_mapping(values: dict[str, Any], *, where: str, prefix: str = "") -> d
     An error names the key as written with its ``prefix`` (``train.batch_size``) and ``where``
     (the file's name): "`train.batch_size: 0` in bot.yaml: expected a whole number >= 1".
     """
-    from huggingtweets.redact import redact
-
     out: dict[str, Any] = {}
     for raw_key, value in values.items():
-        key = str(raw_key).strip().replace("-", "_")
+        key = settings.norm_key(raw_key)
         if key not in FIELDS:
             raise InputError(
                 f"{where} has unknown training setting '{prefix}{raw_key}': expected one of "
                 f"{', '.join(FIELDS)}"
             )
-        try:
-            out[key] = coerce(key, value)
-        except BadValue as err:
-            text = "" if value is None else " " + (redact(value) if isinstance(value, str) else shown(value))
-            raise InputError(f"`{prefix}{raw_key}:{text}` in {where}: expected {err}") from None
+        out[key] = settings.coerce_key(FIELDS[key], raw_key, value, where=where, prefix=prefix)
     return out
 
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """A mapping from a ``.yaml``/``.yml``/``.json`` file; keys may use ``-`` or ``_``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Config file {path} does not exist: expected a YAML or JSON file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(
-            f"Config file {path.name} is not UTF-8 text: expected a YAML or JSON file",
-            hint="save it as UTF-8",
-        ) from None
-    except OSError as err:
-        raise InputError(
-            f"Config file {path.name} cannot be read ({err.strerror or type(err).__name__})"
-        ) from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as err:  # json.JSONDecodeError or yaml.YAMLError: both mean "not parseable"
-        raise InputError(f"Config file {path.name} cannot be parsed: {type(err).__name__}") from err
+    data = settings.read_settings_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
+        # The same words as a `run --config` file's (config.parse_mapping).
         raise InputError(
-            f"Config file {path.name} holds a {type(data).__name__}: expected a mapping of settings"
+            f"{Path(path).name} holds {type(data).__name__}; expected a mapping of settings (key: value)"
         )
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    return {settings.norm_key(k): v for k, v in data.items()}
