@@ -25,6 +25,7 @@ from huggingtweets import settings
 from huggingtweets.errors import InputError
 from huggingtweets.redact import redact
 from huggingtweets.settings import BadValue, knob, shown
+from huggingtweets.sources import registry as _sources  # the help of the source options
 from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 from huggingtweets.train.config import TrainConfig, coerce_mapping
 
@@ -81,16 +82,14 @@ class RunConfig:
     # --- fetch: whose posts, from where
     handles: tuple[str, ...] = knob(
         (),
-        "Handles read live: X (alice, x:alice; X API v2), Bluesky (alice.bsky.social, did:plc:...), "
-        "Mastodon (@alice@mastodon.social).",
+        _sources.handle_help(),
         parse=_strings,
     )
     archives: tuple[tuple[str, str | None], ...] = knob(
         (),
-        "An account export: X archive (.zip or folder), Mastodon archive (.zip, folder or outbox.json) "
-        "or Bluesky repository (.car), told apart by content; repeatable, each optionally followed "
-        "by --handle H to check it against (or to name a .car, which knows only its DID). "
-        "In a file: a list of paths or of {path: ..., handle: ...}.",
+        _sources.export_help()
+        + " Repeatable, each optionally followed by --handle H to check it against (or to name a .car, "
+        "which knows only its DID). In a file: a list of paths or of {path: ..., handle: ...}.",
         flag="--archive",
         metavar="PATH",
         parse=_archives,
@@ -103,9 +102,7 @@ class RunConfig:
         metavar="PATH",
         parse=_posts_files,
     )
-    max_posts: int | None = knob(
-        None, "At most this many posts per user from the X API, Bluesky or Mastodon.", min=1
-    )
+    max_posts: int | None = knob(None, _sources.live_help(), min=1)
     price_per_read: float = knob(0.005, "USD per post read from the X API, for the cost estimate.", min=0)
     max_archive_mb: int = knob(
         1024,

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from huggingtweets.hub.auth import Principal
-from huggingtweets.hub.storage import CHUNK
+from huggingtweets.hub.storage import CHUNK, Storage
 
-if TYPE_CHECKING:
-    from huggingtweets.hub.server import HubServer
+
+class Hub(Protocol):
+    """What a request's handlers read of the server (``hub.server.HubServer`` is one): declared here so
+    this module, which the server imports, never imports it back."""
+
+    storage: Storage
+    url: str
+    lfs_threshold: int | None
+    page_size: int
+    secret: bytes
+    unknown_routes: deque[str]
+
 
 # Bodies parsed in memory (JSON, forms); commits and LFS uploads are streamed instead.
 MAX_JSON_BODY = 64 * 1024 * 1024
@@ -49,7 +60,7 @@ class Request:
     query: dict[str, list[str]]
     headers: Any
     principal: Principal | None
-    hub: HubServer
+    hub: Hub
     handler: BaseHTTPRequestHandler
     _remaining: int | None = 0
     _chunked: bool = False
