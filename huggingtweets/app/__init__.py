@@ -12,8 +12,28 @@ from typing import Any
 __all__ = ["create_app", "launch"]
 
 
-def create_app(*, endpoint: str | None = None, session_ttl: float | None = None, base_dir=None):
-    """(Blocks, SessionStore): the page, and the store that owns every visitor's files."""
+DEFAULT_MAX_TRAININGS = 1  # a small machine: one training uses every core it has
+
+
+def create_app(
+    *,
+    endpoint: str | None = None,
+    session_ttl: float | None = None,
+    base_dir=None,
+    max_trainings: int = DEFAULT_MAX_TRAININGS,
+):
+    """(Blocks, SessionStore): the page, and the store that owns every visitor's files.
+
+    ``max_trainings``: how many visitors' trainings run at once (each in its own process); the
+    others wait in Gradio's queue.
+    """
+    from huggingtweets.errors import InputError
+
+    if isinstance(max_trainings, bool) or not isinstance(max_trainings, int) or max_trainings < 1:
+        raise InputError(
+            f"max trainings {max_trainings!r} is invalid: expected a whole number of at least 1",
+            hint="huggingtweets app --max-trainings 1",
+        )
     # The page handles people's posts: Gradio's usage analytics stay off unless asked for.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from huggingtweets.app.handlers import Handlers
@@ -21,7 +41,7 @@ def create_app(*, endpoint: str | None = None, session_ttl: float | None = None,
     from huggingtweets.app.ui import build
 
     store = SessionStore(base_dir, ttl=DEFAULT_TTL if session_ttl is None else session_ttl)
-    demo = build(Handlers(store, endpoint=endpoint))
+    demo = build(Handlers(store, endpoint=endpoint), max_trainings=max_trainings)
     return demo, store
 
 
@@ -32,15 +52,17 @@ def launch(
     endpoint: str | None = None,
     block: bool = True,
     base_dir=None,
+    max_trainings: int = DEFAULT_MAX_TRAININGS,
     **launch_kwargs: Any,
 ):
     """Start the app; with ``block=False`` return (Blocks, SessionStore) with the server running.
 
     ``base_dir``: where the visitors' folders go (default: a new temporary folder, removed at exit).
+    ``max_trainings``: trainings at once (see ``create_app``).
     """
     from huggingtweets.app.ui import CSS
 
-    demo, store = create_app(endpoint=endpoint, base_dir=base_dir)
+    demo, store = create_app(endpoint=endpoint, base_dir=base_dir, max_trainings=max_trainings)
     store.start_sweeper()
     demo.queue(default_concurrency_limit=1)
     try:

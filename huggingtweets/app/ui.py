@@ -1,8 +1,9 @@
 """The page: a Gradio Blocks layout in four steps (sources, training, result, publish).
 
 One column of full-width groups, so the page reads top to bottom on a phone; rows wrap below
-their ``min_width``. One training at a time per app: the Train event has a concurrency limit of
-1 and Gradio's queue shows everyone else their place in the line.
+their ``min_width``. At most ``max_trainings`` trainings at once per app (each in a process of its
+own): the Train event has that concurrency limit and Gradio's queue shows everyone else their
+place in the line.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def on_space() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
-def build(handlers: Handlers) -> gr.Blocks:
+def build(handlers: Handlers, *, max_trainings: int = 1) -> gr.Blocks:
     # Uploads that never reach a handler still sit in Gradio's cache: sweep it hourly.
     with gr.Blocks(title="huggingtweets", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -165,7 +166,7 @@ def build(handlers: Handlers) -> gr.Blocks:
                 publish_box,
             ],
             api_name="train",
-            concurrency_limit=1,
+            concurrency_limit=max_trainings,
             concurrency_id="train",
         )
         cancel_btn.click(handlers.cancel, None, status, api_name="cancel", concurrency_limit=None)
