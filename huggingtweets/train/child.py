@@ -7,13 +7,16 @@ and a notebook must not inherit any of it, so ``train_in_child`` starts
 --child ...`` for several processes) and reads what it reports, one JSON object per line on the
 child's stdout:
 
-    {"event": {...}}                               a progress event (``Event.to_dict``)
+    {"event": {...}, "reply": bool}                a progress event (``Event.to_dict``)
     {"summary": {...}}                             training finished (or stopped early)
     {"error": {"type": ..., "message": ..., "hint": ...}}   a typed error (``huggingtweets.errors``)
 
 Anything else the child (or a library in it) writes goes to its stderr, of which the parent keeps
 the last lines for the one-line error of a crash. Cancelling is SIGINT to the child: it saves a
-checkpoint at its next step and reports ``Cancelled``; the parent raises that again.
+checkpoint at its next step and reports ``Cancelled``; the parent raises that again. A single
+training process also waits, after each step's event, for the parent's answer on its stdin ("go"
+or "stop"), so a cancel asked for while the parent handles step N's event stops it right after
+step N, as it did in-process; its stdin closing (the parent died) stops it the same way.
 
 ``huggingtweets.train.train`` itself still trains in the calling process, for library users and
 tests that want that (and accept its process-wide changes).
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huggingtweets import errors
-from huggingtweets.events import CancelToken, Events, event_from_dict, ignore
+from huggingtweets.events import CancelToken, Events, TrainStep, event_from_dict, ignore
 from huggingtweets.redact import redact
 
 if TYPE_CHECKING:
@@ -90,13 +93,18 @@ def child_command(run_dir: Path, config_file: Path, *, resume: bool, num_process
     return [sys.executable, *launch, *train]
 
 
-def child_env(endpoint: str | None) -> dict[str, str]:
+REPLIES_VAR = "HUGGINGTWEETS_TRAIN_REPLIES"  # set for a single child process: it waits for answers
+
+
+def child_env(endpoint: str | None, *, replies: bool = False) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if k not in LAUNCHER_VARS and not k.startswith(LAUNCHER_PREFIXES)
     }
     if endpoint:
         env["HF_ENDPOINT"] = endpoint
     env["PYTHONUNBUFFERED"] = "1"
+    if replies:
+        env[REPLIES_VAR] = "1"
     return env
 
 
@@ -118,10 +126,11 @@ def train_in_child(
         config_file.write_text(json.dumps(dataclasses.asdict(config)))
         proc = subprocess.Popen(
             child_command(run_dir, config_file, resume=resume, num_processes=num_processes),
-            stdin=subprocess.DEVNULL,
+            # One process answers each step on its stdin; a launcher's workers may not inherit it.
+            stdin=subprocess.PIPE if num_processes <= 1 else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=child_env(endpoint),
+            env=child_env(endpoint, replies=num_processes <= 1),
             text=True,
             encoding="utf-8",
             errors="replace",
@@ -148,6 +157,8 @@ def _follow_child(proc: subprocess.Popen, events: Events, cancel: CancelToken | 
                 tail.append(line.rstrip("\n"))
             elif "event" in message:
                 events(event_from_dict(message["event"]))
+                if message.get("reply"):
+                    _answer(proc, "stop" if cancel is not None and cancel.cancelled else "go")
             elif "summary" in message:
                 summary = message["summary"]
             elif "error" in message and error is None:
@@ -157,6 +168,9 @@ def _follow_child(proc: subprocess.Popen, events: Events, cancel: CancelToken | 
         # Ctrl-C in the parent (or its events callback failed): the child saves a checkpoint and
         # stops, so the same command resumes; it is killed if it takes longer than the grace time.
         _interrupt(proc)
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # one waiting for an answer reads the end: it stops the same way
         with contextlib.suppress(BaseException):
             for _ in proc.stdout:  # drained, so the child never blocks on a full pipe
                 pass
@@ -169,8 +183,10 @@ def _follow_child(proc: subprocess.Popen, events: Events, cancel: CancelToken | 
     finally:
         finished.set()
         readers[0].join(timeout=5)
-        proc.stdout.close()
-        proc.stderr.close()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
     if error is not None:
         raise _typed_error(error)
     if proc.returncode == 0 and summary is not None:
@@ -190,6 +206,12 @@ def _parse(line: str) -> dict | None:
     except ValueError:
         return None
     return message if isinstance(message, dict) else None
+
+
+def _answer(proc: subprocess.Popen, word: str) -> None:
+    with contextlib.suppress(OSError):  # the child is gone: its exit code tells the rest
+        proc.stdin.write(word + "\n")
+        proc.stdin.flush()
 
 
 def _keep_tail(stream, tail: collections.deque) -> None:
@@ -255,10 +277,17 @@ def serve(run_dir: Path, config: TrainConfig, *, resume: bool) -> int:
     def send(message: dict) -> None:
         channel.write(json.dumps(message) + "\n")
 
+    replies = os.environ.get(REPLIES_VAR) == "1"
+
+    def report(event) -> None:
+        # The loop checks ``cancel`` right after a step's event: the parent's answer comes first.
+        reply = replies and isinstance(event, TrainStep)
+        send({"event": event.to_dict(), "reply": reply})
+        if reply and sys.stdin.readline().strip() != "go":  # "stop", or the parent is gone
+            cancel.cancel()
+
     try:
-        summary = train(
-            run_dir, config, resume=resume, events=lambda e: send({"event": e.to_dict()}), cancel=cancel
-        )
+        summary = train(run_dir, config, resume=resume, events=report, cancel=cancel)
     except errors.HuggingtweetsError as err:
         error = {"type": type(err).__name__, "message": redact(err.message), "hint": err.hint}
         if isinstance(err, errors.HubError):
