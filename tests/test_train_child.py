@@ -159,3 +159,34 @@ def test_a_training_leaves_the_parents_threads_loggers_and_allocator_as_they_wer
     changed = seen["after_in_process"]
     assert changed["threads"] == seen["before"]["threads"] + 1
     assert changed["levels"]["accelerate.utils.other"] == 40  # logging.ERROR
+
+
+def test_child_whose_parent_is_gone_saves_a_checkpoint_and_stops(tmp_path, tiny_base_dir):
+    """Its stdin closing (the parent died) is a cancel: no orphan trains on, the next run resumes."""
+    import dataclasses
+
+    from huggingtweets.train.child import child_command
+
+    build_fixture_dataset(tmp_path)
+    config_file = tmp_path / "train.json"
+    config_file.write_text(json.dumps(dataclasses.asdict(fixture_train_config(tiny_base_dir, epochs=50))))
+    proc = subprocess.Popen(
+        child_command(tmp_path, config_file, resume=False, num_processes=1),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=child_env(None, replies=True),
+        text=True,
+    )
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["event"]["kind"] == "train_step" and first["reply"] is True
+        proc.stdin.close()  # what the parent's death does to the pipe
+        last = json.loads(proc.stdout.read().splitlines()[-1])
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert last["error"]["type"] == "Cancelled"
+    assert last["error"]["message"].startswith("training cancelled after 1 of ")
+    assert checkpoint_folders(tmp_path) == [0]
