@@ -38,8 +38,8 @@ def _writer_lock(run_dir: Path):
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML or JSON file of training settings (keys: the flags' names); flags override it.",
 )
-# The pipeline's train stage runs this command as its child process (huggingtweets.train.child): it
-# holds the folder's lock itself and reads JSON lines instead of a display.
+# The pipeline's train stage runs this command as its child process (huggingtweets.train.child): the
+# parent holds the folder's lock and reads JSON lines instead of a display.
 @click.option("--child", is_flag=True, hidden=True)
 def train(run_dir: Path, config_file: Path | None, resume: bool, child: bool, **params) -> None:
     """Fine-tune a causal LM on DIR/dataset; write DIR/model/ and DIR/training_summary.json.
