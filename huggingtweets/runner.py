@@ -31,7 +31,6 @@ from huggingtweets.errors import Cancelled, HubError, InputError
 from huggingtweets.events import CancelToken, Events, StageFinished, StageStarted, ignore
 from huggingtweets.runfolder import RunFolder, atomic_write_json, bot_name, default_run_dir
 from huggingtweets.stagerecords import (
-    Team,
     build_summary,
     changes,
     file_identity,
@@ -69,7 +68,6 @@ class RunResult:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     resumed: bool = False
-    is_main: bool = True  # False in the other processes of an `accelerate launch`: they print nothing
 
 
 def stage_status(run_dir: Path | str) -> dict[str, str]:
@@ -198,58 +196,34 @@ def run(
     ``TrainStep``/``EpochEnd``, ``Message`` notes). ``cancel`` stops training at its next step
     with a checkpoint (``errors.Cancelled``); the same call again resumes from it. ``stages``
     replaces stage functions by name and ``preflight`` the publishing check (tests).
-    Under ``accelerate launch`` the main process runs every stage and the others join training.
+    The pipeline is one process; training runs in a child process of its own (``train.child``).
     """
     validate(config)
     if rerun_from is not None and rerun_from not in STAGES:
         raise InputError(f"stage {rerun_from!r} does not exist; expected one of {', '.join(STAGES)}")
     impl = {s.name: (stages or {}).get(s.name, s.run) for s in STAGE_LIST}
     endpoint = (config.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-    team = Team()
     run_dir = resolve_run_dir(config)
-    if not team.is_main:
-        return _follow(
-            team, StageContext(config=config, run_dir=run_dir, token=None, endpoint=endpoint), impl["train"]
-        )
-    decided = False
+    token = (token if token is not None else hub_token()) if config.publish else None
+    client = (preflight or check_publishing)(config, token, endpoint) if config.publish else None
+    ctx = StageContext(
+        config=config,
+        run_dir=run_dir,
+        token=token,
+        endpoint=endpoint,
+        client=client,
+        events=events,
+        cancel=cancel,
+    )
+    created = not run_dir.exists()
     try:
-        token = (token if token is not None else hub_token()) if config.publish else None
-        client = (preflight or check_publishing)(config, token, endpoint) if config.publish else None
-        ctx = StageContext(
-            config=config,
-            run_dir=run_dir,
-            token=token,
-            endpoint=endpoint,
-            client=client,
-            events=events,
-            cancel=cancel,
-        )
-        created = not run_dir.exists()
-        try:
-            with run_lock(run_dir):
-                result = _lead(ctx, impl, team, rerun_from=rerun_from)
-                decided = True
-        except BaseException:
-            if created and not any((read_record(run_dir, n) or {}).get("status") == "done" for n in STAGES):
-                # Nothing finished in a folder this run made: leave no lock or record behind.
-                shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-    finally:
-        if not decided:
-            team.decide_training(None)  # the other processes must not wait for a plan that never comes
-    return result
-
-
-def _follow(team: Team, ctx: StageContext, train: Stage) -> RunResult:
-    plan = team.decide_training(None)
-    result = RunResult(run_dir=ctx.run_dir, summary={}, is_main=False)
-    if plan is None or plan["train"] == "abort":
-        return result
-    if plan["train"] == "run":
-        ctx.resume = bool(plan["resume"])
-        train(ctx)
-        result.ran.append("train")
-    return result
+        with run_lock(run_dir):
+            return _run_stages(ctx, impl, rerun_from=rerun_from)
+    except BaseException:
+        if created and not any((read_record(run_dir, n) or {}).get("status") == "done" for n in STAGES):
+            # Nothing finished in a folder this run made: leave no lock or record behind.
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def _finished(run_dir: Path, spec: StageSpec, record: dict | None, fp: str) -> bool:
@@ -262,7 +236,7 @@ def _finished(run_dir: Path, spec: StageSpec, record: dict | None, fp: str) -> b
     )
 
 
-def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: str | None) -> RunResult:
+def _run_stages(ctx: StageContext, impl: dict[str, Stage], *, rerun_from: str | None) -> RunResult:
     config, run_dir, events = ctx.config, ctx.run_dir, ctx.events
     specs = STAGE_LIST if config.publish else STAGE_LIST[:-1]
     result = RunResult(run_dir=run_dir, summary={})
@@ -278,8 +252,6 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
         record = read_record(run_dir, name)
         forced = rerun_from is not None and i >= STAGES.index(rerun_from)
         if not forced and not spec.always_run and _finished(run_dir, spec, record, fp):
-            if name == "train":
-                team.decide_training({"train": "skip", "resume": False})
             result.skipped.append(name)
             results[name] = record.get("result") or {}
             upstream = record["chain"]
@@ -301,8 +273,6 @@ def _lead(ctx: StageContext, impl: dict[str, Stage], team: Team, *, rerun_from: 
             shutil.rmtree(RunFolder(run_dir).checkpoints, ignore_errors=True)
         result.resumed = result.resumed or ctx.resume
         write_record(run_dir, name, "running", fp, settings)
-        if name == "train":
-            team.decide_training({"train": "run", "resume": ctx.resume})
         started = time.perf_counter()
         try:
             out = impl[name](ctx) or {}

@@ -1,5 +1,5 @@
-"""Stage records of a run folder: fingerprints, ``DIR/.stages/<stage>.json``, the run lock, the run summary,
-the team of processes under ``accelerate launch``. Used by ``huggingtweets.runner`` and the stage commands.
+"""Stage records of a run folder: fingerprints, ``DIR/.stages/<stage>.json``, the run lock, the run
+summary. Used by ``huggingtweets.runner`` and the stage commands.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import contextlib
 import errno
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -165,47 +164,6 @@ def changes(old: dict, new: dict) -> str:
     """The first few settings that differ, for the message that says why a stage re-runs."""
     changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:3])
-
-
-class Team:
-    """The processes of one ``accelerate launch``; one process (WORLD_SIZE unset) is a team of one.
-
-    The main process runs the pipeline; the others only join training, where accelerate splits
-    the batches. They learn what to do from the main process through accelerate's own collective
-    (``broadcast_object_list``) when it reaches the train stage (or gives up before it). There is
-    no meeting after training: the trainer syncs before saving and its ``end_training`` ends the
-    process group, after which the other processes simply exit.
-    """
-
-    def __init__(self) -> None:
-        self.state = None
-        self.decided = False
-        if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-            from accelerate import PartialState
-
-            from huggingtweets.train.runtime import distributed_on_cpu
-
-            # The same backend the trainer's Accelerator will ask for (gloo on a CPU-only machine):
-            # accelerate's state is shared, so the first one created decides for both.
-            self.state = PartialState(cpu=distributed_on_cpu())
-
-    @property
-    def is_main(self) -> bool:
-        return self.state is None or self.state.is_main_process
-
-    def decide_training(self, plan: dict | None) -> dict | None:
-        """Main process: its plan ({"train": "run"|"skip", "resume": bool}; None = abort) goes to all.
-
-        Every process calls this exactly once; the others pass None and get the main one's plan.
-        """
-        if self.state is None or self.decided:
-            return plan
-        from accelerate.utils import broadcast_object_list
-
-        self.decided = True
-        box = [plan if self.is_main else None]
-        broadcast_object_list(box, from_process=0)
-        return box[0]
 
 
 def build_summary(run_dir: Path, results: dict[str, dict], *, ran: list[str], skipped: list[str]) -> dict:

@@ -214,16 +214,20 @@ def _prepare(ctx: StageContext) -> dict:
 
 
 def _train(ctx: StageContext) -> dict:
+    # A child process (or an `accelerate launch` of several): training's process-wide state (threads,
+    # allocator, loggers, accelerate's singletons) never reaches the pipeline's own process.
     from huggingtweets.errors import TrainingError
-    from huggingtweets.train import train
+    from huggingtweets.train.child import launched_rank, train_in_child
 
-    summary = train(
+    summary = train_in_child(
         ctx.run_dir,
         ctx.config.train,
         resume=ctx.resume,
         events=ctx.events,
         cancel=ctx.cancel,
         endpoint=ctx.endpoint,
+        # `huggingtweets run` started by `accelerate launch --num_processes N`: the training gets N.
+        num_processes=launched_rank()[1],
     )
     if "stopped_after_steps" in summary:
         # A deliberate early stop (train.stop_after_steps) leaves training unfinished, like Ctrl-C.

@@ -15,4 +15,6 @@ launch(
     port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
     landing="playground",
     playground_cache=int(os.environ.get("HUGGINGTWEETS_PLAYGROUND_CACHE", "2")),
+    # A Space with more hardware can train for several visitors at once.
+    max_trainings=int(os.environ.get("HUGGINGTWEETS_MAX_TRAININGS", "1")),
 )

@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(tmp: Path) -> Iterator[Served]:
+def served_app(tmp: Path, *, max_trainings: int = 1) -> Iterator[Served]:
     """A local Hub and the app (publishing to it) on loopback; both stopped and cleaned after."""
     pytest.importorskip("gradio", reason="the web app needs the app extra: pip install -e '.[app]'")
     with pytest.MonkeyPatch.context() as mp:
@@ -59,6 +59,7 @@ def served_app(tmp: Path) -> Iterator[Served]:
             block=False,
             quiet=True,
             base_dir=tmp / "sessions",
+            max_trainings=max_trainings,
         )
         try:
             yield Served(url=demo.local_url, hub_url=hub.url, hub_dir=tmp / "hubdata", store=store)

@@ -218,3 +218,35 @@ def test_cancel_keeps_the_checkpoint_the_next_train_resumes_and_a_second_session
     assert "train: resuming from the last checkpoint" in again[3].splitlines()
     resumed_steps = [p[0] for o in job_a2.outputs() if (p := progress_of(o[0]))]
     assert min(resumed_steps) > stopped_at  # it went on from the checkpoint, not from step 1
+
+
+def test_two_sessions_train_at_once_when_the_setting_allows_two(tmp_path):
+    """Each training is a process of its own: with max_trainings=2 neither waits for the other."""
+    with served_app(tmp_path, max_trainings=2) as served:
+        a, b = _client(served), _client(served)
+        _check(a)
+        _check(b)
+
+        def step(job) -> int:
+            found = [progress_of(o[0]) for o in job.outputs()]
+            return max((p[0] for p in found if p), default=0)
+
+        job_a = a.submit("tiny", 200, None, api_name="/train")
+        job_b = b.submit("tiny", 200, None, api_name="/train")
+        # Both step while the other one is still running: neither is queued behind the other.
+        wait_until(lambda: step(job_a) >= 2 and step(job_b) >= 2, 240, "both sessions to train")
+        assert not job_a.done() and not job_b.done()
+        for client, job in ((a, job_a), (b, job_b)):
+            assert client.predict(api_name="/cancel").startswith("Cancelling")
+            assert "Cancelled: the checkpoint is kept" in job.result(timeout=120)[0]
+
+
+def test_max_trainings_below_one_is_a_one_line_error():
+    pytest.importorskip("gradio")
+    from huggingtweets.app import create_app
+    from huggingtweets.errors import InputError
+
+    with pytest.raises(
+        InputError, match=r"max trainings 0 is invalid: expected a whole number of at least 1"
+    ):
+        create_app(max_trainings=0)

@@ -146,9 +146,8 @@ def test_demo_end_to_end_with_fewer_epochs(tmp_path, monkeypatch):
     """The whole demo, as `huggingtweets demo` runs it, with 3 training steps and 3 samples (test budget)."""
     monkeypatch.setattr(demo, "DEMO_EPOCHS", 1)
     monkeypatch.setattr(demo, "DEMO_SAMPLES", 3)
-    # Other tests in this process already trained with mixed_precision "no", and accelerate's
-    # process-wide state refuses a different precision later in the same process.
-    monkeypatch.setattr(demo, "DEMO_TRAIN", {**demo.DEMO_TRAIN, "mixed_precision": "no", "max_steps": 3})
+    # The demo trains in a child process: its precision is its own, whatever this process trained with.
+    monkeypatch.setattr(demo, "DEMO_TRAIN", {**demo.DEMO_TRAIN, "max_steps": 3})
     # The downstream pipeline() processes: one thread is plenty for the tiny model (and torch in
     # this process was initialised by the fixture already, so only the children read this).
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

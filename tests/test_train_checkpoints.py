@@ -1,4 +1,4 @@
-"""Atomic checkpoints (a kill mid-write never breaks --resume) and several trainings in one process."""
+"""Atomic checkpoints: a kill mid-write never breaks --resume."""
 
 from __future__ import annotations
 
@@ -55,8 +55,7 @@ class SimulatedKill(RuntimeError):
 
 
 def test_kill_during_checkpoint_write_resumes_from_last_complete(tmp_path, tiny_base_dir, monkeypatch):
-    import accelerate.accelerator
-
+    from huggingtweets.train import checkpoints as checkpointing
     from huggingtweets.train import train
 
     whole, parts = tmp_path / "whole", tmp_path / "parts"
@@ -68,23 +67,23 @@ def test_kill_during_checkpoint_write_resumes_from_last_complete(tmp_path, tiny_
     assert all(is_complete_checkpoint(p) for p in finished.iterdir())
     assert len(checkpoint_folders(whole)) == 2 and not list(finished.glob(".tmp-*"))
 
-    # The third checkpoint dies after the weights, optimizer and RNG are written, before the
-    # TrainState: what a kill mid-write leaves (the process gets no chance to clean up).
-    original, calls = accelerate.accelerator.save_custom_state, []
+    # The third checkpoint dies once accelerate has written every file, before our rename publishes
+    # it: what a kill there leaves (our own step, so nothing inside accelerate is patched).
+    original, calls = checkpointing._fsync_tree, []
 
-    def dying_save_custom_state(*args, **kwargs):
-        calls.append(1)
+    def dying_fsync_tree(folder):
+        calls.append(folder)
         if len(calls) == 3:
-            raise SimulatedKill("killed while writing a checkpoint")
-        return original(*args, **kwargs)
+            raise SimulatedKill("killed before the checkpoint was renamed")
+        return original(folder)
 
-    monkeypatch.setattr(accelerate.accelerator, "save_custom_state", dying_save_custom_state)
+    monkeypatch.setattr(checkpointing, "_fsync_tree", dying_fsync_tree)
     with pytest.raises(SimulatedKill):
         train(parts, config)
     monkeypatch.undo()
     checkpoints = parts / "checkpoints"
     partial = checkpoints / ".tmp-checkpoint_2"
-    assert (partial / "model.safetensors").is_file() and not (partial / "custom_checkpoint_0.pkl").exists()
+    assert is_complete_checkpoint(partial)  # every file written, but never renamed: not committed
     assert checkpoint_folders(parts) == [0, 1]
     # Plus a newer folder cut off mid-write the old, non-atomic way (weights truncated, state missing):
     # loading it would fail, so resume must skip it.
@@ -112,26 +111,6 @@ def test_resume_with_only_broken_checkpoints_is_an_error(tmp_path, tiny_base_dir
     with pytest.raises(TrainingError, match=r"holds no checkpoint \(none written completely\)"):
         train(tmp_path, fixture_train_config(tiny_base_dir), resume=True)
     assert not (tmp_path / "checkpoints" / ".tmp-checkpoint_0").exists()
-
-
-def test_trainings_with_different_precisions_in_one_process(tmp_path, tiny_base_dir):
-    """The runner, the demo and notebooks train in-process: accelerate's shared state must not stick."""
-    from huggingtweets.train import train
-
-    build_fixture_dataset(tmp_path)
-    quick = dict(epochs=1, max_steps=2)
-    first = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="no", **quick))
-    second = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="bf16", **quick))
-    assert (first["mixed_precision"], second["mixed_precision"]) == ("no", "bf16")
-    assert first["steps"] == second["steps"] == 2
-    # An error path resets the state too: a failed bf16 run, then an fp32 one.
-    with pytest.raises(TrainingError, match="nan at step 1"):
-        train(
-            tmp_path,
-            fixture_train_config(tiny_base_dir, mixed_precision="bf16", debug_nan_at_step=1, **quick),
-        )
-    third = train(tmp_path, fixture_train_config(tiny_base_dir, mixed_precision="no", **quick))
-    assert third["mixed_precision"] == "no" and third["steps"] == 2
 
 
 def test_epoch_end_step_is_checkpointed_once(tmp_path, tiny_base_dir, trained_run_dir, monkeypatch):

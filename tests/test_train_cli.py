@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, TWO_CPU_PROCESSES, run_cli
+from conftest import TWO_CPU_PROCESSES, run_cli
 from datasets import Dataset, DatasetDict
 from fixtures_train import build_fixture_dataset
 
@@ -163,15 +162,14 @@ def test_generate_command_prints_posts(trained_run_dir):
 
 @pytest.mark.slow
 def test_two_process_run_writes_one_model(tmp_path, tiny_base_dir):
-    accelerate = shutil.which("accelerate", path=str(REPO_ROOT / ".venv" / "bin")) or shutil.which(
-        "accelerate"
-    )
-    if accelerate is None:
-        pytest.skip("accelerate launcher not found")
+    import platform
+    from importlib.metadata import version
+
     build_fixture_dataset(tmp_path)
     result = subprocess.run(
         [
-            accelerate,
+            # accelerate's CLI in this interpreter (not whichever `accelerate` is first on PATH).
+            *(sys.executable, "-m", "accelerate.commands.accelerate_cli"),
             *TWO_CPU_PROCESSES,
             "train",
             "--run-dir",
@@ -206,4 +204,6 @@ def test_two_process_run_writes_one_model(tmp_path, tiny_base_dir):
         "tokenizer_config.json",
     ]
     assert not list(tmp_path.glob(".model.*"))  # no half-written second copy
-    assert sys.executable  # the launcher used this venv's interpreter via its own shebang
+    # The launched processes ran this interpreter and its torch (the summary records their versions).
+    assert summary["versions"]["python"] == platform.python_version()
+    assert summary["versions"]["torch"] == version("torch")

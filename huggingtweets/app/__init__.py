@@ -13,6 +13,8 @@ __all__ = ["create_app", "launch"]
 
 LANDINGS = ("make", "playground")  # what the page opens on
 
+DEFAULT_MAX_TRAININGS = 1  # a small machine: one training uses every core it has
+
 
 def create_app(
     *,
@@ -21,12 +23,22 @@ def create_app(
     base_dir=None,
     landing: str = "make",
     playground_cache: int | None = None,
+    max_trainings: int = DEFAULT_MAX_TRAININGS,
 ):
     """(Blocks, SessionStore): the page, and the store that owns every visitor's files.
 
     ``landing``: "make" (the page opens on making a bot; "Try a bot" comes last) or "playground"
     ("Try a bot" first, as on the Space). ``playground_cache``: how many bots stay loaded.
+    ``max_trainings``: how many visitors' trainings run at once (each in its own process); the
+    others wait in Gradio's queue.
     """
+    from huggingtweets.errors import InputError
+
+    if isinstance(max_trainings, bool) or not isinstance(max_trainings, int) or max_trainings < 1:
+        raise InputError(
+            f"max trainings {max_trainings!r} is invalid: expected a whole number of at least 1",
+            hint="huggingtweets app --max-trainings 1",
+        )
     # The page handles people's posts: Gradio's usage analytics stay off unless asked for.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from huggingtweets.app.handlers import Handlers
@@ -46,6 +58,7 @@ def create_app(
         Handlers(store, endpoint=endpoint),
         PlaygroundHandlers(playground),
         playground_first=landing == "playground",
+        max_trainings=max_trainings,
     )
     return demo, store
 
@@ -59,16 +72,22 @@ def launch(
     base_dir=None,
     landing: str = "make",
     playground_cache: int | None = None,
+    max_trainings: int = DEFAULT_MAX_TRAININGS,
     **launch_kwargs: Any,
 ):
     """Start the app; with ``block=False`` return (Blocks, SessionStore) with the server running.
 
     ``base_dir``: where the visitors' folders go (default: a new temporary folder, removed at exit).
+    ``max_trainings``: trainings at once (see ``create_app``).
     """
     from huggingtweets.app.ui import CSS
 
     demo, store = create_app(
-        endpoint=endpoint, base_dir=base_dir, landing=landing, playground_cache=playground_cache
+        endpoint=endpoint,
+        base_dir=base_dir,
+        landing=landing,
+        playground_cache=playground_cache,
+        max_trainings=max_trainings,
     )
     store.start_sweeper()
     demo.queue(default_concurrency_limit=1)

@@ -1,8 +1,9 @@
 """The page: a Gradio Blocks layout in four steps (sources, training, result, publish).
 
 One column of full-width groups, so the page reads top to bottom on a phone; rows wrap below
-their ``min_width``. One training at a time per app: the Train event has a concurrency limit of
-1 and Gradio's queue shows everyone else their place in the line.
+their ``min_width``. At most ``max_trainings`` trainings at once per app (each in a process of its
+own): the Train event has that concurrency limit and Gradio's queue shows everyone else their
+place in the line.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def on_space() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
-def build(handlers: Handlers, playground=None, *, playground_first: bool = False) -> gr.Blocks:
+def build(
+    handlers: Handlers, playground=None, *, playground_first: bool = False, max_trainings: int = 1
+) -> gr.Blocks:
     """``playground``: a ``PlaygroundHandlers`` for the "Try a bot" section, first on the page
     with ``playground_first`` (a Space's landing page), else last."""
     from huggingtweets.app.playground_ui import section
@@ -175,7 +178,7 @@ def build(handlers: Handlers, playground=None, *, playground_first: bool = False
                 publish_box,
             ],
             api_name="train",
-            concurrency_limit=1,
+            concurrency_limit=max_trainings,
             concurrency_id="train",
         )
         cancel_btn.click(handlers.cancel, None, status, api_name="cancel", concurrency_limit=None)

@@ -34,20 +34,33 @@ import click
     show_default=True,
     help='Bots "Try a bot" keeps loaded in memory (least recently used go first).',
 )
-def app(host: str, port: int, endpoint: str | None, landing: str, playground_cache: int) -> None:
+@click.option(
+    "--max-trainings",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    envvar="HUGGINGTWEETS_MAX_TRAININGS",
+    help="Trainings that run at once, each in a process of its own; more visitors wait in a queue "
+    "(env HUGGINGTWEETS_MAX_TRAININGS).",
+)
+def app(
+    host: str, port: int, endpoint: str | None, landing: str, playground_cache: int, max_trainings: int
+) -> None:
     """Make, try and publish a bot from the browser: a web app on this machine.
 
     Upload an archive or type handles, read the data report, train with a live loss curve, read the
     samples and the model card, try prompts, then publish to the Hub (with a write token typed into
-    the page) or download the model as a zip. One training runs at a time; other visitors wait in a
-    queue. Each visitor's uploads and run folder are deleted when they close the page or after two
-    idle hours. "Try a bot" writes posts with any bot on the Hub (open the page with ?bot=ORG/NAME).
-    Needs the app extra: pip install 'huggingtweets[app]'.
+    the page) or download the model as a zip. --max-trainings trainings run at once (default one),
+    each in a process of its own; other visitors wait in a queue. Each visitor's uploads and run
+    folder are deleted when they close the page or after two idle hours. "Try a bot" writes posts
+    with any bot on the Hub (open the page with ?bot=ORG/NAME). Needs the app extra:
+    pip install 'huggingtweets[app]'.
 
     \b
     huggingtweets app
     huggingtweets app --host 0.0.0.0 --port 8080
     huggingtweets app --landing playground
+    huggingtweets app --max-trainings 2
     """
     from huggingtweets.errors import InputError
 
@@ -64,7 +77,14 @@ def app(host: str, port: int, endpoint: str | None, landing: str, playground_cac
 
     # SIGTERM (a container stop) shuts down like Ctrl-C, so the visitors' folders are deleted.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    launch(host=host, port=port, endpoint=endpoint, landing=landing, playground_cache=playground_cache)
+    launch(
+        host=host,
+        port=port,
+        endpoint=endpoint,
+        landing=landing,
+        playground_cache=playground_cache,
+        max_trainings=max_trainings,
+    )
 
 
 COMMANDS: list[click.Command] = [app]

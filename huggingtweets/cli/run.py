@@ -105,13 +105,18 @@ def run(ctx: click.Context, **_: object) -> None:
         flags["train"] = train_flags
     file_values = load_config_file(params["config_file"]) if params["config_file"] else {}
     config = build_config(file_values, flags)
+    from huggingtweets.train.child import launched_rank
+
+    if launched_rank()[0] != 0:
+        # `accelerate launch -m huggingtweets run`: the first process runs the pipeline and starts the
+        # training's processes itself (as many as this launch has); the others have nothing to do.
+        return
     display = renderer()
     try:
         result = run_pipeline(config, events=display, rerun_from=params["rerun_from"])
     finally:
         display.close()
-    if result.is_main:
-        print_summary(result.summary, result.run_dir)
+    print_summary(result.summary, result.run_dir)
 
 
 def print_summary(summary: dict, run_dir) -> None:

@@ -16,22 +16,16 @@ RUN_DIR = click.Path(file_okay=False, path_type=Path)
 
 
 def _writer_lock(run_dir: Path):
-    """The run folder's lock, held by the main process (under `accelerate launch` all run this)."""
+    """The run folder's lock, held by the launch's first process (under `accelerate launch` all run
+    this command; the lock comes before the trainer's Accelerator, so the launcher's rank says which)."""
     import contextlib
-    import os
 
     from huggingtweets.stagerecords import run_lock
+    from huggingtweets.train.child import launched_rank
 
-    if int(os.environ.get("RANK", "0") or 0) != 0:
+    if launched_rank()[0] != 0:
         return contextlib.nullcontext()
     return run_lock(run_dir, create=False)
-
-
-def _is_main_process() -> bool:
-    # Under `accelerate launch` every process runs this command; only the main one prints.
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
 
 
 @click.command()
@@ -44,7 +38,10 @@ def _is_main_process() -> bool:
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML or JSON file of training settings (keys: the flags' names); flags override it.",
 )
-def train(run_dir: Path, config_file: Path | None, resume: bool, **params) -> None:
+# The pipeline's train stage runs this command as its child process (huggingtweets.train.child): the
+# parent holds the folder's lock and reads JSON lines instead of a display.
+@click.option("--child", is_flag=True, hidden=True)
+def train(run_dir: Path, config_file: Path | None, resume: bool, child: bool, **params) -> None:
     """Fine-tune a causal LM on DIR/dataset; write DIR/model/ and DIR/training_summary.json.
 
     \b
@@ -58,13 +55,17 @@ def train(run_dir: Path, config_file: Path | None, resume: bool, **params) -> No
     from huggingtweets.train import train as run_training
 
     config = TrainConfig.load(config_file, **given_train_flags(params))
+    if child:
+        from huggingtweets.train.child import serve
+
+        raise SystemExit(serve(run_dir, config, resume=resume))
     display = renderer()
     try:
         with _writer_lock(run_dir):
             summary = run_training(run_dir, config, resume=resume, events=display)
     finally:
         display.close()
-    if not _is_main_process():
+    if not summary:  # the other processes of an `accelerate launch`: the main one reports
         return
     if "stopped_after_steps" in summary:
         click.echo(

@@ -1,4 +1,4 @@
-"""Atomic checkpoints in DIR/checkpoints/, and giving accelerate's process-wide state back.
+"""Atomic checkpoints in DIR/checkpoints/.
 
 ``accelerator.save_state`` writes file after file into its folder, so a kill mid-write used to leave a
 newest ``checkpoint_<n>`` that ``--resume`` then failed to load. Every process now writes into
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_RE = re.compile(r"checkpoint_(\d+)")
 TEMP_PREFIX = ".tmp-"
-# What save_state writes last, per accelerate 1.15's checkpointing.py: the main process's RNG states,
+# What save_state writes last (accelerate's checkpointing.py, 1.15 and 1.16): the main process's RNG states,
 # then our TrainState (register_for_checkpointing). A folder lacking either was cut off mid-write.
 REQUIRED_FILES = ("random_states_0.pkl", "custom_checkpoint_0.pkl")
 # The model weights: model.safetensors / pytorch_model.bin, or FSDP's and DeepSpeed's folders.
@@ -116,33 +116,6 @@ def save_checkpoint(accelerator, run_dir: Path | str, *, keep: int) -> Path:
             shutil.rmtree(checkpoint_path(run_dir, old), ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
-
-
-def reset_accelerate_state() -> None:
-    """Forget accelerate's process-wide singletons, so the next ``Accelerator()`` starts fresh.
-
-    ``AcceleratorState`` refuses a second ``Accelerator`` with another ``mixed_precision`` (or ``cpu``)
-    in the same process; the runner, the demo and notebooks train in-process, possibly twice. Same
-    calls as accelerate's own test scripts (``AcceleratorState._reset_state(True)``, accelerate 1.15):
-    accelerate has no public way to do this, and the alternatives (a process per training, or
-    autocast by hand instead of accelerate's mixed precision) cost more than these two calls.
-    ``PartialState`` (rank, world size, the process group) is reset only in a single-process run:
-    under ``accelerate launch`` it belongs to the launched process, whose CLI and runner still ask it
-    for the rank after training, and a fresh one would not match the launcher's group.
-    """
-    from accelerate.state import AcceleratorState, GradientState, PartialState
-
-    try:
-        import torch.distributed as dist
-
-        group_alive = dist.is_available() and dist.is_initialized()
-    except ImportError:
-        group_alive = False
-    distributed = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # launched with several processes
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    if not (group_alive or distributed):
-        PartialState._reset_state()
 
 
 def _fsync_tree(folder: Path) -> None:

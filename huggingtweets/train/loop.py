@@ -21,7 +21,6 @@ from huggingtweets.train.checkpoints import (
     checkpoint_folders,
     checkpoint_path,
     remove_broken_checkpoints,
-    reset_accelerate_state,
     save_checkpoint,
 )
 from huggingtweets.train.config import MAX_STEPS, TrainConfig
@@ -57,19 +56,19 @@ def train(
     process reports a ``TrainStep`` per optimizer step and an ``EpochEnd`` per evaluation to
     ``events``. A Hub base model is downloaded from ``endpoint`` (default: HF_ENDPOINT or
     huggingface.co). When ``cancel`` is set between two steps, a checkpoint is saved and
-    ``errors.Cancelled`` raised; ``resume`` continues from there.
+    ``errors.Cancelled`` raised; ``resume`` continues from there. The main process returns the
+    summary, the other processes of an ``accelerate launch`` an empty dict.
+
+    This trains in the calling process and changes its process-wide state for good (torch threads,
+    logger levels, accelerate's singletons: a second call with another ``mixed_precision`` is refused
+    by accelerate). The pipeline, the CLI's ``run`` and the web app use
+    ``huggingtweets.train.child.train_in_child`` instead, which runs this in a child process.
     """
     from huggingtweets.librarybars import quiet_library_bars
     from huggingtweets.train.speed import keep_freed_memory
 
-    try:
-        with quiet_library_bars(), keep_freed_memory():
-            return _train(Path(run_dir), config, resume, events, cancel, endpoint)
-    finally:
-        # On every way out, errors included, once training is over: the next train() in this
-        # process (runner, demo, a notebook) may ask for another mixed precision, which accelerate's
-        # process-wide state would otherwise refuse. A launcher's process group is left alone.
-        reset_accelerate_state()
+    with quiet_library_bars(), keep_freed_memory():
+        return _train(Path(run_dir), config, resume, events, cancel, endpoint)
 
 
 def _train(
@@ -362,6 +361,8 @@ def _train(
 
     if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
         accelerator.end_training()
+        if not is_main:
+            return {}
         return {
             "stopped_after_steps": state.global_step,
             "total_steps": total_steps,
