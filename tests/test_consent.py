@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_mastodon_signal_refuses_with_one_line_and_writes_nothing(tmp_path, acco
     assert err.value.signals == (signal,)
     assert not any(p.endswith("/statuses") for p in server.paths())  # not one post asked for
     assert not run_dir.exists()
-    cache = Path(__import__("os").environ["HUGGINGTWEETS_HOME"]) / "mastodon"
+    cache = Path(os.environ["HUGGINGTWEETS_HOME"]) / "mastodon"
     assert not cache.exists() or not any(cache.iterdir())
 
 
@@ -320,3 +321,37 @@ def test_basis_of_users_json_entries():
     assert old_live["basis"] == "unchecked" and "before huggingtweets checked" in basis_text(old_live)
     record = {"basis": PUBLIC, "checked_on": "2026-12-01", "signals": []}
     assert basis_text(basis_of({"consent": record}, "live")).endswith("(checked on 2026-12-01)")
+
+
+# --------------------------------------------------------------------------- the card and huggingtweets.json
+
+
+def test_card_and_metadata_say_on_which_basis(tmp_path):
+    from fixtures_card import make_card_run_dir, md_unescape, parse_card
+
+    from huggingtweets.card import build_metadata, render
+
+    run = make_card_run_dir(tmp_path)
+    # ada_l comes from her X archive; grace_h was read through the X API before signals were checked
+    meta = build_metadata(run, repo_id="huggingtweets/ada_l-grace_h")
+    assert [u["consent"]["basis"] for u in meta["users"]] == ["export", "unchecked"]
+    users = json.loads((run / "users.json").read_text())
+    public = {"basis": PUBLIC, "checked_on": "2026-12-01", "signals": []}
+    users[0].update(source="mastodon", network="mastodon", instance="fosstodon.org", display="@ada_l@fosstodon.org",
+                    fetched_on="2026-12-01", source_detail="fosstodon.org's public API", consent=public)  # fmt: skip
+    (run / "users.json").write_text(json.dumps(users))
+    meta = build_metadata(run, repo_id="huggingtweets/ada_l-grace_h")
+    assert meta["users"][0]["consent"] == public
+    body = md_unescape(parse_card(render(meta))["body"])
+    section = body.split("## Data provenance and consent", 1)[1].split("\n## ", 1)[0]
+    bases = [line.strip() for line in section.splitlines() if line.strip().startswith("Basis for using")]
+    assert bases == [
+        "Basis for using these posts: a public account that showed no opt-out signal (checked on 2026-12-01).",
+        "Basis for using these posts: a public account, read before huggingtweets checked opt-out signals.",
+    ]
+    owner = {"basis": OWNER, "checked_on": "2026-12-02", "signals": ["noindex: true"]}
+    users[0]["consent"] = owner
+    (run / "users.json").write_text(json.dumps(users))
+    meta = build_metadata(run, repo_id="huggingtweets/ada_l-grace_h")
+    assert meta["users"][0]["consent"] == owner
+    assert "Basis for using these posts: the person's own authenticated account" in md_unescape(render(meta))
