@@ -438,3 +438,9 @@ def test_refresh_cli_delete_opted_out_asks_as_delete_does(hub, tmp_path, monkeyp
         yes = CliRunner().invoke(main, ["refresh", BOT, "--delete-opted-out", "--yes"])
     assert yes.exit_code == 0 and not api.repo_exists(BOT)
     assert yes.output.strip().splitlines()[-1].endswith("; deleted (private, 2 files, no model weights))")
+
+
+def test_a_source_this_version_does_not_know_claims_no_basis():
+    record = basis_of({"source": "carrier-pigeon"}, "unknown")
+    assert record["basis"] == "unknown" and basis_text(record).startswith("not recorded")
+    assert basis_text({"basis": "made-up"}).startswith("not recorded")

@@ -135,7 +135,8 @@ def build_metadata(
             users[-1].update({k: u.get(k) for k in ("network", "instance", "display", "fetched_on")})
         # On which basis the posts were used: the person's export, their authenticated account, or a
         # public account without opt-out signals read on a date (``sources.consent``).
-        users[-1]["consent"] = basis_of(u, registry.source(users[-1]["source"]).kind)
+        entry = registry.source(users[-1]["source"])
+        users[-1]["consent"] = basis_of(u, entry.kind if entry is not registry.UNKNOWN else "unknown")
         if u.get("newest_post_at"):  # live sources: what `huggingtweets refresh` counts new posts from
             users[-1]["newest_post_at"] = u["newest_post_at"]
     missing = [u["handle"] for u in users if u["handle"] not in (report.get("users") or {})]

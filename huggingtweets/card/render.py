@@ -427,7 +427,9 @@ def provenance(user: dict) -> dict:
     return {
         "provenance_short": Markup(entry.short).format(**values),
         "provenance_long": Markup(entry.long).format(**values),
-        "consent_basis": md(basis_text(basis_of(user, entry.kind))),
+        "consent_basis": md(
+            basis_text(basis_of(user, entry.kind if entry is not registry.UNKNOWN else "unknown"))
+        ),
     }
 
 

@@ -31,8 +31,12 @@ BASIS_TEXT = {
     PUBLIC: "a public account that showed no opt-out signal (checked on {checked_on})",
     FILE: "a file of posts the publisher vouches for",
 }
-# Bots made before the signals were checked: nothing is claimed beyond the public read.
-UNCHECKED_TEXT = "a public account, read before huggingtweets checked opt-out signals"
+# Bots read live before the signals were checked: nothing is claimed beyond the public read.
+UNCHECKED, UNKNOWN = "unchecked", "unknown"
+OTHER_TEXT = {
+    UNCHECKED: "a public account, read before huggingtweets checked opt-out signals",
+    UNKNOWN: "not recorded (a source this huggingtweets does not know)",
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def decide(display: str, signals: list[str], *, owner: bool, ways: str) -> Conse
 
 def basis_of(user: dict, kind: str) -> dict:
     """The consent record of a users.json entry: its own, or the one its source's kind implies
-    (``kind``: the registry's "export", "file", "live", "legacy")."""
+    (``kind``: the registry's "export", "file", "live", "legacy"; anything else: "unknown")."""
     recorded = user.get("consent")
     if isinstance(recorded, dict) and recorded.get("basis") in BASIS_TEXT:
         return {
@@ -82,13 +86,13 @@ def basis_of(user: dict, kind: str) -> dict:
             "checked_on": recorded.get("checked_on"),
             "signals": [str(s) for s in recorded.get("signals") or []],
         }
-    basis = {"export": EXPORT, "file": FILE}.get(kind)
-    return {"basis": basis or "unchecked", "checked_on": None, "signals": []}
+    basis = {"export": EXPORT, "file": FILE, "live": UNCHECKED, "legacy": UNCHECKED}.get(kind, UNKNOWN)
+    return {"basis": basis, "checked_on": None, "signals": []}
 
 
 def basis_text(record: dict) -> str:
     """The card's sentence for a consent record (``basis_of``)."""
     template = BASIS_TEXT.get(str(record.get("basis")))
     if template is None:
-        return UNCHECKED_TEXT
+        return OTHER_TEXT.get(str(record.get("basis")), OTHER_TEXT[UNKNOWN])
     return template.format(checked_on=record.get("checked_on") or "an unrecorded date")
