@@ -165,6 +165,11 @@ def register(source: Source) -> Source:
     last (it is the fallback for what no other export claims)."""
     if source.network not in NETWORKS:
         raise InputError(f"source {source.name!r} names unknown network {source.network!r}")
+    if source.kind == "live" and source.consent is None:
+        raise InputError(
+            f"live source {source.name!r} has no consent hook",
+            hint="name the function that reads the account's opt-out signals: Source(consent='module:function')",
+        )
     SOURCES[source.name] = source
     return source
 
