@@ -339,3 +339,29 @@ def test_a_live_source_without_a_consent_hook_is_refused():
     with pytest.raises(InputError, match="live source 'mastodon-bare' has no consent hook"):
         registry.register(bare)
     assert "mastodon-bare" not in registry.SOURCES
+
+
+_LOCAL: dict[str, str] = {}  # the local instance's URL, for the registry entry the CLI test points there
+
+
+def local_mastodon_client(handle):
+    return MastodonPyClient(handle.instance, base_url=_LOCAL["url"])
+
+
+def test_fetch_cli_says_no_in_one_line_and_writes_no_run_folder(tmp_path, monkeypatch):
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from huggingtweets.cli import main
+    from huggingtweets.sources import registry
+
+    app, server, _ = mastodon(tmp_path, note=NOTE)
+    _LOCAL["url"] = server.url
+    entry = dataclasses.replace(registry.SOURCES["mastodon"], client="test_consent:local_mastodon_client")
+    monkeypatch.setitem(registry.SOURCES, "mastodon", entry)
+    with server:
+        result = CliRunner().invoke(main, ["fetch", HANDLE, "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"Error: {HANDLE} asks not to be read by bots (#nobot in the bio)")
+    assert not (tmp_path / "run").exists()

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-from test_consent import HANDLE, NOTE, mastodon
+from test_consent import _LOCAL, HANDLE, NOTE, mastodon
 
 from huggingtweets.sources.consent import OWNER, PUBLIC
-from huggingtweets.sources.mastodon import MastodonPyClient
 
 # --------------------------------------------------------------------------- the card and huggingtweets.json
 
@@ -48,11 +47,6 @@ def test_card_and_metadata_say_on_which_basis(tmp_path):
 # --------------------------------------------------------------------------- refresh
 
 BOT = "huggingtweets/mastodonpy_test_at_social.example"
-_LOCAL: dict[str, str] = {}  # the local instance's URL, for the registry entry the CLI test points there
-
-
-def local_mastodon_client(handle):
-    return MastodonPyClient(handle.instance, base_url=_LOCAL["url"])
 
 
 def seed_bot(hub) -> object:
@@ -114,9 +108,7 @@ def test_refresh_cli_delete_opted_out_asks_as_delete_does(hub, tmp_path, monkeyp
     api = seed_bot(hub)
     app, server, _ = mastodon(tmp_path, discoverable=False)
     _LOCAL["url"] = server.url
-    entry = dataclasses.replace(
-        registry.SOURCES["mastodon"], client="test_consent_refresh:local_mastodon_client"
-    )
+    entry = dataclasses.replace(registry.SOURCES["mastodon"], client="test_consent:local_mastodon_client")
     monkeypatch.setitem(registry.SOURCES, "mastodon", entry)
     for key, value in hub.env(hub.token).items():
         monkeypatch.setenv(key, value)
