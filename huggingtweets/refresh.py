@@ -6,6 +6,11 @@ For each repo: ``huggingtweets.json`` names the bot's users, their sources and, 
 export or a file (even in part) are skipped: those posts are not on the Hub, so the bot cannot be
 re-trained on all of them. The live reads go through the per-account caches, so the check costs a
 request or two per account and the re-training run reads nothing twice.
+
+Before anything is read, every account's own opt-out signals are read again (its source's ``consent``
+hook in ``sources.registry``): a bot of an account that now says no is not re-trained and is reported
+as opted out; with ``delete_opted_out`` its repo is deleted, after ``confirm`` agrees (the CLI asks as
+``delete`` does, unless ``--yes``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from huggingtweets.errors import HuggingtweetsError, InputError
 
 REFRESHED, NOT_ENOUGH, SKIPPED, FAILED = "refreshed", "not enough new posts", "skipped", "failed"
+OPTED_OUT = "opted out"
 
 
 @dataclass
@@ -27,6 +33,7 @@ class RefreshOutcome:
     status: str
     reason: str = ""
     new_posts: int | None = None
+    deleted: bool = False  # an opted-out bot whose repo was deleted (``delete_opted_out``)
 
 
 def live_spec(user: dict) -> str | None:
@@ -52,6 +59,22 @@ def _read_metadata(client, repo_id: str) -> dict:
     if not isinstance(meta, dict) or not isinstance(meta.get("users"), list) or not meta["users"]:
         raise InputError(f"{METADATA_FILE} of {repo_id} lists no users")
     return meta
+
+
+def opted_out(specs: list[str], clients=None) -> list[str]:
+    """What each account of ``specs`` that now says no says (its signals), read through its source's
+    consent hook; nothing of any account's posts is read."""
+    from huggingtweets.sources import live_client, parse_handle, registry
+    from huggingtweets.sources.consent import OptedOut
+
+    said = []
+    for spec in specs:
+        handle = parse_handle(spec)
+        try:
+            registry.live_source(handle.network).check_consent(handle, client=live_client(clients, handle))
+        except OptedOut as err:
+            said.append(err.message.split(", so it was not read")[0])
+    return said
 
 
 def refresh_one(
@@ -90,6 +113,9 @@ def refresh_one(
             "its card does not record the newest post it learned from "
             "(made by an older huggingtweets): re-create it with huggingtweets run",
         )
+    said_no = opted_out(specs, clients)
+    if said_no:
+        return RefreshOutcome(repo_id, OPTED_OUT, "; ".join(said_no) + "; not re-trained")
     found = {info.handle.lower(): posts for info, posts in collect(handles=specs, echo=echo, clients=clients)}
     new = 0
     for user in users:
@@ -138,9 +164,13 @@ def refresh(
     overrides: dict | None = None,
     echo: Callable[[str], None] = print,
     clients=None,
+    delete_opted_out: bool = False,
+    confirm: Callable[[str], bool] | None = None,
 ) -> list[RefreshOutcome]:
     """Refresh ``repo_ids`` and/or every huggingtweets bot of ``author``; never raises per repo.
-    ``clients``: the live clients' factories by network (``sources.collect``); None: the real ones."""
+    ``clients``: the live clients' factories by network (``sources.collect``); None: the real ones.
+    ``delete_opted_out``: delete the repos of bots whose accounts now say no, each once ``confirm``
+    (the question) returns True; None: without asking (``--yes``)."""
     from huggingtweets.hubclient import HubClient
     from huggingtweets.sources.livecache import cache_root
 
@@ -170,6 +200,25 @@ def refresh(
             )
         except HuggingtweetsError as err:
             outcome = RefreshOutcome(repo_id, FAILED, str(err))
+        if outcome.status == OPTED_OUT and delete_opted_out:
+            outcome = _delete(client, outcome, confirm)
         echo(f"{repo_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         outcomes.append(outcome)
     return outcomes
+
+
+def _delete(client, outcome: RefreshOutcome, confirm: Callable[[str], bool] | None) -> RefreshOutcome:
+    """``outcome``'s repo deleted as ``huggingtweets delete`` does: say what it holds, ask, delete."""
+    from huggingtweets.publish import delete, inspect_repo
+
+    try:
+        state = inspect_repo(outcome.repo_id, client=client)
+        question = f"Delete {outcome.repo_id} ({state.describe()}) and all its files from the Hub? This cannot be undone"
+        if confirm is not None and not confirm(question):
+            return dataclasses.replace(outcome, reason=outcome.reason + "; kept: deletion declined")
+        delete(outcome.repo_id, client=client)
+    except HuggingtweetsError as err:
+        return dataclasses.replace(outcome, reason=f"{outcome.reason}; not deleted: {err}")
+    return dataclasses.replace(
+        outcome, reason=f"{outcome.reason}; deleted ({state.describe()})", deleted=True
+    )

@@ -3,7 +3,8 @@ this module (a reader, a detector, a live fetch) and its entries given to ``sour
 
 The export is a text file: a first line ``EXAMPLE-EXPORT 1 <account>``, then one post a line as
 ``id<TAB>ISO date<TAB>text``. The live source asks a client (passed in, as every live client is)
-for the account's posts.
+for the account's bio, whose opt-out tags it reads before anything else (its ``consent`` hook),
+then for its posts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from huggingtweets.errors import SourceError
+from huggingtweets.sources.consent import Consent, bio_tags, decide
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.record import Post, UserInfo, today_utc
 from huggingtweets.sources.registry import Network, Source, bad_handle
@@ -64,7 +66,15 @@ def read(path: Path, handle: str | None) -> tuple[UserInfo, list[Post]]:
     return user, posts
 
 
+def read_consent(handle: Handle, client) -> Consent:
+    """The account's own word (``#nobot`` in its bio): ``consent.OptedOut`` when it says no."""
+    return decide(
+        handle.display, bio_tags(client.bio(handle.identifier)), owner=False, ways="its Example export"
+    )
+
+
 def fetch_account(handle: Handle, *, client, max_posts=None, echo=print, sleep=None):
+    consent = read_consent(handle, client)  # before any post is read
     rows = client.posts(handle.identifier)[: max_posts or None]
     if not rows:
         raise SourceError(f"{handle.display} has no posts on Example")
@@ -78,6 +88,7 @@ def fetch_account(handle: Handle, *, client, max_posts=None, echo=print, sleep=N
         instance="example.invalid",
         display=handle.display,
         fetched_on=today_utc(),
+        consent=consent.to_dict(),
     )
     return user, posts
 
@@ -100,4 +111,5 @@ LIVE = Source(
     short="{handle}, read from {instance}'s public API on {fetched_on}",
     long="public posts read from {instance}'s public API on {fetched_on} ({detail}).",
     fetch="example_network:fetch_account",
+    consent="example_network:read_consent",
 )

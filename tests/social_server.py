@@ -2,7 +2,9 @@
 through their base-URL settings, so no test touches the network.
 
 ``LocalServer(app)`` serves ``app(method, path, query) -> (status, headers, body)`` on 127.0.0.1 (port
-0) in a thread; ``requests`` lists what was asked as (path, query dict) pairs.
+0) in a thread; ``requests`` lists what was asked as (path, query dict) pairs. A POST (an XRPC
+procedure such as ``createSession``) reaches the app as ``("POST", path, its JSON body)``; the
+``Authorization`` header of each request is in ``auth`` (None when it sent none), in the same order.
 """
 
 from __future__ import annotations
@@ -28,14 +30,28 @@ class LocalServer:
     def __init__(self, app: App) -> None:
         self.app = app
         self.requests: list[tuple[str, dict]] = []
+        self.auth: list[str | None] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                server.requests.append((parts.path, query))
-                status, headers, body = server.app("GET", parts.path, query)
+                self._answer("GET", parts.path, query)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"raw": raw.decode("latin-1")}
+                self._answer("POST", urlsplit(self.path).path, body)
+
+            def _answer(self, method: str, path: str, query: dict) -> None:
+                server.requests.append((path, query))
+                server.auth.append(self.headers.get("Authorization"))
+                status, headers, body = server.app(method, path, query)
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

@@ -16,6 +16,7 @@ from huggingtweets import sources
 from huggingtweets.card import build_metadata, render
 from huggingtweets.card.render import network_words
 from huggingtweets.sources import registry
+from huggingtweets.sources.consent import OptedOut
 from huggingtweets.sources.handles import parse_handle
 from huggingtweets.stagerecords import file_identity
 
@@ -107,6 +108,9 @@ def example():
 
 
 class ExampleClient:
+    def bio(self, user: str) -> str:
+        return "#nobot" if user == "carol" else f"{user} writes about tea"
+
     def posts(self, user: str) -> list[tuple[str, str, str]]:
         return [("2", "2026-02-02T10:00:00Z", f"{user} again"), ("1", "2026-02-01T10:00:00Z", "first")]
 
@@ -129,6 +133,9 @@ def test_a_new_network_is_one_module_and_its_entries(example, tmp_path):
     assert "newest_post_at" not in by_key["alice_on_example"]
     assert by_key["bob_on_example"]["newest_post_at"] == "2026-02-02T10:00:00Z"  # a live source
     assert registry.live_spec(by_key["bob_on_example"]) == "example:bob"
+    assert by_key["bob_on_example"]["consent"]["basis"] == "public"
+    with pytest.raises(OptedOut, match=r"example:carol asks not to be read by bots \(#nobot in the bio\)"):
+        registry.live_source("example").check_consent(parse_handle("example:carol"), client=ExampleClient())
     raw = (run_dir / "raw/alice_on_example.jsonl").read_text().splitlines()
     assert [json.loads(line)["text"] for line in raw] == ["hello there"]
     whole = hashlib.sha256(b"mine.txt\0" + export.read_bytes()).hexdigest()  # a file: hashed whole

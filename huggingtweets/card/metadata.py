@@ -93,6 +93,9 @@ def build_metadata(
         raise StageError(
             f"{run_dir / 'users.json'} lists no users", hint=f"run: huggingtweets fetch --run-dir {run_dir}"
         )
+    from huggingtweets.sources import registry
+    from huggingtweets.sources.consent import basis_of
+
     users = []
     for u in users_raw:
         handle = str(u.get("handle", "")).lstrip("@")
@@ -114,6 +117,10 @@ def build_metadata(
         )
         if "network" in u:  # Bluesky/Mastodon: where the account lives, and when it was read
             users[-1].update({k: u.get(k) for k in ("network", "instance", "display", "fetched_on")})
+        # On which basis the posts were used: the person's export, their authenticated account, or a
+        # public account without opt-out signals read on a date (``sources.consent``).
+        entry = registry.source(users[-1]["source"])
+        users[-1]["consent"] = basis_of(u, entry.kind if entry is not registry.UNKNOWN else "unknown")
         if u.get("newest_post_at"):  # live sources: what `huggingtweets refresh` counts new posts from
             users[-1]["newest_post_at"] = u["newest_post_at"]
     missing = [u["handle"] for u in users if u["handle"] not in (report.get("users") or {})]

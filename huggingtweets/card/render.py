@@ -317,6 +317,7 @@ def _context(meta: dict, version: str) -> dict:
             "fetched_on": user.get("fetched_on") or "an unrecorded date",
             "source": user["source"],
             "source_detail": user.get("source_detail") or "not recorded",
+            "consent": user.get("consent"),
         }
         users.append(
             {
@@ -408,6 +409,7 @@ def provenance(user: dict) -> dict:
     from markupsafe import Markup
 
     from huggingtweets.sources import registry
+    from huggingtweets.sources.consent import basis_of, basis_text
 
     def md(value: Any) -> Markup:
         return Markup(md_text(one_line(value)))
@@ -425,6 +427,9 @@ def provenance(user: dict) -> dict:
     return {
         "provenance_short": Markup(entry.short).format(**values),
         "provenance_long": Markup(entry.long).format(**values),
+        "consent_basis": md(
+            basis_text(basis_of(user, entry.kind if entry is not registry.UNKNOWN else "unknown"))
+        ),
     }
 
 

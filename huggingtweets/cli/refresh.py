@@ -26,6 +26,12 @@ import click
     "(needed when the bot was trained from a local folder).",
 )
 @click.option(
+    "--delete-opted-out",
+    is_flag=True,
+    help="Delete the bots of accounts that now signal they are not to be read (asks first, as delete does).",
+)
+@click.option("--yes", is_flag=True, help="With --delete-opted-out: do not ask for confirmation.")
+@click.option(
     "--endpoint",
     metavar="URL",
     envvar="HF_ENDPOINT",
@@ -36,17 +42,23 @@ def refresh(
     author: str | None,
     min_new_posts: int,
     base_model: str | None,
+    delete_opted_out: bool,
+    yes: bool,
     endpoint: str | None,
 ) -> None:
     """Re-train bots on what their live sources (X API, Bluesky, Mastodon) posted since their last
     training, and publish one new commit each; bots with too few new posts are left as they are.
 
     Bots made from an account export or a posts file are skipped: those posts are not on the Hub.
+    Every account's opt-out signals (#nobot in the bio, Mastodon's noindex, Bluesky's
+    !no-unauthenticated...) are read again first: a bot of an account that now says no is not
+    re-trained, and is reported; --delete-opted-out deletes it.
     Exits 1 when any bot failed. The Hub token comes from HF_TOKEN or `hf auth login`.
 
     \b
     huggingtweets refresh huggingtweets/alice_at_fosstodon.org
     huggingtweets refresh --author huggingtweets --min-new-posts 100
+    huggingtweets refresh --author huggingtweets --delete-opted-out
     """
     from huggingtweets.refresh import FAILED
     from huggingtweets.refresh import refresh as refresh_bots
@@ -59,6 +71,8 @@ def refresh(
         endpoint=endpoint,
         overrides=overrides,
         echo=click.echo,
+        delete_opted_out=delete_opted_out,
+        confirm=None if yes else (lambda question: click.confirm(question, default=False)),
     )
     if any(o.status == FAILED for o in outcomes):
         sys.exit(1)

@@ -119,14 +119,14 @@ def collect(
     for handle in free:  # free reads first, before any paid one
         found.append(
             registry.live_source(handle.network).fetch_account(
-                handle, client=_client(clients, handle), max_posts=max_posts, echo=echo, sleep=sleep
+                handle, client=live_client(clients, handle), max_posts=max_posts, echo=echo, sleep=sleep
             )
         )
     _check_found(found, api_handles)
     paid_clients: dict[str, object] = {}  # one client per paid network: its token is read once
     for handle in paid:
         if handle.network not in paid_clients:
-            paid_clients[handle.network] = _client(clients, handle) or registry.live_source(
+            paid_clients[handle.network] = live_client(clients, handle) or registry.live_source(
                 handle.network
             ).make_client(handle)
         found.append(
@@ -155,7 +155,8 @@ def collect(
 LiveClients = Mapping[str, Callable[[Handle], object]]
 
 
-def _client(clients: LiveClients | None, handle: Handle):
+def live_client(clients: LiveClients | None, handle: Handle):
+    """The client ``clients`` makes for ``handle``, or None: the registry's real one."""
     factory = (clients or {}).get(handle.network)
     return factory(handle) if factory else None
 

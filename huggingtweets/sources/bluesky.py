@@ -24,6 +24,7 @@ from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
 from huggingtweets.sources.bluesky_car import read_car_bytes
 from huggingtweets.sources.bluesky_records import posts_from_feed
+from huggingtweets.sources.consent import Consent, bio_tags, decide
 from huggingtweets.sources.handles import Handle, parse_handle
 from huggingtweets.sources.live import (
     MAX_AVATAR_BYTES,
@@ -41,6 +42,13 @@ from huggingtweets.sources.record import Post, UserInfo, today_utc
 from huggingtweets.sources.schema import Where, get
 
 SOURCE = "bluesky"
+# An app password of the account itself proves that its owner reads (createSession names its DID).
+LOGIN_VARS = ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD")
+NO_UNAUTHENTICATED = "!no-unauthenticated"  # the self-label "hide from logged-out users"
+WAYS = (
+    "the person's own repository export (.car) with --archive, or {login} set to an app password of "
+    "{who} itself (then it is the owner who reads)"
+)
 APPVIEW = "https://public.api.bsky.app"
 PLC_DIRECTORY = "https://plc.directory"
 PAGE_SIZE = 100  # getAuthorFeed's largest page
@@ -76,8 +84,16 @@ class AtprotoClient:
         avatar_max_bytes: int = MAX_AVATAR_BYTES,
         max_page_bytes: int = MAX_PAGE_BYTES,
         max_repo_bytes: int = MAX_REPO_BYTES,
+        login: tuple[str, str] | None = None,
     ) -> None:
+        import os
+
         from atproto import Client, IdResolver
+
+        if login is None:
+            identifier, password = (os.environ.get(var, "").strip() for var in LOGIN_VARS)
+            login = (identifier, password) if identifier and password else None
+        self._login = login  # never written, echoed or put in an error
 
         self._client_class = Client
         self._timeout = timeout
@@ -151,6 +167,28 @@ class AtprotoClient:
     def profile(self, did: str) -> dict:
         return self._query(self._appview, "app.bsky.actor.getProfile", {"actor": did})
 
+    @property
+    def has_login(self) -> bool:
+        return self._login is not None
+
+    def session_did(self, pds: str) -> str | None:
+        """The DID of the session the login opens on ``pds`` (``createSession``); None without a login."""
+        if self._login is None:
+            return None
+        from atproto import models
+
+        data = models.ComAtprotoServerCreateSession.Data(identifier=self._login[0], password=self._login[1])
+        try:
+            body = self._call(
+                self._pds_client(pds).invoke_procedure, "com.atproto.server.createSession", data=data
+            ).content
+        except Refused as err:
+            raise SourceError(
+                f"{_host(pds)} refused the login in {' and '.join(LOGIN_VARS)} ({err.code or err.status})",
+                hint="create a new app password in Bluesky's Settings > Privacy and security, or use --archive",
+            ) from None
+        return get(body, "did", str, Where(f"{_host(pds)}'s createSession answer"), required=True)
+
     def latest_rev(self, pds: str, did: str) -> str | None:
         body = self._query(self._pds_client(pds), "com.atproto.sync.getLatestCommit", {"did": did})
         return get(body, "rev", str, Where(f"{pds}'s getLatestCommit answer"))
@@ -203,6 +241,37 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
+def signals(profile: dict, did: str, where: Where) -> list[str]:
+    """The opt-out signals of a profile as ``app.bsky.actor.getProfile`` returns it: the account's own
+    ``!no-unauthenticated`` label (``src`` its DID) and the tags in its description."""
+    found = []
+    for i, label in enumerate(get(profile, "labels", list, where) or []):
+        at = where.at(f"labels[{i}]")
+        if get(label, "val", str, at) == NO_UNAUTHENTICATED and get(label, "src", str, at) in (did, None):
+            signal = f"the {NO_UNAUTHENTICATED} self-label"
+            if get(label, "neg", bool, at) is not True and signal not in found:
+                found.append(signal)
+    return found + bio_tags(get(profile, "description", str, where), "description")
+
+
+def read_consent(handle: Handle, client: AtprotoClient, profile: dict | None = None) -> Consent:
+    """The basis on which ``handle`` may be read (``OptedOut`` when its signals say no): the registry's
+    consent hook. ``profile``: the getProfile answer when already read (its ``did`` names the account)."""
+    if profile is None:
+        did = handle.identifier
+        if not did.startswith("did:"):
+            did = client.resolve_handle(did)
+        profile = client.profile(did)
+    where = Where(f"{_host(client.appview)}'s profile of {handle.display}")
+    did = get(profile, "did", str, where, required=True)
+    owner = False
+    if client.has_login:
+        pds = client.pds_of(did)
+        owner = bool(pds) and client.session_did(pds) == did
+    ways = WAYS.format(login=" and ".join(LOGIN_VARS), who=handle.display)
+    return decide(handle.display, signals(profile, did, where), owner=owner, ways=ways)
+
+
 def fetch_account(
     handle: Handle,
     *,
@@ -251,6 +320,8 @@ def fetch_account(
             handle = parse_handle("bsky:" + current)
         except SourceError:
             pass
+    # Its own word first: nothing of an account that says no is read or cached.
+    consent = read_consent(handle, client, {**profile, "did": did})
     path = (cache_dir or livecache.cache_root("bluesky")) / f"{did.replace(':', '-')}.json"
     state = livecache.load(path)
     posts, instance, detail = None, appview, f"{appview}'s public API"
@@ -302,6 +373,7 @@ def fetch_account(
             display=handle.display,
             live_since=state.get("since"),
             fetched_on=today_utc(),
+            consent=consent.to_dict(),
         ),
         posts,
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from huggingtweets.errors import SourceError
 from huggingtweets.sources import livecache
+from huggingtweets.sources.consent import Consent, bio_tags, decide
 from huggingtweets.sources.handles import Handle
 from huggingtweets.sources.live import (
     MAX_PAGE_BYTES,
@@ -124,6 +125,13 @@ class MastodonPyClient:
     def lookup(self, handle: Handle) -> dict:
         return dict(self._call(handle.display, self._api.account_lookup, handle.identifier))
 
+    def token_account_id(self) -> str | None:
+        """The id of the account the token belongs to (``verify_credentials``); None without a token."""
+        if not self.has_token:
+            return None
+        me = self._call("the account of the token", self._api.account_verify_credentials)
+        return None if me.get("id") is None else str(me["id"])
+
     def statuses(
         self, account_id: str, *, since_id: str | None, cursor: str | None = None
     ) -> tuple[list[dict], str | None]:
@@ -143,6 +151,39 @@ class MastodonPyClient:
 def default_client(handle: Handle) -> MastodonPyClient:
     """The real client of ``handle``'s instance (the registry's factory)."""
     return MastodonPyClient(handle.instance)
+
+
+WAYS = (
+    "the person's own Mastodon archive with --archive, or {token} set to a token of {who} itself "
+    "(then it is the owner who reads)"
+)
+
+
+def signals(account: dict, where: Where) -> list[str]:
+    """The opt-out signals of an account as ``accounts/lookup`` returns it (Mastodon's field names)."""
+    found = []
+    if get(account, "noindex", bool, where) is True:
+        found.append("noindex: true")
+    for key in ("indexable", "discoverable"):  # null: never set, which is no answer
+        if get(account, key, bool, where) is False:
+            found.append(f"{key}: false")
+    found += bio_tags(html_to_text(get(account, "note", str, where) or "")[0])
+    for i, field in enumerate(get(account, "fields", list, where) or []):
+        value = get(field, "value", str, where.at(f"fields[{i}]"))
+        found += [tag for tag in bio_tags(html_to_text(value or "")[0], "profile fields") if tag not in found]
+    return found
+
+
+def read_consent(handle: Handle, client: MastodonPyClient, account: dict | None = None) -> Consent:
+    """The basis on which ``handle`` may be read (``OptedOut`` when its signals say no): the registry's
+    consent hook. ``account``: the lookup answer when already read."""
+    if account is None:
+        account = client.lookup(handle)
+    where = Where(f"{handle.instance}'s answer for {handle.display}")
+    account_id = str(get(account, "id", (str, int), where, required=True))
+    found = signals(account, where)
+    owner = client.token_account_id() == account_id if getattr(client, "has_token", False) else False
+    return decide(handle.display, found, owner=owner, ways=WAYS.format(token=TOKEN_VAR, who=handle.display))
 
 
 def id_order(value: object) -> tuple[int, str]:
@@ -241,6 +282,8 @@ def fetch_account(
         raise SourceError(
             f"{handle.display} has moved to @{moved.get('acct')}", hint=f"fetch @{moved.get('acct')} instead"
         )
+    # Its own word first: nothing of an account that says no is read or cached.
+    consent = read_consent(handle, client, account)
     path = (cache_dir or livecache.cache_root("mastodon")) / f"{handle.key}.json"
     state = livecache.load(path)
     since = state["since"] if state["complete"] else None
@@ -288,6 +331,7 @@ def fetch_account(
             left_out=dict(state["left_out"]),
             live_since=state["since"],
             fetched_on=today_utc(),
+            consent=consent.to_dict(),
         ),
         posts,
     )

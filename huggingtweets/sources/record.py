@@ -57,6 +57,9 @@ class UserInfo:
     notes: list[str] = field(default_factory=list)
     live_since: str | None = None  # the newest post id a live source has read (refresh starts there)
     fetched_on: str | None = None  # YYYY-MM-DD (UTC) a live source was read, for the card's provenance
+    # A live read's basis (``consent.Consent.to_dict()``): the owner's token or a public account
+    # without opt-out signals; exports and files get theirs from their source's kind.
+    consent: dict | None = None
 
     def to_dict(self) -> dict:
         out = {
@@ -79,6 +82,8 @@ class UserInfo:
             )
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.consent:
+            out["consent"] = dict(self.consent)
         return out
 
 

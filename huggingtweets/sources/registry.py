@@ -5,7 +5,8 @@ are spelled (handle prefixes, the parser of an unprefixed spelling, the file-saf
 form) and the card's word for a repost. A ``Source`` is one
 way posts arrive (``users.json`` "source"): an account export told by its content (``detects``,
 ``read``, ``identity``), a live service (``fetch`` with a client passed in, ``client`` the default
-one), a plain posts file, or a legacy card. It carries the card's provenance text and the help line.
+one, ``consent`` its own opt-out signals), a plain posts file, or a legacy card. It carries the card's
+provenance text and the help line.
 
 Readers and fetchers are named as ``"module:function"`` and imported only when used, as
 transformers' auto classes do: the table costs nothing to import and imports no source module, so
@@ -88,6 +89,10 @@ class Source:
     # What a folder export is made of, for its fingerprint (not the media of every post).
     identity_files: Callable[[Path], bool] | None = None
     paid: bool = False  # live reads that cost money are made last, after every free source has read
+    # live: "module:function" (handle, client) -> consent.Consent: the account's own opt-out signals
+    # (and whether the client's token is the account's), ``consent.OptedOut`` when they say no. The
+    # fetcher runs the same check before reading posts; ``refresh`` runs it before re-training.
+    consent: str | None = None
 
     def make_client(self, handle):
         """The real client of a live source (Mastodon.py, atproto, tweepy behind our seam)."""
@@ -102,6 +107,14 @@ class Source:
         if self.read is None:
             raise InputError(f"{self.name} is not read from a file", hint="give its handle instead")
         return _load(self.read)(path, handle)
+
+    def check_consent(self, handle, *, client=None):
+        """What ``handle`` says about being read (one profile lookup); ``OptedOut`` when it says no."""
+        if self.consent is None:
+            raise InputError(f"{self.name} is not read live", hint="give its export with --archive")
+        if client is None:
+            client = self.make_client(handle)
+        return _load(self.consent)(handle, client)
 
     def fetch_account(self, handle, *, client=None, **kwargs):
         if self.fetch is None:
@@ -152,6 +165,11 @@ def register(source: Source) -> Source:
     last (it is the fallback for what no other export claims)."""
     if source.network not in NETWORKS:
         raise InputError(f"source {source.name!r} names unknown network {source.network!r}")
+    if source.kind == "live" and source.consent is None:
+        raise InputError(
+            f"live source {source.name!r} has no consent hook",
+            hint="name the function that reads the account's opt-out signals: Source(consent='module:function')",
+        )
     SOURCES[source.name] = source
     return source
 
@@ -209,6 +227,7 @@ for _entry in (
         ),
         fetch="huggingtweets.sources.xapi:fetch_account",
         client="huggingtweets.sources.xapi:default_client",
+        consent="huggingtweets.sources.xapi:read_consent",
         paid=True,
     ),
     Source(
@@ -220,6 +239,7 @@ for _entry in (
         long=_LIVE_LONG,
         fetch="huggingtweets.sources.mastodon:fetch_account",
         client="huggingtweets.sources.mastodon:default_client",
+        consent="huggingtweets.sources.mastodon:read_consent",
     ),
     Source(
         name="bluesky",
@@ -230,6 +250,7 @@ for _entry in (
         long=_LIVE_LONG,
         fetch="huggingtweets.sources.bluesky:fetch_account",
         client="huggingtweets.sources.bluesky:default_client",
+        consent="huggingtweets.sources.bluesky:read_consent",
     ),
     Source(
         name="file",

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from huggingtweets.errors import XApiError
 from huggingtweets.runfolder import atomic_write_json
 from huggingtweets.sources import livecache, xcache
+from huggingtweets.sources.consent import Consent, bio_tags, decide
 from huggingtweets.sources.record import Post, UserInfo
 from huggingtweets.sources.schema import DATE, FLAG, ID, LANG, STR, URLS, Count, ListOf, Obj, Pattern, conform
 
@@ -34,7 +35,7 @@ TWEET_FIELDS = [
     "created_at", "lang", "entities", "referenced_tweets", "in_reply_to_user_id",
     "note_tweet", "edit_history_tweet_ids", "conversation_id",
 ]  # fmt: skip
-USER_FIELDS = ["name", "username", "profile_image_url", "protected", "public_metrics"]
+USER_FIELDS = ["name", "username", "profile_image_url", "protected", "public_metrics", "description"]
 
 # The parts of the API's answers that are read (fields asked for above); others pass through.
 _ERRORS = ListOf(Obj({"detail": STR, "title": STR}))
@@ -45,7 +46,7 @@ USER_BODY = Obj(
         "data": Obj(
             {
                 "id": ID, "username": USERNAME, "name": STR, "profile_image_url": STR, "protected": FLAG,
-                "public_metrics": Obj({"tweet_count": Count()}),
+                "public_metrics": Obj({"tweet_count": Count()}), "description": STR,
             },
             required=("id",),
         ),
@@ -284,6 +285,21 @@ def _to_posts(tweets: list[dict], users: dict[str, str], user_id: str, where: st
     return posts
 
 
+# An app's bearer token reads as the app, never as a person: on X only the archive proves the owner.
+WAYS = "the person's own X archive with --archive (only they can download it)"
+
+
+def read_consent(handle, client: XClient, user: dict | None = None) -> Consent:
+    """The basis on which ``handle`` may be read: the tags in its bio (``description``, which the user
+    lookup returns), ``OptedOut`` when one is there; the registry's consent hook."""
+    name = getattr(handle, "key", handle).lstrip("@")
+    if user is None:
+        user = _check_user(name, client.get_user(name))
+    return decide(
+        f"@{user.get('username') or name}", bio_tags(user.get("description")), owner=False, ways=WAYS
+    )
+
+
 def fetch_user(
     handle: str,
     client: XClient,
@@ -310,6 +326,7 @@ def fetch_user(
                 waiter.wait(err.reset_at)
 
     user = _check_user(handle, call(client.get_user, handle))
+    consent = read_consent(handle, client, user)  # before the first (paid) read of its posts
     handle = user.get("username") or handle
     path = (cache_dir or cache_root()) / f"{handle.lower()}.json"
     state = xcache.load_state(path)
@@ -404,6 +421,7 @@ def fetch_user(
         source="x-api",
         source_detail="X API v2",
         avatar_url=avatar_400(user.get("profile_image_url")),
+        consent=consent.to_dict(),
     )
     return info, posts
 
