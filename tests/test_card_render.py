@@ -195,8 +195,12 @@ def test_language_mix():
         ("/tmp/tiny-base", None, "loaded from a local folder named /tmp/tiny-base"),
         ("my_local_gpt", None, "loaded from a local folder named my_local_gpt"),
         ("tiny", None, "initialised at\nrandom and trained from scratch"),
-        ("gpt2", "openai-community/gpt2", "pre-trained [openai-community/gpt2]"),
-        ("someone/gpt2-poetry", "someone/gpt2-poetry", "pre-trained [someone/gpt2-poetry]"),
+        ("gpt2", "openai-community/gpt2", "pre-trained GPT-2 model, [openai-community/gpt2]"),
+        (
+            "someone/gpt2-poetry",
+            "someone/gpt2-poetry",
+            "pre-trained causal language model, [someone/gpt2-poetry]",
+        ),
     ],
 )
 def test_base_model_in_header_only_when_it_is_on_the_hub(meta, base, in_header, words):

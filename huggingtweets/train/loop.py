@@ -136,27 +136,24 @@ def _train(
                 " (none written completely)",
                 hint="run `huggingtweets train` without --resume to start over",
             )
-        base_dir, base_name = resolve_base_model(
+        # The one place the base is resolved: packing, saving and the card read this value.
+        base = resolve_base_model(
             config.base_model,
             tiny_dir=tiny_dir,
             tiny_texts=lambda: dataset.texts["train"],
             seed=config.seed,
             endpoint=endpoint,
         )
+    base_dir, base_name = base.folder, base.name
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    overrides: dict[str, Any] = {}
-    model_type = _model_type(base_dir)
-    if model_type == "gpt2":
-        # Same function as gelu_new, fused kernel; attention dropout 0 keeps CPU SDPA on its fast path.
-        overrides["activation_function"] = "gelu_pytorch_tanh"
-        if config.attention_dropout is not None:
-            overrides["attn_pdrop"] = config.attention_dropout
     try:
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32, **overrides)
+        model = AutoModelForCausalLM.from_pretrained(
+            base_dir, dtype=torch.float32, **base.overrides(config.attention_dropout)
+        )
     except (OSError, ValueError) as err:
         raise TrainingError(
             f"Base model {base_name!r} cannot be loaded as a causal LM: {type(err).__name__}",
-            hint="use `--base-model tiny` or a GPT-2-like model",
+            hint="use `--base-model tiny`, `--base-model smollm2-135m` or a GPT-2 or Llama model",
         ) from err
     if getattr(model, "loss_type", None) is None:
         model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
@@ -171,6 +168,7 @@ def _train(
         cache_dir=run_dir / ".cache" / "tokens",
         tokenizer_dir=base_dir,
         accelerator=accelerator,
+        prefix=base.prefix,
     )
     if len(packed["train"]) == 0:
         raise TrainingError(
@@ -186,7 +184,7 @@ def _train(
     eval_loader = DataLoader(packed["validation"], batch_size=config.batch_size, generator=loader_rng)
 
     # --- optimizer and schedule -------------------------------------------------------------
-    learning_rate = config.peak_learning_rate(base_is_tiny=config.base_model == "tiny")
+    learning_rate = config.peak_learning_rate(base_is_tiny=base.is_tiny)
     optimizer = make_optimizer(model, config, learning_rate)
     model, optimizer, train_loader, eval_loader = accelerator.prepare(
         model, optimizer, train_loader, eval_loader
@@ -384,9 +382,11 @@ def _train(
                 state_dict=state_dict,
                 dtype=config.save_dtype,
                 max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
+                prefix=base.prefix,
             )
         summary = {
             "base_model": base_name,
+            "base": {**base.record(), "config": _shown_config(unwrapped.config, base)},
             "hyperparameters": hyperparameters,
             "steps": state.global_step,
             "epochs_completed": state.epoch,
@@ -452,10 +452,7 @@ def _ppl(loss: float | None) -> float | None:
     return None if loss is None else round(math.exp(min(loss, 50.0)), 4)
 
 
-def _model_type(model_dir: Path) -> str | None:
-    from huggingtweets.runfolder import read_json
-
-    try:
-        return read_json(Path(model_dir) / "config.json").get("model_type")
-    except (OSError, ValueError):
-        return None
+def _shown_config(model_config, base) -> dict[str, Any]:
+    """The config fields the card's hyperparameter table shows for the base's family, as trained."""
+    values = {name: getattr(model_config, name, None) for name in base.family.shown_fields}
+    return {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool))}
