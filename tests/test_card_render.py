@@ -199,7 +199,7 @@ def test_language_mix():
         (
             "someone/gpt2-poetry",
             "someone/gpt2-poetry",
-            "pre-trained causal language model, [someone/gpt2-poetry]",
+            "pre-trained transformer model, [someone/gpt2-poetry]",
         ),
     ],
 )
@@ -219,3 +219,40 @@ def test_card_needs_a_trained_run(card_run_dir):
     (card_run_dir / "model" / "config.json").unlink()
     with pytest.raises(StageError, match="huggingtweets train"):
         write_card(card_run_dir, repo_id=REPO)
+
+
+def test_card_says_how_many_samples_were_drawn_again(meta):
+    other = copy.deepcopy(meta)
+    other["predictions"].update(redrawn=3, withheld=1)
+    body = " ".join(parse_card(render(other))["body"].split())
+    assert "Such samples are not shown: 3 were drawn again, and 1 left out after 3 tries." in body
+    other["predictions"].update(redrawn=0, withheld=0)
+    assert "drawn again" not in parse_card(render(other))["body"]
+
+
+def test_card_license_and_limitations_come_from_the_recorded_base(meta):
+    other = copy.deepcopy(meta)
+    other["training_summary"]["base"] = {
+        "kind": "preset",
+        "name": "smollm2-135m",
+        "hub_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "model_type": "llama",
+        "family": "Llama",
+        "license": "apache-2.0",
+        "config": {"attention_dropout": 0.0},
+    }
+    other["training_summary"]["hyperparameters"]["attention_dropout"] = 0.0
+    other["training_summary"]["best_epoch"] = 1
+    other["training_summary"]["perplexity"] = {"initial": 200.0, "best": 60.5, "last": 66.0}
+    other["license"] = "apache-2.0"  # what build_metadata reads from the same record
+    card = parse_card(render(other))
+    header, body = card["header"], " ".join(card["body"].split())
+    assert header["license"] == "apache-2.0" and header["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    # The published weights are the best epoch's: the header's perplexity is the best.
+    assert header["model-index"][0]["results"][0]["metrics"][0]["value"] == 60.5
+    assert "pre-trained Llama model, [HuggingFaceTB/SmolLM2-135M-Instruct]" in body
+    assert (
+        "limitations and biases of HuggingFaceTB/SmolLM2-135M-Instruct]"
+        "(https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct)" in body.replace("\\", "")
+    )
+    assert "| base config: attention_dropout | 0 |" in card["body"].replace("\\", "") and "GPT-2" not in body

@@ -17,6 +17,7 @@ from typing import Any
 
 from huggingtweets.card.escape import md_text, one_line
 from huggingtweets.errors import CardError
+from huggingtweets.generate import MAX_REDRAWS
 
 TEMPLATE_NAME = "modelcard.md.j2"
 DEFAULT_HUB_URL = "https://huggingface.co"
@@ -220,7 +221,9 @@ def card_header(meta: dict) -> dict:
         header["thumbnail"] = thumb
     header["tags"] = ["huggingtweets"]
     header["widget"] = [{"text": meta.get("widget_prompt", DEFAULT_PROMPT)}]
-    ppl = ((meta["training_summary"] or {}).get("perplexity") or {}).get("last")
+    summary = meta["training_summary"] or {}
+    # The published weights are the best epoch's where the run kept the best (``best_epoch``).
+    ppl = (summary.get("perplexity") or {}).get("best" if summary.get("best_epoch") else "last")
     if ppl is not None:
         handles = ", ".join(f"@{one_line(u['handle'])}" for u in meta["users"])
         header["model-index"] = [
@@ -313,6 +316,9 @@ def _context(meta: dict, version: str) -> dict:
             "samples": samples,
             "memorization_rate": preds.get("memorization_rate"),
             "threshold": preds.get("memorization_threshold_words", 8),
+            "redrawn": preds.get("redrawn") or 0,
+            "withheld": preds.get("withheld") or 0,
+            "max_redraws": MAX_REDRAWS,
         }
     report = meta["data_report"]
     any_of = lambda keys: any(u["stats"][k] is not None for u in users for k in keys)  # noqa: E731

@@ -59,7 +59,7 @@ FAMILIES: dict[str, Family] = {
     ),
 }
 # "a pre-trained {name} model" on the card
-OTHER_FAMILY = Family(name="causal language", limitations_url=None)
+OTHER_FAMILY = Family(name="transformer", limitations_url=None)
 
 
 def family_of(model_type: str | None) -> Family:

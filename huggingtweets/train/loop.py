@@ -88,7 +88,6 @@ def _train(
 
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
-    from huggingtweets.train.saving import post_max_new_tokens, save_model
     from huggingtweets.train.speed import Phases, auto_cpu_threads, should_compile
 
     started, phases = time.perf_counter(), Phases()
@@ -212,6 +211,17 @@ def _train(
     scheduler = accelerator.prepare(scheduler)
     state = TrainState()
     accelerator.register_for_checkpointing(state)
+    patience = config.early_stop_patience(base_is_tiny=base.is_tiny)
+
+    def finish_epoch() -> None:
+        """Evaluate; the best epoch so far is saved to DIR/model (all processes gather, main writes)."""
+        with phases("eval"):
+            improved = state.finish_epoch(evaluate(model, eval_loader, accelerator))
+        if improved:
+            with phases("save"):
+                _save_model(accelerator, model, tokenizer, run_dir / "model", config, base, dataset, context)
+        elif patience and state.epochs_without_improvement >= patience:
+            state.stopped_early = True
 
     if resume:
         newest = max(checkpoint_folders(run_dir))  # the newest complete one: weights, optimizer, RNG, state
@@ -337,19 +347,19 @@ def _train(
                 with clock.paused(), phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         else:
-            # A full pass: evaluate, record, checkpoint at the epoch's end.
+            # A full pass: evaluate, record (and save the weights if best), checkpoint at the epoch's end.
             with clock.paused():
-                with phases("eval"):
-                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                finish_epoch()
                 with phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
             _log_epoch(accelerator, state, events, config.epochs)
+            if state.stopped_early:
+                break
             continue
         # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
             if state.global_step >= total_steps:
-                with phases("eval"):
-                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                finish_epoch()
             with phases("checkpoint"):
                 save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
@@ -358,7 +368,8 @@ def _train(
     train_seconds = clock.training_seconds()
     phases.add("train", train_seconds)
 
-    if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
+    # stop_after_steps: leave things as an interrupted run would
+    if state.global_step < total_steps and not state.stopped_early:
         accelerator.end_training()
         return {
             "stopped_after_steps": state.global_step,
@@ -366,30 +377,20 @@ def _train(
             "train_loss": state.running_train_loss(),
         }
 
-    # --- save: everyone syncs, only the main process writes --------------------------------
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
-    # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
-    # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
-    state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
+    # --- summary: the best epoch's weights are in DIR/model already (saved when it ended) ---------
     summary: dict[str, Any] = {}
     if is_main:
-        with phases("save"), atomic_dir(run_dir / "model") as tmp:
-            save_model(
-                unwrapped,
-                tokenizer,
-                tmp,
-                state_dict=state_dict,
-                dtype=config.save_dtype,
-                max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
-                prefix=base.prefix,
-            )
+        unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
         summary = {
             "base_model": base_name,
             "base": {**base.record(), "config": _shown_config(unwrapped.config, base)},
             "hyperparameters": hyperparameters,
             "steps": state.global_step,
             "epochs_completed": state.epoch,
+            # The saved weights are this epoch's (the lowest validation loss), not necessarily the last's.
+            "best_epoch": state.best_epoch,
+            "stopped_early": state.stopped_early,
+            "patience": patience,
             "tokens_seen": state.tokens_seen,
             "train_tokens_per_epoch": packed["tokens"]["train"],
             "validation_tokens": packed["tokens"]["validation"],
@@ -415,6 +416,29 @@ def _train(
         atomic_write_json(run_dir / "training_summary.json", summary)
     accelerator.end_training()
     return summary
+
+
+def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset, context: int) -> None:
+    """The model as it is now to ``out`` (atomically): every process syncs, only the main one writes."""
+    from huggingtweets.train.saving import post_max_new_tokens, save_model
+
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
+    # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
+    # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
+    state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
+    if accelerator.is_main_process:
+        with atomic_dir(out) as tmp:
+            save_model(
+                unwrapped,
+                tokenizer,
+                tmp,
+                state_dict=state_dict,
+                dtype=config.save_dtype,
+                max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
+                prefix=base.prefix,
+            )
+    accelerator.wait_for_everyone()
 
 
 def _cancel_requested(cancel: CancelToken | None, accelerator) -> bool:
