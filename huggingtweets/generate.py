@@ -111,6 +111,7 @@ def write_predictions(
     run_dir = Path(run_dir)
     prompts = list(prompts or DEFAULT_PROMPTS)
     if n_samples is not None:
+        prompts = prompts[:n_samples]  # fewer samples than prompts: the first prompts, one each
         n_per_prompt = max(1, math.ceil(n_samples / len(prompts)))
     from datasets import load_from_disk
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from fixtures_train import build_fixture_dataset
 
 from huggingtweets.card.render import split_card
 from huggingtweets.config import RunConfig
@@ -227,6 +227,7 @@ SMOLLM2_PRESENT = (
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a 135M model on 2 shared cores: dequantize, train 2 steps, sample, publish
 @pytest.mark.skipif(not SMOLLM2_PRESENT, reason=f"needs the offline SmolLM2: {SMOLLM2_INSTALL} (and gguf)")
 def test_smollm2_preset_and_its_gguf_file_train_and_publish(tmp_path, hub, monkeypatch):
     monkeypatch.setenv("HUGGINGTWEETS_HOME", str(tmp_path / "ht-home"))
@@ -243,28 +244,38 @@ def test_smollm2_preset_and_its_gguf_file_train_and_publish(tmp_path, hub, monke
         "<|im_start|>",
     )
 
-    train = {
-        "epochs": 1,
-        "max_steps": 2,
-        **FAST_TRAIN,
-        "batch_size": 2,
-        "block_size": 32,
-        "save_dtype": "bfloat16",
-    }
-    for spec, name in ((str(gguf_file), "gguf"), ("smollm2-135m", "preset")):
-        run_dir = tmp_path / f"run-{name}"
-        config = RunConfig(
-            archives=((str(sample_archive()), None),),
-            samples=1,
-            train={"base_model": spec, **train},
-            repo_id=f"huggingtweets/smol-{name}",
-            endpoint=hub.url,
-            run_dir=str(run_dir),
-        )
-        result = run(config, token=hub.token)
-        header, _ = split_card((run_dir / "model" / "README.md").read_text(encoding="utf-8"))
-        assert header["license"] == "apache-2.0"
-        assert header.get("base_model") == (PRESETS["smollm2-135m"].hub_id if name == "preset" else None)
+    train_knobs = {**FAST_TRAIN, "batch_size": 2, "block_size": 32, "max_steps": 2, "epochs": 1}
+    # The .gguf file: trained and saved (the train stage alone: the same folder as the preset's).
+    from huggingtweets.train import train
+    from huggingtweets.train.config import TrainConfig
+
+    run_dir = tmp_path / "run-gguf"
+    build_fixture_dataset(run_dir)
+    summary = train(run_dir, TrainConfig(base_model=str(gguf_file), **train_knobs))
+    assert (summary["base"]["kind"], summary["base"]["license"]) == ("gguf", "apache-2.0")
+    saved = json.loads((run_dir / "model" / "config.json").read_text())
+    generation = json.loads((run_dir / "model" / "generation_config.json").read_text())
+    assert saved["prefix"] == "<|im_start|>" and saved["model_type"] == "llama"
+    assert (saved["bos_token_id"], saved["eos_token_id"]) == (
+        generation["bos_token_id"],
+        generation["eos_token_id"],
+    )
+    assert "quantization_config" not in saved
+
+    # The preset: the whole pipeline, published, then loaded by a process with only transformers.
+    run_dir = tmp_path / "run-preset"
+    config = RunConfig(
+        archives=((str(sample_archive()), None),),
+        samples=1,
+        train={"base_model": "smollm2-135m", **train_knobs},
+        repo_id="huggingtweets/smol-preset",
+        endpoint=hub.url,
+        run_dir=str(run_dir),
+    )
+    result = run(config, token=hub.token)
+    header, body = split_card((run_dir / "model" / "README.md").read_text(encoding="utf-8"))
+    assert header["license"] == "apache-2.0" and header["base_model"] == PRESETS["smollm2-135m"].hub_id
+    assert "pre-trained Llama model" in body
     env = hub.env(hub.token)
     env["HF_HOME"] = str(tmp_path / "consumer")
     proc = subprocess.run(
@@ -277,4 +288,3 @@ def test_smollm2_preset_and_its_gguf_file_train_and_publish(tmp_path, hub, monke
     assert proc.returncode == 0, proc.stderr[-3000:]
     *posts, imported = json.loads(proc.stdout.strip().splitlines()[-1])
     assert imported == [] and all(p.startswith("My dream is") and len(p) > len("My dream is") for p in posts)
-    assert yaml  # the card header was parsed as YAML by split_card

@@ -7,6 +7,8 @@ out (``--base-model tiny`` or a local path).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import socket
@@ -260,8 +262,10 @@ def _dequantize(path: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+        # transformers draws the conversion's tqdm bar on stderr itself, past its own bar switch.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise TrainingError(
             f"--base-model {path.name} cannot be read as a causal LM GGUF file: {type(err).__name__}",

@@ -88,7 +88,7 @@ def _train(
 
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
-    from huggingtweets.train.speed import Phases, auto_cpu_threads, should_compile
+    from huggingtweets.train.speed import Phases, ThreadProbe, auto_cpu_threads, cpu_cores, should_compile
 
     started, phases = time.perf_counter(), Phases()
 
@@ -112,8 +112,12 @@ def _train(
     # the shared tensor once, which is exactly right.
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     share_cpu_threads(accelerator)
+    probe = None
     if accelerator.device.type == "cpu" and (config.cpu_threads or accelerator.num_processes == 1):
         torch.set_num_threads(config.cpu_threads or auto_cpu_threads())
+        if not config.cpu_threads and cpu_cores() > 1:
+            # Automatic: the first steps measure one thread against every core (see ThreadProbe).
+            probe = ThreadProbe((1, cpu_cores()))
     if not is_main:
         events = ignore  # one report per step, from the main process
     set_seed(config.seed)
@@ -261,6 +265,9 @@ def _train(
             else train_loader
         )
         for batch in batches:
+            if probe is not None and probe.probing:
+                torch.set_num_threads(probe.threads_for_next_step() or torch.get_num_threads())
+                probe_started = time.perf_counter()
             with accelerator.accumulate(model):
                 loss = model(input_ids=batch["input_ids"], labels=batch["labels"], use_cache=False).loss
                 if config.debug_nan_at_step and state.global_step + 1 == config.debug_nan_at_step:
@@ -294,6 +301,9 @@ def _train(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
 
+            if probe is not None and probe.probing:
+                probe.step_done(time.perf_counter() - probe_started, int(batch_tokens))
+                torch.set_num_threads(probe.threads_for_next_step() or torch.get_num_threads())
             n_tokens = int(batch_tokens) * accelerator.num_processes
             state.micro_step_in_epoch += 1
             state.tokens_seen += n_tokens
@@ -411,6 +421,7 @@ def _train(
             "phases_s": phases.split(),
             "resumed": bool(resume),
             "compiled": compiled,
+            "thread_probe": probe.record() if probe is not None else None,
             **environment_summary(accelerator),
         }
         atomic_write_json(run_dir / "training_summary.json", summary)
