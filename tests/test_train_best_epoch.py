@@ -54,7 +54,9 @@ def test_training_stops_when_validation_worsens_and_saves_the_best_epoch(tmp_pat
     corpus = load_train_corpus()
     run_dir = tmp_path / "run"
     _dataset(run_dir, corpus["tidepool_ann"], corpus["maple_coder"])
-    config = fixture_train_config(tiny_base_dir, epochs=8, patience=1, save_dtype="float32")
+    config = fixture_train_config(
+        tiny_base_dir, epochs=8, patience=1, save_dtype="float32", keep_final_checkpoints=True
+    )
     summary = train(run_dir, config)
 
     losses = [h["validation_loss"] for h in summary["history"]]
@@ -83,6 +85,7 @@ def test_samples_that_copy_a_training_post_are_drawn_again_then_left_out(tmp_pat
     run_dir = tmp_path / "run"
     _dataset(run_dir, [post] * 200, [post] * 4)
     train(run_dir, fixture_train_config(tiny_base_dir, epochs=12, patience=0))
+    assert not (run_dir / "checkpoints").exists()  # a finished run keeps only its model
     result = write_predictions(run_dir, prompts=["Field note:"], n_per_prompt=2, seed=0)
     assert result["memorization_rate"] == 1.0
     assert result["redrawn"] == 2 * MAX_REDRAWS and result["withheld"] == 2

@@ -151,6 +151,13 @@ class TrainConfig:
     keep_checkpoints: int = knob(
         2, "Newest checkpoints kept in DIR/checkpoints/.", min=1, max=1000, affects_weights=False
     )
+    # A finished run needs none of them (resume only continues an unfinished one), and for a 135M
+    # base they are 3 GB beside a 270 MB model (issue 19).
+    keep_final_checkpoints: bool = knob(
+        False,
+        "Keep DIR/checkpoints/ once training has finished (they are for resuming an unfinished run).",
+        affects_weights=False,
+    )
     max_steps: int = knob(
         0,
         "Stop after this many optimizer steps in total, schedule included (0 = all epochs).",

@@ -425,6 +425,9 @@ def _train(
             **environment_summary(accelerator),
         }
         atomic_write_json(run_dir / "training_summary.json", summary)
+        if not config.keep_final_checkpoints:
+            # Written after the summary: a run that dies in between still resumes from them.
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     accelerator.end_training()
     return summary
 
