@@ -288,3 +288,15 @@ def test_smollm2_preset_and_its_gguf_file_train_and_publish(tmp_path, hub, monke
     assert proc.returncode == 0, proc.stderr[-3000:]
     *posts, imported = json.loads(proc.stdout.strip().splitlines()[-1])
     assert imported == [] and all(p.startswith("My dream is") and len(p) > len("My dream is") for p in posts)
+
+
+def test_base_whose_files_name_no_special_tokens_gets_its_tokenizer_defaults(gpt2_base, tmp_path):
+    """openai-community/gpt2's tokenizer_config.json holds only model_max_length: the class's
+    defaults (<|endoftext|>) are its BOS and EOS."""
+    folder = shutil.copytree(gpt2_base, tmp_path / "bare-gpt2")
+    (folder / "tokenizer_config.json").write_text('{"model_max_length": 1024}', encoding="utf-8")
+    (folder / "special_tokens_map.json").unlink(missing_ok=True)
+    tokenizer_json = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    assert any(t["content"] == "<|endoftext|>" for t in tokenizer_json["added_tokens"])
+    base = resolve_base_model(str(folder), tiny_dir=tmp_path / "t", tiny_texts=list)
+    assert base.eos_token and base.prefix == base.eos_token

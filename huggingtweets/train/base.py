@@ -143,6 +143,10 @@ def describe_base(
     tokenizer's files, license from its card's YAML header or config (``license`` when given)."""
     config = _json(folder / "config.json")
     tokens = {**_json(folder / "special_tokens_map.json"), **_json(folder / "tokenizer_config.json")}
+    if not _token(tokens.get("eos_token")):
+        # Older repos (openai-community/gpt2 itself) name no special tokens in their files: the
+        # tokenizer class's defaults are them.
+        tokens = _tokenizer_tokens(folder)
     eos = _token(tokens.get("eos_token"))
     if not eos:
         raise TrainingError(
@@ -163,6 +167,19 @@ def describe_base(
         prefix=frame_prefix(bos, eos),
         folder=Path(folder),
     )
+
+
+def _tokenizer_tokens(folder: Path) -> dict:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError, KeyError) as err:
+        raise TrainingError(
+            f"The tokenizer in {Path(folder).name} cannot be loaded: {type(err).__name__}",
+            hint=OFFLINE_HINT,
+        ) from err
+    return {name: getattr(tokenizer, name, None) for name in ("bos_token", "eos_token", "pad_token")}
 
 
 def _json(path: Path) -> dict:
