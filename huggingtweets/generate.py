@@ -17,6 +17,8 @@ from huggingtweets.runfolder import atomic_write_json
 
 DEFAULT_PROMPTS = ("My dream is", "I think that", "Today I", "The best thing about", "Honestly,")
 MEMORIZATION_THRESHOLD_WORDS = 8  # a sample copying this many words in a row counts as memorized
+# A memorized sample is drawn again at most this many times before it is left out of the card.
+MAX_REDRAWS = 3
 _WORD = re.compile(r"[\w'’@#]+")
 
 
@@ -109,6 +111,7 @@ def write_predictions(
     run_dir = Path(run_dir)
     prompts = list(prompts or DEFAULT_PROMPTS)
     if n_samples is not None:
+        prompts = prompts[:n_samples]  # fewer samples than prompts: the first prompts, one each
         n_per_prompt = max(1, math.ceil(n_samples / len(prompts)))
     from datasets import load_from_disk
 
@@ -124,19 +127,32 @@ def write_predictions(
         checker = CopyChecker(load_from_disk(str(dataset_dir))["train"]["text"])
 
     pipe = _pipeline(run_dir)
-    samples = []
+    samples, first_copied, redrawn, withheld = [], 0, 0, 0
     for i, prompt in enumerate(prompts):
-        for text in _sample(pipe, prompt, n_per_prompt, seed + i):
-            samples.append(
-                {"prompt": prompt, "text": text, "longest_copied_words": checker.longest_copied_words(text)}
-            )
+        for j, text in enumerate(_sample(pipe, prompt, n_per_prompt, seed + i)):
+            copied = checker.longest_copied_words(text)
+            first_copied += copied >= MEMORIZATION_THRESHOLD_WORDS
+            # The card never shows a copied post: draw that one again, a bounded number of times.
+            for attempt in range(1, MAX_REDRAWS + 1):
+                if copied < MEMORIZATION_THRESHOLD_WORDS:
+                    break
+                redrawn += 1
+                (text,) = _sample(pipe, prompt, 1, seed + 7919 * (i + 1) + 101 * j + attempt)
+                copied = checker.longest_copied_words(text)
+            if copied >= MEMORIZATION_THRESHOLD_WORDS:
+                withheld += 1
+                continue
+            samples.append({"prompt": prompt, "text": text, "longest_copied_words": copied})
+    drawn = len(prompts) * n_per_prompt
     if n_samples is not None:
         samples = samples[:n_samples]
-    copied = sum(s["longest_copied_words"] >= MEMORIZATION_THRESHOLD_WORDS for s in samples)
     result = {
         "samples": samples,
-        "memorization_rate": round(copied / len(samples), 4) if samples else 0.0,
+        # What the bot does: the share of first draws that copied a training post.
+        "memorization_rate": round(first_copied / drawn, 4) if drawn else 0.0,
         "memorization_threshold_words": MEMORIZATION_THRESHOLD_WORDS,
+        "redrawn": redrawn,  # draws made again because they copied a training post
+        "withheld": withheld,  # samples still copying after MAX_REDRAWS, left out
     }
     atomic_write_json(run_dir / "predictions.json", result)
     return result

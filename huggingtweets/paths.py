@@ -18,3 +18,12 @@ def templates_dir() -> Path:
 def sample_archive() -> Path:
     """The bundled sample X archive (an invented person), used by the demo and tests."""
     return PACKAGE_DIR / "sample" / "sample_archive.zip"
+
+
+def cache_home() -> Path:
+    """$HUGGINGTWEETS_HOME, else $XDG_CACHE_HOME/huggingtweets, else ~/.cache/huggingtweets."""
+    import os
+
+    if os.environ.get("HUGGINGTWEETS_HOME"):
+        return Path(os.environ["HUGGINGTWEETS_HOME"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingtweets"

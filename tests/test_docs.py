@@ -21,8 +21,8 @@ FIRST_LINES = [
     "# huggingtweets",
     "",
     "```bash",
-    "make demo   # creates .venv, installs, trains a tiny bot on the bundled sample archive and publishes "
-    "it to a local Hub",
+    "make demo   # creates .venv, installs, fine-tunes SmolLM2-135M (offline) on the bundled sample archive, "
+    "publishes it to a local Hub",
     "make test   # creates .venv, installs, runs the whole test suite",
     "```",
 ]

@@ -68,10 +68,9 @@ def test_local_folder_with_only_pytorch_bin_trains(tmp_path, tiny_base_dir):
     from huggingtweets.train import train
 
     folder = _bin_only_copy(tiny_base_dir, tmp_path / "old-finetune")
-    assert resolve_base_model(str(folder), tiny_dir=tmp_path / "tiny", tiny_texts=_no_tiny) == (
-        folder,
-        "old-finetune",
-    )
+    base = resolve_base_model(str(folder), tiny_dir=tmp_path / "tiny", tiny_texts=_no_tiny)
+    assert (base.folder, base.name, base.kind, base.model_type) == (folder, "old-finetune", "local", "gpt2")
+    assert base.prefix == base.eos_token == "<|endoftext|>"  # GPT-2: the EOS ending a post starts the next
     run_dir = tmp_path / "run"
     build_fixture_dataset(run_dir)
     summary = train(run_dir, fixture_train_config(folder, epochs=1, max_steps=2))
@@ -100,8 +99,8 @@ for repo, folder in (("huggingtweets/bin-only", sys.argv[1]), ("huggingtweets/bo
     api.upload_folder(repo_id=repo, folder_path=folder)
 out = {}
 for repo in ("huggingtweets/bin-only", "huggingtweets/both"):
-    path, name = resolve_base_model(repo, tiny_dir=Path(sys.argv[3]), tiny_texts=list)
-    out[repo] = sorted(p.name for p in path.iterdir())
+    base = resolve_base_model(repo, tiny_dir=Path(sys.argv[3]), tiny_texts=list)
+    out[repo] = sorted(p.name for p in base.folder.iterdir())
 print(json.dumps(out))
 """
 

@@ -61,7 +61,9 @@ def test_kill_during_checkpoint_write_resumes_from_last_complete(tmp_path, tiny_
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     build_fixture_dataset(whole)
     shutil.copytree(whole / "dataset", parts / "dataset")
-    config = fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2, keep_checkpoints=2)
+    config = fixture_train_config(
+        tiny_base_dir, epochs=2, checkpoint_every=2, keep_checkpoints=2, keep_final_checkpoints=True
+    )
     expected = train(whole, config)
     finished = whole / "checkpoints"
     assert all(is_complete_checkpoint(p) for p in finished.iterdir())
@@ -93,7 +95,11 @@ def test_kill_during_checkpoint_write_resumes_from_last_complete(tmp_path, tiny_
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
 
-    resumed = train(parts, fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2), resume=True)
+    resumed = train(
+        parts,
+        fixture_train_config(tiny_base_dir, epochs=2, checkpoint_every=2, keep_final_checkpoints=True),
+        resume=True,
+    )
     assert resumed["steps"] == expected["steps"] and resumed["tokens_seen"] == expected["tokens_seen"]
     assert resumed["validation_loss"]["last"] == pytest.approx(expected["validation_loss"]["last"], abs=1e-5)
     a, b = _tensors(whole / "model/model.safetensors"), _tensors(parts / "model/model.safetensors")
@@ -131,7 +137,11 @@ def test_epoch_end_step_is_checkpointed_once(tmp_path, tiny_base_dir, trained_ru
     monkeypatch.setattr(loop, "save_checkpoint", counting_save)
     build_fixture_dataset(tmp_path)
     config = fixture_train_config(
-        tiny_base_dir, epochs=2, checkpoint_every=steps_per_epoch, keep_checkpoints=10
+        tiny_base_dir,
+        epochs=2,
+        checkpoint_every=steps_per_epoch,
+        keep_checkpoints=10,
+        keep_final_checkpoints=True,
     )
     summary = train(tmp_path, config)
     assert summary["steps"] == 2 * steps_per_epoch

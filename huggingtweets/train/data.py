@@ -1,4 +1,8 @@
-"""Posts -> token blocks: each post followed by EOS, all of them packed into fixed-length blocks.
+"""Posts -> token blocks: each post framed as ``start + post + EOS``, all packed into fixed-length blocks.
+
+The start token is the base's ``prefix`` (``BaseModel.prefix``), the very token the saved model's
+``config.prefix`` puts before every prompt at generation: a post is framed in training exactly as
+the card's prompt is framed. Where the start token is EOS (GPT-2), the previous post's EOS is it.
 
 Packing means no compute goes to padding (per-post padding wasted 42% here). Attention does cross
 post boundaries inside a block, as in GPT-2's own pre-training: the EOS before each post is the
@@ -24,7 +28,7 @@ from huggingtweets.errors import StageError, TrainingError
 
 IGNORE_INDEX = -100  # label value the loss skips (PyTorch cross-entropy convention)
 SPLITS = ("train", "validation")
-_CACHE_FORMAT = "blocks-v1"  # part of the cache key: a new layout never reads an old file
+_CACHE_FORMAT = "blocks-v2"  # part of the cache key: a new layout never reads an old file
 
 
 @dataclass(frozen=True)
@@ -111,14 +115,20 @@ def _saved_empty(split_dir: Path) -> bool:
     return state.get("_data_files") == []
 
 
-def pack(token_lists: list[list[int]], eos_id: int, block_size: int) -> dict[str, list[list[int]]]:
-    """Concatenate ``post + [EOS]`` for every post and cut into ``block_size`` blocks.
+def pack(
+    token_lists: list[list[int]], eos_id: int, block_size: int, start_ids: list[int] | None = None
+) -> dict[str, list[list[int]]]:
+    """Concatenate ``start_ids + post + [EOS]`` for every post and cut into ``block_size`` blocks.
 
-    The last, partial block is padded with EOS whose labels are IGNORE_INDEX, so every real token
-    is trained on and padding never counts.
+    With ``start_ids == [EOS]`` the EOS ending one post also starts the next (no doubled EOS). The
+    last, partial block is padded with EOS whose labels are IGNORE_INDEX, so every real token is
+    trained on and padding never counts.
     """
+    start_ids = list(start_ids or [])
     stream: list[int] = []
     for ids in token_lists:
+        if start_ids and stream[-len(start_ids) :] != start_ids:
+            stream.extend(start_ids)
         stream.extend(ids)
         stream.append(eos_id)
     input_ids, labels = [], []
@@ -130,22 +140,35 @@ def pack(token_lists: list[list[int]], eos_id: int, block_size: int) -> dict[str
     return {"input_ids": input_ids, "labels": labels}
 
 
-def _cache_key(tokenizer_dir: Path, posts: RunPosts, block_size: int) -> str:
+def start_ids(tokenizer, prefix: str | None) -> list[int]:
+    """The token ids of a post's start (``BaseModel.prefix``), as the pipeline tokenizes it."""
+    return tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+
+
+def _cache_key(tokenizer_dir: Path, posts: RunPosts, block_size: int, prefix: str | None) -> str:
     digest = hashlib.sha256()
     tokenizer_file = Path(tokenizer_dir) / "tokenizer.json"
     digest.update(tokenizer_file.read_bytes() if tokenizer_file.is_file() else str(tokenizer_dir).encode())
-    digest.update(f"{posts.digest}:{block_size}:{_CACHE_FORMAT}".encode())
+    digest.update(f"{posts.digest}:{block_size}:{_CACHE_FORMAT}:{prefix or ''}".encode())
     return digest.hexdigest()[:16]
 
 
 def tokenize_and_pack(
-    posts: RunPosts, tokenizer, *, block_size: int, cache_dir: Path, tokenizer_dir: Path, accelerator
+    posts: RunPosts,
+    tokenizer,
+    *,
+    block_size: int,
+    cache_dir: Path,
+    tokenizer_dir: Path,
+    accelerator,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
     """Blocks for "train" and "validation" as datasets of {"input_ids", "labels"}, plus token counts.
 
     The main process tokenizes first and writes the blocks to ``cache_dir`` (keyed by the split
     files, the tokenizer and the block size); the other processes, and later runs on the same data,
-    read that file instead of repeating the work (accelerate's idiom).
+    read that file instead of repeating the work (accelerate's idiom). ``prefix`` is the token
+    each post starts with (``BaseModel.prefix``).
     """
     import torch
     from torch.utils.data import StackDataset
@@ -155,17 +178,19 @@ def tokenize_and_pack(
     eos_id = tokenizer.eos_token_id
     if eos_id is None:
         raise TrainingError("The base model's tokenizer has no EOS token: expected a causal LM tokenizer")
-    cache_file = Path(cache_dir) / f"blocks-{_cache_key(tokenizer_dir, posts, block_size)}.pt"
+    cache_file = Path(cache_dir) / f"blocks-{_cache_key(tokenizer_dir, posts, block_size, prefix)}.pt"
+    first = start_ids(tokenizer, prefix)
     with accelerator.main_process_first():
         tensors = _read_cache(cache_file)
         if tensors is None:
             tensors = {}
             for split in SPLITS:
-                # add_special_tokens=False: the EOS after each post is the only special token we want.
+                # add_special_tokens=False: the start and the EOS around each post are the only special
+                # tokens we want.
                 # verbose=False: posts are packed into blocks after this, so "sequence longer than
                 # the model's maximum" is expected, not a problem.
                 ids = tokenizer(posts.texts[split], add_special_tokens=False, verbose=False)["input_ids"]
-                blocks = pack(ids, eos_id, block_size)
+                blocks = pack(ids, eos_id, block_size, first)
                 tensors[split] = {
                     k: torch.tensor(v, dtype=torch.long).reshape(-1, block_size) for k, v in blocks.items()
                 }

@@ -87,8 +87,7 @@ def _train(
 
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
-    from huggingtweets.train.saving import post_max_new_tokens, save_model
-    from huggingtweets.train.speed import Phases, auto_cpu_threads, should_compile
+    from huggingtweets.train.speed import Phases, ThreadProbe, auto_cpu_threads, cpu_cores, should_compile
 
     started, phases = time.perf_counter(), Phases()
 
@@ -112,8 +111,12 @@ def _train(
     # the shared tensor once, which is exactly right.
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     share_cpu_threads(accelerator)
+    probe = None
     if accelerator.device.type == "cpu" and (config.cpu_threads or accelerator.num_processes == 1):
         torch.set_num_threads(config.cpu_threads or auto_cpu_threads())
+        if not config.cpu_threads and cpu_cores() > 1:
+            # Automatic: the first steps measure one thread against every core (see ThreadProbe).
+            probe = ThreadProbe((1, cpu_cores()))
     if not is_main:
         events = ignore  # one report per step, from the main process
     set_seed(config.seed)
@@ -135,27 +138,24 @@ def _train(
                 " (none written completely)",
                 hint="run `huggingtweets train` without --resume to start over",
             )
-        base_dir, base_name = resolve_base_model(
+        # The one place the base is resolved: packing, saving and the card read this value.
+        base = resolve_base_model(
             config.base_model,
             tiny_dir=tiny_dir,
             tiny_texts=lambda: dataset.texts["train"],
             seed=config.seed,
             endpoint=endpoint,
         )
+    base_dir, base_name = base.folder, base.name
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    overrides: dict[str, Any] = {}
-    model_type = _model_type(base_dir)
-    if model_type == "gpt2":
-        # Same function as gelu_new, fused kernel; attention dropout 0 keeps CPU SDPA on its fast path.
-        overrides["activation_function"] = "gelu_pytorch_tanh"
-        if config.attention_dropout is not None:
-            overrides["attn_pdrop"] = config.attention_dropout
     try:
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32, **overrides)
+        model = AutoModelForCausalLM.from_pretrained(
+            base_dir, dtype=torch.float32, **base.overrides(config.attention_dropout)
+        )
     except (OSError, ValueError) as err:
         raise TrainingError(
             f"Base model {base_name!r} cannot be loaded as a causal LM: {type(err).__name__}",
-            hint="use `--base-model tiny` or a GPT-2-like model",
+            hint="use `--base-model tiny`, `--base-model smollm2-135m` or a GPT-2 or Llama model",
         ) from err
     if getattr(model, "loss_type", None) is None:
         model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
@@ -170,6 +170,7 @@ def _train(
         cache_dir=run_dir / ".cache" / "tokens",
         tokenizer_dir=base_dir,
         accelerator=accelerator,
+        prefix=base.prefix,
     )
     if len(packed["train"]) == 0:
         raise TrainingError(
@@ -185,7 +186,7 @@ def _train(
     eval_loader = DataLoader(packed["validation"], batch_size=config.batch_size, generator=loader_rng)
 
     # --- optimizer and schedule -------------------------------------------------------------
-    learning_rate = config.peak_learning_rate(base_is_tiny=config.base_model == "tiny")
+    learning_rate = config.peak_learning_rate(base_is_tiny=base.is_tiny)
     optimizer = make_optimizer(model, config, learning_rate)
     model, optimizer, train_loader, eval_loader = accelerator.prepare(
         model, optimizer, train_loader, eval_loader
@@ -213,6 +214,17 @@ def _train(
     scheduler = accelerator.prepare(scheduler)
     state = TrainState()
     accelerator.register_for_checkpointing(state)
+    patience = config.early_stop_patience(base_is_tiny=base.is_tiny)
+
+    def finish_epoch() -> None:
+        """Evaluate; the best epoch so far is saved to DIR/model (all processes gather, main writes)."""
+        with phases("eval"):
+            improved = state.finish_epoch(evaluate(model, eval_loader, accelerator))
+        if improved:
+            with phases("save"):
+                _save_model(accelerator, model, tokenizer, run_dir / "model", config, base, dataset, context)
+        elif patience and state.epochs_without_improvement >= patience:
+            state.stopped_early = True
 
     if resume:
         newest = max(checkpoint_folders(run_dir))  # the newest complete one: weights, optimizer, RNG, state
@@ -252,6 +264,9 @@ def _train(
             else train_loader
         )
         for batch in batches:
+            if probe is not None and probe.probing:
+                torch.set_num_threads(probe.threads_for_next_step() or torch.get_num_threads())
+                probe_started = time.perf_counter()
             with accelerator.accumulate(model):
                 loss = model(input_ids=batch["input_ids"], labels=batch["labels"], use_cache=False).loss
                 if config.debug_nan_at_step and state.global_step + 1 == config.debug_nan_at_step:
@@ -285,6 +300,9 @@ def _train(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
 
+            if probe is not None and probe.probing:
+                probe.step_done(time.perf_counter() - probe_started, int(batch_tokens))
+                torch.set_num_threads(probe.threads_for_next_step() or torch.get_num_threads())
             n_tokens = int(batch_tokens) * accelerator.num_processes
             state.micro_step_in_epoch += 1
             state.tokens_seen += n_tokens
@@ -338,19 +356,19 @@ def _train(
                 with clock.paused(), phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         else:
-            # A full pass: evaluate, record, checkpoint at the epoch's end.
+            # A full pass: evaluate, record (and save the weights if best), checkpoint at the epoch's end.
             with clock.paused():
-                with phases("eval"):
-                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                finish_epoch()
                 with phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
             _log_epoch(accelerator, state, events, config.epochs)
+            if state.stopped_early:
+                break
             continue
         # Stopped at the last step (the final epoch's end lands here too), max_steps or stop_after_steps.
         with clock.paused():
             if state.global_step >= total_steps:
-                with phases("eval"):
-                    state.finish_epoch(evaluate(model, eval_loader, accelerator))
+                finish_epoch()
             with phases("checkpoint"):
                 save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
@@ -359,7 +377,8 @@ def _train(
     train_seconds = clock.training_seconds()
     phases.add("train", train_seconds)
 
-    if state.global_step < total_steps:  # stop_after_steps: leave things as an interrupted run would
+    # stop_after_steps: leave things as an interrupted run would
+    if state.global_step < total_steps and not state.stopped_early:
         accelerator.end_training()
         if not is_main:
             return {}
@@ -369,28 +388,20 @@ def _train(
             "train_loss": state.running_train_loss(),
         }
 
-    # --- save: everyone syncs, only the main process writes --------------------------------
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
-    # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
-    # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
-    state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
+    # --- summary: the best epoch's weights are in DIR/model already (saved when it ended) ---------
     summary: dict[str, Any] = {}
     if is_main:
-        with phases("save"), atomic_dir(run_dir / "model") as tmp:
-            save_model(
-                unwrapped,
-                tokenizer,
-                tmp,
-                state_dict=state_dict,
-                dtype=config.save_dtype,
-                max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
-            )
+        unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
         summary = {
             "base_model": base_name,
+            "base": {**base.record(), "config": _shown_config(unwrapped.config, base)},
             "hyperparameters": hyperparameters,
             "steps": state.global_step,
             "epochs_completed": state.epoch,
+            # The saved weights are this epoch's (the lowest validation loss), not necessarily the last's.
+            "best_epoch": state.best_epoch,
+            "stopped_early": state.stopped_early,
+            "patience": patience,
             "tokens_seen": state.tokens_seen,
             "train_tokens_per_epoch": packed["tokens"]["train"],
             "validation_tokens": packed["tokens"]["validation"],
@@ -411,11 +422,38 @@ def _train(
             "phases_s": phases.split(),
             "resumed": bool(resume),
             "compiled": compiled,
+            "thread_probe": probe.record() if probe is not None else None,
             **environment_summary(accelerator),
         }
         atomic_write_json(run_dir / "training_summary.json", summary)
+        if not config.keep_final_checkpoints:
+            # Written after the summary: a run that dies in between still resumes from them.
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     accelerator.end_training()
     return summary
+
+
+def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset, context: int) -> None:
+    """The model as it is now to ``out`` (atomically): every process syncs, only the main one writes."""
+    from huggingtweets.train.saving import post_max_new_tokens, save_model
+
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
+    # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
+    # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
+    state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
+    if accelerator.is_main_process:
+        with atomic_dir(out) as tmp:
+            save_model(
+                unwrapped,
+                tokenizer,
+                tmp,
+                state_dict=state_dict,
+                dtype=config.save_dtype,
+                max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
+                prefix=base.prefix,
+            )
+    accelerator.wait_for_everyone()
 
 
 def _cancel_requested(cancel: CancelToken | None, accelerator) -> bool:
@@ -453,10 +491,7 @@ def _ppl(loss: float | None) -> float | None:
     return None if loss is None else round(math.exp(min(loss, 50.0)), 4)
 
 
-def _model_type(model_dir: Path) -> str | None:
-    from huggingtweets.runfolder import read_json
-
-    try:
-        return read_json(Path(model_dir) / "config.json").get("model_type")
-    except (OSError, ValueError):
-        return None
+def _shown_config(model_config, base) -> dict[str, Any]:
+    """The config fields the card's hyperparameter table shows for the base's family, as trained."""
+    values = {name: getattr(model_config, name, None) for name in base.family.shown_fields}
+    return {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool))}

@@ -154,18 +154,27 @@ class TrainState:
     best_validation_loss: float | None = None
     last_validation_loss: float | None = None
     last_train_loss: float | None = None
+    best_epoch: int | None = None  # the epoch (1-based) whose weights are in DIR/model
+    epochs_without_improvement: int = 0  # since best_epoch: what `patience` counts
+    stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def running_train_loss(self) -> float | None:
         return round(self.epoch_loss_sum / self.epoch_loss_count, 6) if self.epoch_loss_count else None
 
-    def finish_epoch(self, validation_loss: float | None) -> None:
+    def finish_epoch(self, validation_loss: float | None) -> bool:
+        """Record the epoch; True when its weights are the best so far (always, without validation)."""
         self.last_train_loss = self.running_train_loss()
         self.last_validation_loss = validation_loss
-        if validation_loss is not None and (
+        improved = validation_loss is None or (
             self.best_validation_loss is None or validation_loss < self.best_validation_loss
-        ):
-            self.best_validation_loss = validation_loss
+        )
+        if improved:
+            self.best_epoch, self.epochs_without_improvement = self.epoch + 1, 0
+            if validation_loss is not None:
+                self.best_validation_loss = validation_loss
+        else:
+            self.epochs_without_improvement += 1
         self.history.append(
             {
                 "epoch": self.epoch + 1,
@@ -180,6 +189,7 @@ class TrainState:
         self.epoch += 1
         self.micro_step_in_epoch = 0
         self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
+        return improved
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,8 +1,9 @@
 """Saving a trained model so ``pipeline('text-generation', model=DIR)(prompt)`` works with no arguments.
 
 What the pipeline reads in transformers 5 (checked in pipelines/base.py and text_generation.py):
-- ``config.prefix`` is prepended to every prompt (``<|endoftext|>`` here, so a prompt reads as the
-  start of a post, as the original huggingtweets did); its tokens are cut from the output.
+- ``config.prefix`` is prepended to every prompt (the base's ``BaseModel.prefix``: ``<|endoftext|>``
+  for GPT-2, the BOS ``<|im_start|>`` for SmolLM2), the very token each post starts with in training
+  (``data.pack``), so a prompt reads as the start of a post; its tokens are cut from the output.
 - generation settings come from generation_config.json only; the pipeline's own defaults
   (temperature 0.7, 256 new tokens) fill in only what that file leaves unset.
   ``config.task_specific_params`` (where the original put them) is no longer read.
@@ -45,7 +46,13 @@ def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
     return max(16, min(cap, context * 3 // 4))  # the prompt needs the rest of the context
 
 
-def post_generation_config(eos_token_id: int, pad_token_id: int, *, max_new_tokens: int | None = None):
+def post_generation_config(
+    eos_token_id: int,
+    pad_token_id: int,
+    *,
+    max_new_tokens: int | None = None,
+    bos_token_id: int | None = None,
+):
     """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
 
     transformers 5 reads generation defaults only from generation_config.json (not from
@@ -61,7 +68,7 @@ def post_generation_config(eos_token_id: int, pad_token_id: int, *, max_new_toke
         max_new_tokens=max_new_tokens or POST_MAX_NEW_TOKENS,
         eos_token_id=eos_token_id,  # <|endoftext|> ends a post
         pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
-        bos_token_id=eos_token_id,
+        bos_token_id=eos_token_id if bos_token_id is None else bos_token_id,  # as config.json says
     )
 
 
@@ -73,30 +80,35 @@ def save_model(
     state_dict=None,
     dtype: str = "float32",
     max_new_tokens: int | None = None,
+    prefix: str | None = None,
 ) -> Path:
     """``save_pretrained`` (safetensors) + tokenizer + generation_config.json tuned for posts.
 
     ``dtype`` is the files' dtype only; config.json always says float32 (see the module's note).
     ``max_new_tokens`` caps a sample's length (see ``post_max_new_tokens``); None keeps the default.
+    ``prefix`` is the token posts started with in training (``BaseModel.prefix``; by default the
+    tokenizer's own BOS, else its EOS). config.json and generation_config.json say the same BOS/EOS/pad.
     """
     import torch
 
-    eos_id = tokenizer.eos_token_id
+    from huggingtweets.train.basemodel import frame_prefix
+
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.bos_token is None:
         tokenizer.bos_token = tokenizer.eos_token
+    eos_id, bos_id, pad_id = tokenizer.eos_token_id, tokenizer.bos_token_id, tokenizer.pad_token_id
     config = model.config
-    config.prefix = tokenizer.bos_token or EOS_TOKEN
-    config.bos_token_id = tokenizer.bos_token_id
+    config.prefix = prefix or frame_prefix(tokenizer.bos_token, tokenizer.eos_token)
+    config.bos_token_id = bos_id
     config.eos_token_id = eos_id
-    # GPT-2 has no pad id in its config, and must not: generate() drops an all-ones attention mask,
-    # and the model then warns about padding whenever a prompt starts with <|endoftext|> (= pad).
-    # generation_config.json carries pad_token_id instead, which silences generate()'s own warning.
-    if config.pad_token_id == eos_id:
-        config.pad_token_id = None
+    # A pad id that every prompt starts with must not be in config.json: generate() then drops an
+    # all-ones attention mask and the model warns about padding (GPT-2: prefix = EOS = pad).
+    # generation_config.json carries pad_token_id anyway, which silences generate()'s own warning.
+    prefix_ids = tokenizer(config.prefix, add_special_tokens=False)["input_ids"]
+    config.pad_token_id = None if prefix_ids[:1] == [pad_id] else pad_id
     model.generation_config = post_generation_config(
-        eos_id, tokenizer.pad_token_id, max_new_tokens=max_new_tokens
+        eos_id, pad_id, max_new_tokens=max_new_tokens, bos_token_id=bos_id
     )
     model.to(torch.float32)  # save_pretrained writes the model's dtype into config.json
     if dtype == "bfloat16":
