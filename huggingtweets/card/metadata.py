@@ -37,7 +37,7 @@ _STAGE_FIX = {
     "users.json": "huggingtweets fetch",
     "data_report.json": "huggingtweets prepare",
     "training_summary.json": "huggingtweets train",
-    "predictions.json": "huggingtweets generate",
+    "predictions.json": "huggingtweets generate --for-card",
 }
 
 
