@@ -30,7 +30,9 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     sources: dict[str, Any] | None = None  # what the data check accepted: handles, archives, posts_files
     job: Any = None
-    foreign_files: set[Path] = field(default_factory=set)  # this visitor's uploads in Gradio's cache
+    # this visitor's files in Gradio's cache: uploads, and the copies the page serves (preview, zip)
+    foreign_files: set[Path] = field(default_factory=set)
+    checking: threading.Lock = field(default_factory=threading.Lock)  # one data check at a time
 
     @property
     def uploads(self) -> Path:

@@ -12,6 +12,7 @@ import os
 import gradio as gr
 
 from huggingtweets.app import views
+from huggingtweets.app.check import MAX_CHECKS
 from huggingtweets.app.handlers import SAMPLE_HEADERS, Handlers
 from huggingtweets.train.config import ORIGINAL_LEARNING_RATE, TINY_LEARNING_RATE, TrainConfig
 
@@ -154,6 +155,9 @@ def build(handlers: Handlers, playground=None, *, playground_first: bool = False
             [handles, archives, posts_file, posts_handle],
             [report, train_btn],
             api_name="check",
+            # each check runs in a process of its own: other sessions' checks never wait for a slow one
+            concurrency_limit=MAX_CHECKS,
+            concurrency_id="check",
         )
         train_btn.click(
             handlers.train,

@@ -34,14 +34,25 @@ import click
     show_default=True,
     help='Bots "Try a bot" keeps loaded in memory (least recently used go first).',
 )
-def app(host: str, port: int, endpoint: str | None, landing: str, playground_cache: int) -> None:
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Largest file a visitor may upload (an X archive with its media can be a few GB).",
+)
+def app(
+    host: str, port: int, endpoint: str | None, landing: str, playground_cache: int, max_upload_mb: int
+) -> None:
     """Make, try and publish a bot from the browser: a web app on this machine.
 
     Upload an archive or type handles, read the data report, train with a live loss curve, read the
     samples and the model card, try prompts, then publish to the Hub (with a write token typed into
     the page) or download the model as a zip. One training runs at a time; other visitors wait in a
-    queue. Each visitor's uploads and run folder are deleted when they close the page or after two
-    idle hours. "Try a bot" writes posts with any bot on the Hub (open the page with ?bot=ORG/NAME).
+    queue. Each data check runs in a process of its own, stopped after 10 minutes or 1.5 GB, beside
+    other visitors' checks. Each visitor's uploads, run folder and downloads are deleted when they
+    close the page or after two idle hours. "Try a bot" writes posts with any bot on the Hub (open
+    the page with ?bot=ORG/NAME).
     Needs the app extra: pip install 'huggingtweets[app]'.
 
     \b
@@ -64,7 +75,14 @@ def app(host: str, port: int, endpoint: str | None, landing: str, playground_cac
 
     # SIGTERM (a container stop) shuts down like Ctrl-C, so the visitors' folders are deleted.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    launch(host=host, port=port, endpoint=endpoint, landing=landing, playground_cache=playground_cache)
+    launch(
+        host=host,
+        port=port,
+        endpoint=endpoint,
+        landing=landing,
+        playground_cache=playground_cache,
+        max_upload_mb=max_upload_mb,
+    )
 
 
 COMMANDS: list[click.Command] = [app]

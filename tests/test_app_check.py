@@ -1,0 +1,65 @@
+"""The app's data check in a process of its own: bounded in time and memory, typed errors back as
+one line, nothing else slowed down. No server here: ``run_check`` and the upload cap directly."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from check_targets import dies, echo, hungry, refuses, sleepy
+from hostile_kit import bomb_zip
+
+from huggingtweets.app.check import CheckLimits, run_check
+from huggingtweets.errors import InputError, SourceError
+
+
+def test_a_check_that_runs_too_long_is_stopped_with_one_line(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(InputError) as err:
+        run_check(tmp_path, {}, limits=CheckLimits(timeout=3), target=sleepy)
+    assert time.monotonic() - started < 30
+    assert str(err.value) == (
+        "the data check ran past 3 s and was stopped (try fewer or smaller sources, or run huggingtweets "
+        "fetch on your own machine)"
+    )
+
+
+def test_a_check_that_takes_too_much_memory_is_stopped(tmp_path):
+    with pytest.raises(InputError) as err:
+        run_check(tmp_path, {}, limits=CheckLimits(timeout=60, max_memory_mb=300), target=hungry)
+    assert str(err.value).startswith(
+        "reading these files took more than 300 MB of memory; the check was stopped"
+    )
+
+
+def test_typed_errors_and_results_come_back_from_the_check_process(tmp_path):
+    with pytest.raises(SourceError) as err:
+        run_check(tmp_path, {}, target=refuses)
+    assert str(err.value) == "outbox.json is not an export (download the archive again)"
+    with pytest.raises(InputError, match=r"^the data check stopped unexpectedly \(exit code 3\)"):
+        run_check(tmp_path, {}, target=dies)
+    sources = {"handles": (), "archives": (("a.zip", None),), "posts_files": ()}
+    report, notes = run_check(tmp_path / "run", sources, target=echo)
+    assert report == {"run_dir": str(tmp_path / "run"), "sources": sources} and notes == ["a note"]
+
+
+@pytest.mark.slow
+def test_a_zip_bomb_is_refused_by_the_real_check_and_a_slow_check_blocks_no_other(tmp_path):
+    bomb = bomb_zip(tmp_path / "export.zip", "data/tweets.js", mb=300, head=b"window.YTD.tweets.part0 = [")
+    slow: list[BaseException] = []
+
+    def slow_check():
+        try:
+            run_check(tmp_path / "slow", {}, limits=CheckLimits(timeout=25), target=sleepy)
+        except InputError as err:
+            slow.append(err)
+
+    thread = threading.Thread(target=slow_check)
+    thread.start()
+    with pytest.raises(SourceError) as err:
+        run_check(tmp_path / "run", {"archives": ((str(bomb), "wren"),)})
+    assert thread.is_alive()  # answered while the slow check still runs: no check waits for another
+    assert "data/tweets.js" in str(err.value) and "\n" not in str(err.value)
+    thread.join(60)
+    assert [str(e).split(" (")[0] for e in slow] == ["the data check ran past 25 s and was stopped"]
