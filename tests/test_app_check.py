@@ -63,3 +63,26 @@ def test_a_zip_bomb_is_refused_by_the_real_check_and_a_slow_check_blocks_no_othe
     assert "data/tweets.js" in str(err.value) and "\n" not in str(err.value)
     thread.join(60)
     assert [str(e).split(" (")[0] for e in slow] == ["the data check ran past 25 s and was stopped"]
+
+
+def test_a_session_runs_one_check_at_a_time(tmp_path):
+    pytest.importorskip("gradio", reason="the web app needs the app extra")
+    from types import SimpleNamespace
+
+    from check_targets import echo
+
+    from huggingtweets.app.handlers import Handlers
+    from huggingtweets.app.session import SessionStore
+
+    store = SessionStore(tmp_path / "sessions")
+    handlers = Handlers(store, check=echo)
+    request = SimpleNamespace(session_hash="a")
+    session = store.get("a")
+    with session.checking:  # a check of this session is in flight
+        message, _ = handlers.check_data("jack", None, None, "", request)
+    assert message == "**Error:** a data check is already running; wait for it"
+    message, train = handlers.check_data("", None, None, "", request)  # the lock was given back
+    assert message.startswith("**Error:** no source given") and train == {
+        "__type__": "update",
+        "interactive": False,
+    }
