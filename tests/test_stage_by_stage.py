@@ -49,8 +49,9 @@ def test_stage_by_stage_up_to_publish(tmp_path, hub, tiny_base_dir):
         )
     )
     assert not (run_dir / "predictions.json").exists()
-    other = tmp_path / "other"
+    other, straight = tmp_path / "other", tmp_path / "straight"
     shutil.copytree(run_dir, other)
+    shutil.copytree(run_dir, straight)
 
     # What `card` said before: predictions.json is missing, naming a command that now writes it.
     with pytest.raises(StageError) as missing:
