@@ -86,3 +86,25 @@ def test_a_session_runs_one_check_at_a_time(tmp_path):
         "__type__": "update",
         "interactive": False,
     }
+
+
+def test_the_check_process_does_not_run_the_apps_main_script_again(tmp_path):
+    """A Space's app.py launches the app at import, with no __main__ guard: the check's process must
+    not execute it again (multiprocessing's spawn would, starting a second app per check)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import sys\n"
+        f"open({str(tmp_path / 'starts')!r}, 'a').write('x')\n"
+        "from huggingtweets.app.check import run_check\n"
+        "from check_targets import echo\n"
+        f"print(run_check({str(tmp_path / 'run')!r}, {{}}, target=echo)[1])\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'tests'}"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "['a note']" and (tmp_path / "starts").read_text() == "x"

@@ -9,7 +9,6 @@ gradio: the child imports only the sources and prepare.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass
@@ -50,15 +49,22 @@ def fetch_and_prepare(run_dir: str, sources: dict) -> tuple[dict, list[str]]:
     return report, notes
 
 
-def _child(conn, target, args: tuple) -> None:
+def _child(job_file: str) -> None:
+    """In the child: run the target named in ``job_file`` and write what came of it back there."""
+    import importlib
+    import pickle
+
+    with open(job_file, "rb") as f:
+        module, name, args = pickle.load(f)
     try:
-        conn.send(("ok", target(*args)))
+        answer: tuple = ("ok", getattr(importlib.import_module(module), name)(*args))
     except HuggingtweetsError as err:
-        conn.send(("error", type(err).__name__, err.message, err.hint))
+        answer = ("error", type(err).__name__, err.message, err.hint)
     except BaseException as err:  # noqa: BLE001 - the parent shows one line, never a traceback
-        conn.send(("error", "InputError", f"the data check failed: {type(err).__name__}: {err}", None))
-    finally:
-        conn.close()
+        answer = ("error", "InputError", f"the data check failed: {type(err).__name__}: {err}", None)
+    with open(job_file + ".tmp", "wb") as f:
+        pickle.dump(answer, f)
+    os.replace(job_file + ".tmp", job_file + ".done")
 
 
 def _rss_mb(pid: int) -> float:
@@ -87,50 +93,61 @@ def run_check(
 ) -> Any:
     """``target(run_dir, sources)`` in a child process; its result, or its typed error re-raised here.
 
-    Killed past ``limits``: an InputError naming the limit. ``target`` must be importable by name
-    (the child is spawned, not forked: the app's threads and locks stay in the app).
+    Killed past ``limits``: an InputError naming the limit. ``target`` must be importable by name.
+    The child is a fresh interpreter (``python -m huggingtweets.app.check``), neither a fork (the
+    app's threads and locks stay in the app) nor multiprocessing's spawn (which runs the app's main
+    script again, and a Space's app.py launches the app at import).
     """
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
     limits = limits or CheckLimits()
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(send, target, (str(run_dir), sources)), daemon=True)
-    child.start()
-    send.close()
-    started = time.monotonic()
-    peak = 0.0
-    try:
-        while True:
-            if receive.poll(_POLL):
-                try:
-                    answer = receive.recv()
-                except EOFError:
-                    answer = None
-                break
-            if not child.is_alive():
-                answer = None
-                break
-            peak = max(peak, _rss_mb(child.pid))
-            if peak > limits.max_memory_mb:
-                raise InputError(
-                    f"reading these files took more than {limits.max_memory_mb} MB of memory; the check "
-                    "was stopped",
-                    hint="upload the account export as the network wrote it, or a smaller posts file",
-                )
-            if time.monotonic() - started > limits.timeout:
-                raise InputError(
-                    f"the data check ran past {limits.timeout:g} s and was stopped",
-                    hint="try fewer or smaller sources, or run huggingtweets fetch on your own machine",
-                )
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(5)
-        receive.close()
-    if answer is None:
-        raise InputError(
-            f"the data check stopped unexpectedly (exit code {child.exitcode})",
-            hint="check the data again; if it happens again, the files may be damaged",
+    with tempfile.TemporaryDirectory(prefix="huggingtweets-check-") as tmp:
+        job = os.path.join(tmp, "job")
+        with open(job, "wb") as f:
+            pickle.dump((target.__module__, target.__qualname__, (str(run_dir), sources)), f)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the app's modules
+        child = subprocess.Popen(
+            [sys.executable, "-m", "huggingtweets.app.check", job],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
         )
+        started = time.monotonic()
+        try:
+            while child.poll() is None:
+                if _rss_mb(child.pid) > limits.max_memory_mb:
+                    raise InputError(
+                        f"reading these files took more than {limits.max_memory_mb} MB of memory; the "
+                        "check was stopped",
+                        hint="upload the account export as the network wrote it, or a smaller posts file",
+                    )
+                if time.monotonic() - started > limits.timeout:
+                    raise InputError(
+                        f"the data check ran past {limits.timeout:g} s and was stopped",
+                        hint="try fewer or smaller sources, or run huggingtweets fetch on your own machine",
+                    )
+                time.sleep(_POLL)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+        try:
+            with open(job + ".done", "rb") as f:
+                answer = pickle.load(f)
+        except OSError:
+            raise InputError(
+                f"the data check stopped unexpectedly (exit code {child.returncode})",
+                hint="check the data again; if it happens again, the files may be damaged",
+            ) from None
     if answer[0] == "ok":
         return answer[1]
     raise _rebuild(*answer[1:])
+
+
+if __name__ == "__main__":
+    import sys
+
+    _child(sys.argv[1])
