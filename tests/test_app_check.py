@@ -108,3 +108,35 @@ def test_the_check_process_does_not_run_the_apps_main_script_again(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "['a note']" and (tmp_path / "starts").read_text() == "x"
+
+
+def test_ending_a_session_kills_its_check_before_deleting_its_folder(tmp_path):
+    """Else the check would go on writing the visitor's posts into the folder just deleted."""
+    from huggingtweets.app.session import SessionStore
+
+    store = SessionStore(tmp_path / "sessions")
+    session = store.get("a")
+    errors: list[InputError] = []
+
+    def check():
+        try:
+            run_check(
+                session.run_dir,
+                {},
+                limits=CheckLimits(timeout=60),
+                target=sleepy,
+                started=lambda process: setattr(session, "check_process", process),
+            )
+        except InputError as err:
+            errors.append(err)
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while session.check_process is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process = session.check_process
+    store.end("a")
+    assert process.poll() is not None and not session.root.exists()
+    thread.join(30)
+    assert not thread.is_alive() and str(errors[0]).startswith("the data check stopped unexpectedly")

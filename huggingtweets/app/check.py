@@ -90,10 +90,12 @@ def run_check(
     *,
     limits: CheckLimits | None = None,
     target=fetch_and_prepare,
+    started=None,
 ) -> Any:
     """``target(run_dir, sources)`` in a child process; its result, or its typed error re-raised here.
 
     Killed past ``limits``: an InputError naming the limit. ``target`` must be importable by name.
+    ``started(process)``: called with the child (a ``Popen``) once it runs, so its session can kill it.
     The child is a fresh interpreter (``python -m huggingtweets.app.check``), neither a fork (the
     app's threads and locks stay in the app) nor multiprocessing's spawn (which runs the app's main
     script again, and a Space's app.py launches the app at import).
@@ -115,7 +117,9 @@ def run_check(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
-        started = time.monotonic()
+        if started is not None:
+            started(child)
+        began = time.monotonic()
         try:
             while child.poll() is None:
                 if _rss_mb(child.pid) > limits.max_memory_mb:
@@ -124,7 +128,7 @@ def run_check(
                         "check was stopped",
                         hint="upload the account export as the network wrote it, or a smaller posts file",
                     )
-                if time.monotonic() - started > limits.timeout:
+                if time.monotonic() - began > limits.timeout:
                     raise InputError(
                         f"the data check ran past {limits.timeout:g} s and was stopped",
                         hint="try fewer or smaller sources, or run huggingtweets fetch on your own machine",

@@ -125,10 +125,17 @@ class Handlers:
             sources = self._sources(session, handles_text, archives, posts_file, posts_handle)
             validate(RunConfig(**sources))
             # in a process of its own, bounded in time and memory: a hostile file stops only this check
-            report, notes = run_check(session.run_dir, sources, limits=self.check_limits, target=self.check)
+            report, notes = run_check(
+                session.run_dir,
+                sources,
+                limits=self.check_limits,
+                target=self.check,
+                started=lambda process: setattr(session, "check_process", process),
+            )
         except HuggingtweetsError as err:
             return views.error_markdown(err), gr.update(interactive=False)
         finally:
+            session.check_process = None
             session.checking.release()
         session.sources = sources
         return views.data_report_markdown(report, notes=notes), gr.update(interactive=True)
