@@ -16,6 +16,7 @@ from huggingtweets.errors import InputError, StageError
 from huggingtweets.runfolder import atomic_write_json
 
 DEFAULT_PROMPTS = ("My dream is", "I think that", "Today I", "The best thing about", "Honestly,")
+CARD_SAMPLES = 10  # RunConfig.samples' default: what `run` writes for the card
 MEMORIZATION_THRESHOLD_WORDS = 8  # a sample copying this many words in a row counts as memorized
 # A memorized sample is drawn again at most this many times before it is left out of the card.
 MAX_REDRAWS = 3
@@ -156,3 +157,27 @@ def write_predictions(
     }
     atomic_write_json(run_dir / "predictions.json", result)
     return result
+
+
+def card_samples_seed(run_dir: Path | str) -> int:
+    """The seed `run` samples the card's posts with: training's own, as training_summary.json records it."""
+    from huggingtweets.runfolder import read_json
+
+    path = Path(run_dir) / "training_summary.json"
+    try:
+        seed = (read_json(path).get("hyperparameters") or {}).get("seed") if path.is_file() else None
+    except (ValueError, AttributeError):
+        seed = None
+    return seed if type(seed) is int and seed >= 0 else 0
+
+
+def ensure_card_samples(run_dir: Path | str, *, n_samples: int = CARD_SAMPLES) -> dict[str, Any] | None:
+    """Write DIR/predictions.json when it is missing and the run folder has a trained model, as the
+    generate stage of `run` would; None when there was nothing to do (or nothing to sample from, in
+    which case the card names the stage that is missing)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "predictions.json").is_file():
+        return None
+    if not (run_dir / "training_summary.json").is_file() or not (run_dir / "model" / "config.json").is_file():
+        return None
+    return write_predictions(run_dir, n_samples=n_samples, seed=card_samples_seed(run_dir))

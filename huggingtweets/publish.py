@@ -282,6 +282,9 @@ def publish_run(
         check_template=template is not None,
     )
     if stale:
+        from huggingtweets.generate import ensure_card_samples
+
+        ensure_card_samples(run_dir)  # stages run one by one may have left no samples yet
         write_card(run_dir, repo_id=target.repo_id, template=template, hub_url=target.hub_url)
         if rendered is not None:
             rendered(stale)

@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingtweets.errors import HuggingtweetsError, InputError
+from huggingtweets.train.basemodel import PRESETS
 
 REFRESHED, NOT_ENOUGH, SKIPPED, FAILED = "refreshed", "not enough new posts", "skipped", "failed"
 OPTED_OUT = "opted out"
+# What a repo's metadata may name as its base: a preset, or a Hub id ("name" or "owner/name"). A local
+# folder or a URL written by whoever can push to the repo must never become the training base.
+BASE_PRESETS = (*PRESETS, "tiny")
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w-]*(?:\.[\w-]+)*/)?[A-Za-z0-9][\w-]*(?:\.[\w-]+)*$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?$")
 
 
 @dataclass
@@ -56,8 +63,11 @@ def _read_metadata(client, repo_id: str) -> dict:
         meta = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"{METADATA_FILE} of {repo_id} is not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise InputError(f"{METADATA_FILE} of {repo_id} is nested too deeply to be read") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("users"), list) or not meta["users"]:
         raise InputError(f"{METADATA_FILE} of {repo_id} lists no users")
+    check_users(meta["users"], repo_id)
     return meta
 
 
@@ -77,6 +87,60 @@ def opted_out(specs: list[str], clients=None) -> list[str]:
     return said
 
 
+def check_users(users: list, repo_id: str) -> None:
+    """The whole users list, before anything is read live: at most MAX_USERS people, each a known
+    source, a handle and (where recorded) a timestamp; one line naming the first bad value."""
+    from huggingtweets.card import METADATA_FILE
+    from huggingtweets.config import MAX_USERS
+    from huggingtweets.sources.registry import SOURCES
+
+    where = f"{METADATA_FILE} of {repo_id}"
+    fix = "re-create the bot with huggingtweets run"
+    if len(users) > MAX_USERS:
+        raise InputError(
+            f"{where} lists {len(users)} users; a bot imitates at most {MAX_USERS} people", hint=fix
+        )
+    for n, user in enumerate(users, 1):
+        if not isinstance(user, dict):
+            raise InputError(f"{where}: user {n} is a {type(user).__name__}, expected an object", hint=fix)
+        source = user.get("source")
+        if not isinstance(source, str) or source not in SOURCES:
+            raise InputError(
+                f"{where}: user {n} has source {str(source)[:40]!r}; expected one of "
+                f"{', '.join(sorted(SOURCES))}",
+                hint=fix,
+            )
+        if not isinstance(user.get("handle"), str) or not user["handle"].strip():
+            raise InputError(f"{where}: user {n} has no handle", hint=fix)
+        newest = user.get("newest_post_at")
+        if newest is not None and not (isinstance(newest, str) and _TIMESTAMP.match(newest)):
+            raise InputError(
+                f"{where}: user {n} has newest_post_at {str(newest)[:40]!r}; expected a time like "
+                "2026-01-01T00:00:00Z",
+                hint=fix,
+            )
+
+
+def recorded_base(meta: dict, repo_id: str) -> str:
+    """The base model the metadata records, when it is a preset or a Hub id; anything else (a path,
+    a URL, a wrong type) is refused: a local base is given on the command line with --base-model."""
+    summary = meta.get("training_summary")
+    summary = summary if isinstance(summary, dict) else {}
+    hyper = summary.get("hyperparameters")
+    hyper = hyper if isinstance(hyper, dict) else {}
+    base = hyper.get("base_model") or summary.get("base_model") or meta.get("base_model_fallback")
+    if base is None:
+        return "gpt2"
+    if isinstance(base, str) and (base in BASE_PRESETS or _HUB_ID.match(base)):
+        if base in BASE_PRESETS or not Path(base).expanduser().exists():
+            return base
+    raise InputError(
+        f"{repo_id} records base model {str(base)[:80]!r}, which is not a Hub id (owner/name) or "
+        f"one of {', '.join(BASE_PRESETS)}",
+        hint=f"give the base on the command line: huggingtweets refresh {repo_id} --base-model PATH",
+    )
+
+
 def refresh_one(
     client,
     repo_id: str,
@@ -93,7 +157,11 @@ def refresh_one(
     from huggingtweets.sources import collect
 
     meta = _read_metadata(client, repo_id)
-    users = [u for u in meta["users"] if isinstance(u, dict)]
+    users = meta["users"]
+    overrides = dict(overrides or {})
+    train_overrides = dict(overrides.pop("train", {}) or {})
+    # checked before anything is read live: a bad base fails the repo, not the training later
+    base = train_overrides.get("base_model") or recorded_base(meta, repo_id)
     specs = [live_spec(u) for u in users]
     if not any(specs):
         return RefreshOutcome(
@@ -128,16 +196,14 @@ def refresh_one(
             f"{new} new since the last training, {min_new_posts} needed; nothing changed",
             new,
         )
-    summary = meta.get("training_summary") or {}
-    hyper = summary.get("hyperparameters") or {}
-    base = hyper.get("base_model") or summary.get("base_model") or meta.get("base_model_fallback")
+    summary = meta.get("training_summary")
+    hyper = (summary.get("hyperparameters") if isinstance(summary, dict) else None) or {}
     info = client.repo_info(repo_id)
-    train = {"base_model": str(base or "gpt2")}
-    if isinstance(hyper.get("epochs"), int):
+    train = {"base_model": str(base)}
+    if isinstance(hyper, dict) and type(hyper.get("epochs")) is int:
         train["epochs"] = hyper["epochs"]
-    overrides = dict(overrides or {})
     # a local base folder is recorded by its name only: --base-model says where it is
-    train.update(overrides.pop("train", {}))
+    train.update(train_overrides)
     config = RunConfig(
         handles=tuple(specs),
         train=train,
@@ -200,6 +266,8 @@ def refresh(
             )
         except HuggingtweetsError as err:
             outcome = RefreshOutcome(repo_id, FAILED, str(err))
+        except Exception as err:  # noqa: BLE001 - one repo's surprise must not end the others
+            outcome = RefreshOutcome(repo_id, FAILED, _unexpected(err, token))
         if outcome.status == OPTED_OUT and delete_opted_out:
             outcome = _delete(client, outcome, confirm)
         echo(f"{repo_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
@@ -222,3 +290,11 @@ def _delete(client, outcome: RefreshOutcome, confirm: Callable[[str], bool] | No
     return dataclasses.replace(
         outcome, reason=f"{outcome.reason}; deleted ({state.describe()})", deleted=True
     )
+
+
+def _unexpected(err: Exception, token: str | None) -> str:
+    """One line for an error no stage turned into ours, with the token (if it shows) blanked."""
+    text = " ".join(str(err).split())[:200]
+    if token:
+        text = text.replace(token, "***")
+    return f"unexpected {type(err).__name__}" + (f": {text}" if text else "")

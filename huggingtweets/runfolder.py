@@ -103,12 +103,17 @@ class RunFolder:
             ) from err
 
 
+# The command that runs a stage on its own, where it is not just the stage's name: bare `generate`
+# prints posts, `--for-card` writes the card's samples.
+STAGE_COMMANDS = {"generate": "generate --for-card"}
+
+
 def missing(path: Path, stage: str, root: Path, *, needed_by: str = "") -> StageError:
     """The one "missing input, run stage X" error."""
     why = f" ({needed_by} needs it)" if needed_by else ""
     return StageError(
         f"{path} is missing{why}: run stage {stage} first",
-        hint=f"run: huggingtweets {stage} --run-dir {root}",
+        hint=f"run: huggingtweets {STAGE_COMMANDS.get(stage, stage)} --run-dir {root}",
     )
 
 

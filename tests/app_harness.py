@@ -36,8 +36,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(tmp: Path, *, max_trainings: int = 1) -> Iterator[Served]:
-    """A local Hub and the app (publishing to it) on loopback; both stopped and cleaned after."""
+def served_app(tmp: Path, **app_settings) -> Iterator[Served]:
+    """A local Hub and the app (publishing to it) on loopback; both stopped and cleaned after.
+    ``app_settings``: more of ``huggingtweets.app.launch``'s settings (max_upload_mb, check_limits, ...)."""
     pytest.importorskip("gradio", reason="the web app needs the app extra: pip install -e '.[app]'")
     with pytest.MonkeyPatch.context() as mp:
         for var in SECRET_VARS:
@@ -59,7 +60,7 @@ def served_app(tmp: Path, *, max_trainings: int = 1) -> Iterator[Served]:
             block=False,
             quiet=True,
             base_dir=tmp / "sessions",
-            max_trainings=max_trainings,
+            **app_settings,
         )
         try:
             yield Served(url=demo.local_url, hub_url=hub.url, hub_dir=tmp / "hubdata", store=store)

@@ -250,3 +250,42 @@ def test_max_trainings_below_one_is_a_one_line_error():
         InputError, match=r"max trainings 0 is invalid: expected a whole number of at least 1"
     ):
         create_app(max_trainings=0)
+
+
+def _fetch(served, path) -> int:
+    import httpx
+
+    return httpx.get(f"{served.url}gradio_api/file={path}", timeout=30).status_code
+
+
+def test_the_session_folder_is_not_served_only_what_the_page_shows(trained, served):
+    session = trained["session"]
+    for private in (
+        session.run_dir / "data_report.json",
+        session.run_dir / "model" / "config.json",
+        next(session.uploads.iterdir()),
+        next((session.run_dir / "raw").iterdir()),
+    ):
+        assert private.is_file() and _fetch(served, private) == 403, private
+    trained["client"].predict(api_name="/download")
+    shown = [
+        p for p in session.foreign_files if p.suffix in (".png", ".zip") and p.name != SAMPLE_ARCHIVE.name
+    ]
+    assert {p.suffix for p in shown} == {".png", ".zip"}  # the preview and the model zip(s) it handed out
+    assert all(_fetch(served, p) == 200 for p in shown)
+
+
+def test_ending_the_session_deletes_every_copy_gradio_serves(trained, served):
+    """Last in this module: it ends the trained session."""
+    session = trained["session"]
+    trained["client"].predict(api_name="/download")
+    cache = Path(served.store.base).parent / "gradio"  # GRADIO_TEMP_DIR of the harness
+
+    def made_by_the_bot() -> list[Path]:  # the preview and the model zip (uploads are archives)
+        return [p for p in cache.rglob("*") if p.suffix in (".png", ".zip") and p.name != SAMPLE_ARCHIVE.name]
+
+    copies = made_by_the_bot()
+    assert {p.suffix for p in copies} == {".png", ".zip"} and set(copies) <= session.foreign_files
+    served.store.end(session.id)
+    assert not session.root.exists() and made_by_the_bot() == []
+    assert all(_fetch(served, p) in (403, 404) for p in copies)

@@ -239,13 +239,15 @@ def test_make_try_and_publish_a_bot_in_the_browser(browser, tmp_path):
         )
         assert overflow <= 0
 
-        # Closing the page ends the session: its upload and run folder are deleted.
+        # Closing the page ends the session: its upload, run folder and what Gradio served are deleted
+        # (the upload, the preview image and the model zip in Gradio's cache).
         (session,) = list(served.store._sessions.values())
         assert (session.uploads / SAMPLE_ARCHIVE.name).is_file()
-        (gradio_copy,) = session.foreign_files
-        assert gradio_copy.is_file()
+        gradio_copies = sorted(session.foreign_files)
+        assert sorted(p.suffix for p in gradio_copies) == [".png", ".zip", ".zip"]
+        assert all(p.is_file() for p in gradio_copies)
         browser.get("about:blank")
         wait_until(lambda: not session.root.exists(), 60, "the session's folder to be deleted")
-        assert not gradio_copy.exists()
+        assert [p for p in gradio_copies if p.exists()] == []
         assert not any(Path(served.store.base).iterdir())
         shutil.rmtree(tmp_path / "app", ignore_errors=True)

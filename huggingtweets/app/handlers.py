@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from huggingtweets.app import views
+from huggingtweets.app.check import CheckLimits, fetch_and_prepare, run_check
 from huggingtweets.app.jobs import Progress, TrainJob
 from huggingtweets.app.session import Session, SessionStore
 from huggingtweets.config import RunConfig, check_user_count, validate
@@ -35,16 +36,27 @@ def _path(item: Any) -> Path:
     return Path(getattr(item, "path", None) or (item.get("path") if isinstance(item, dict) else item))
 
 
-def _take_upload(item: Any, session: Session) -> str:
+DEFAULT_MAX_UPLOAD_MB = 1024  # an X archive with its media; raise it with huggingtweets app --max-upload-mb
+MB = 1 << 20
+
+
+def _take_upload(item: Any, session: Session, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB) -> str:
     """Copy an upload into the visitor's own folder; Gradio's copy goes when the session ends.
 
-    Copied, not moved: the page still shows (and a second "Check" reads) the upload.
+    Copied, not moved: the page still shows (and a second "Check" reads) the upload. The size cap is
+    checked here too: the server's own cap does not cover a file given to the API by path.
     """
     src = _path(item)
+    session.foreign_files.add(src)
+    size = src.stat().st_size
+    if size > max_upload_mb * MB:
+        raise InputError(
+            f"{src.name} is {size / MB:,.0f} MB; this app takes uploads of at most {max_upload_mb} MB",
+            hint="upload a smaller file, or start the app with huggingtweets app --max-upload-mb N",
+        )
     session.uploads.mkdir(parents=True, exist_ok=True)
     dest = session.uploads / (_SAFE_NAME.sub("_", src.name) or "upload")
     shutil.copyfile(src, dest)
-    session.foreign_files.add(src)
     return str(dest)
 
 
@@ -58,10 +70,32 @@ def _train_fields(base_model: str, epochs: Any, learning_rate: Any) -> dict[str,
     return train
 
 
+def _served_copy(session: Session, path: Path) -> str:
+    """Put the copy of ``path`` that Gradio serves in Gradio's cache ourselves, and remember it, so
+    it goes with the session (Gradio would otherwise keep its own copy after the session ends)."""
+    from gradio.processing_utils import save_file_to_cache
+    from gradio.utils import get_upload_folder
+
+    cached = Path(save_file_to_cache(path, get_upload_folder()))
+    session.foreign_files.add(cached)
+    return str(cached)
+
+
 class Handlers:
-    def __init__(self, store: SessionStore, *, endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        endpoint: str | None = None,
+        max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
+        check_limits: CheckLimits | None = None,
+        check=fetch_and_prepare,
+    ) -> None:
         self.store = store
         self.endpoint = endpoint
+        self.max_upload_mb = max_upload_mb
+        self.check_limits = check_limits or CheckLimits()
+        self.check = check  # what the data check runs in its own process (importable by name)
 
     def session(self, request: gr.Request) -> Session:
         return self.store.get(request.session_hash or "anonymous")
@@ -80,13 +114,25 @@ class Handlers:
         session = self.session(request)
         if session.busy():
             return views.error_markdown(InputError("a training is running; cancel it or wait")), gr.skip()
-        session.sources = None
+        if not session.checking.acquire(blocking=False):
+            return views.error_markdown(InputError("a data check is already running; wait for it")), gr.skip()
         try:
+            session.sources = None
             sources = self._sources(session, handles_text, archives, posts_file, posts_handle)
             validate(RunConfig(**sources))
-            report, notes = self._fetch_and_prepare(session, sources)
+            # in a process of its own, bounded in time and memory: a hostile file stops only this check
+            report, notes = run_check(
+                session.run_dir,
+                sources,
+                limits=self.check_limits,
+                target=self.check,
+                started=lambda process: setattr(session, "check_process", process),
+            )
         except HuggingtweetsError as err:
             return views.error_markdown(err), gr.update(interactive=False)
+        finally:
+            session.check_process = None
+            session.checking.release()
         session.sources = sources
         return views.data_report_markdown(report, notes=notes), gr.update(interactive=True)
 
@@ -96,7 +142,7 @@ class Handlers:
         handles = tuple(h for h in _SPLIT.split(handles_text or "") if h)
         # Before any upload is copied: each handle, archive and posts file is one person.
         check_user_count(len(handles) + len(archives or ()) + (1 if posts_file else 0))
-        kept_archives = tuple((_take_upload(a, session), None) for a in archives or ())
+        kept_archives = tuple((_take_upload(a, session, self.max_upload_mb), None) for a in archives or ())
         posts_files: tuple = ()
         if posts_file:
             handle = (posts_handle or "").strip()
@@ -104,30 +150,13 @@ class Handlers:
                 raise InputError(
                     "the posts file has no handle", hint="type whose posts they are in the box beside it"
                 )
-            posts_files = ((_take_upload(posts_file, session), handle),)
+            posts_files = ((_take_upload(posts_file, session, self.max_upload_mb), handle),)
         if not (handles or kept_archives or posts_files):
             raise InputError(
                 "no source given: expected a handle, an archive or a posts file",
                 hint="upload your X archive (.zip) or type a handle",
             )
         return {"handles": handles, "archives": kept_archives, "posts_files": posts_files}
-
-    def _fetch_and_prepare(self, session: Session, sources: dict) -> tuple[dict, list[str]]:
-        """The data report, and what fetch said on the way (the X API's cost estimate, rate-limit waits)."""
-        from huggingtweets.prepare import prepare
-        from huggingtweets.sources import fetch
-
-        notes: list[str] = []
-        fetch(session.run_dir, echo=notes.append, **sources)
-        defaults = RunConfig()  # the run's own cleaning settings, so Train finds this dataset as it left it
-        report = prepare(
-            session.run_dir,
-            seed=defaults.train.seed,
-            keep_newlines=defaults.keep_newlines,
-            keep_replies=defaults.keep_replies,
-            detect_languages=defaults.detect_languages,
-        )
-        return report, notes
 
     # ------------------------------------------------------------------ training
 
@@ -193,7 +222,7 @@ class Handlers:
         return (
             views.memorization_markdown(predictions, training),
             views.sample_rows(predictions),
-            str(preview) if preview.is_file() else None,
+            _served_copy(session, preview) if preview.is_file() else None,
             views.card_html(run.model),
             gr.update(visible=True),
             gr.update(visible=True),
@@ -263,9 +292,10 @@ class Handlers:
         users = run.read("users")
         name = bot_name(u["handle"] for u in users) if users else "bot"
         session.downloads.mkdir(parents=True, exist_ok=True)
-        return gr.update(
-            value=shutil.make_archive(str(session.downloads / name), "zip", root_dir=model), visible=True
-        )
+        made = Path(shutil.make_archive(str(session.downloads / name), "zip", root_dir=model))
+        served = _served_copy(session, made)
+        made.unlink()  # one copy: the one the page links, which goes with the session
+        return gr.update(value=served, visible=True)
 
     def unload(self, request: gr.Request) -> None:
         self.store.end(request.session_hash or "anonymous")

@@ -30,7 +30,10 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     sources: dict[str, Any] | None = None  # what the data check accepted: handles, archives, posts_files
     job: Any = None
-    foreign_files: set[Path] = field(default_factory=set)  # this visitor's uploads in Gradio's cache
+    # this visitor's files in Gradio's cache: uploads, and the copies the page serves (preview, zip)
+    foreign_files: set[Path] = field(default_factory=set)
+    checking: threading.Lock = field(default_factory=threading.Lock)  # one data check at a time
+    check_process: Any = None  # the data check's process (a Popen) while it runs
 
     @property
     def uploads(self) -> Path:
@@ -122,6 +125,10 @@ class SessionStore:
 
 
 def _discard(session: Session) -> None:
+    check = session.check_process
+    if check is not None and check.poll() is None:
+        check.kill()  # else it would write the visitor's posts into the folder deleted below
+        check.wait()
     job = session.job
     if job is not None and job.running:
         job.cancel()

@@ -13,6 +13,7 @@ import os
 import gradio as gr
 
 from huggingtweets.app import views
+from huggingtweets.app.check import MAX_CHECKS
 from huggingtweets.app.handlers import SAMPLE_HEADERS, Handlers
 from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
 from huggingtweets.train.config import ORIGINAL_LEARNING_RATE, TINY_LEARNING_RATE, TrainConfig
@@ -161,6 +162,9 @@ def build(
             [handles, archives, posts_file, posts_handle],
             [report, train_btn],
             api_name="check",
+            # each check runs in a process of its own: other sessions' checks never wait for a slow one
+            concurrency_limit=MAX_CHECKS,
+            concurrency_id="check",
         )
         train_btn.click(
             handlers.train,

@@ -43,18 +43,32 @@ import click
     help="Trainings that run at once, each in a process of its own; more visitors wait in a queue "
     "(env HUGGINGTWEETS_MAX_TRAININGS).",
 )
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Largest file a visitor may upload (an X archive with its media can be a few GB).",
+)
 def app(
-    host: str, port: int, endpoint: str | None, landing: str, playground_cache: int, max_trainings: int
+    host: str,
+    port: int,
+    endpoint: str | None,
+    landing: str,
+    playground_cache: int,
+    max_trainings: int,
+    max_upload_mb: int,
 ) -> None:
     """Make, try and publish a bot from the browser: a web app on this machine.
 
     Upload an archive or type handles, read the data report, train with a live loss curve, read the
     samples and the model card, try prompts, then publish to the Hub (with a write token typed into
     the page) or download the model as a zip. --max-trainings trainings run at once (default one),
-    each in a process of its own; other visitors wait in a queue. Each visitor's uploads and run
-    folder are deleted when they close the page or after two idle hours. "Try a bot" writes posts
-    with any bot on the Hub (open the page with ?bot=ORG/NAME). Needs the app extra:
-    pip install 'huggingtweets[app]'.
+    each in a process of its own; other visitors wait in a queue. Each data check runs in a process
+    of its own, stopped after 10 minutes or 1.5 GB, beside other visitors' checks. Each visitor's
+    uploads, run folder and downloads are deleted when they close the page or after two idle hours.
+    "Try a bot" writes posts with any bot on the Hub (open the page with ?bot=ORG/NAME).
+    Needs the app extra: pip install 'huggingtweets[app]'.
 
     \b
     huggingtweets app
@@ -84,6 +98,7 @@ def app(
         landing=landing,
         playground_cache=playground_cache,
         max_trainings=max_trainings,
+        max_upload_mb=max_upload_mb,
     )
 
 

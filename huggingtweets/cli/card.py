@@ -43,6 +43,17 @@ def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
     return default_repo_id(run_dir, "huggingtweets")
 
 
+def _card_samples(run_dir: Path) -> None:
+    """The card's samples, sampled here when the folder has none (stages run one by one)."""
+    from huggingtweets.generate import ensure_card_samples
+
+    made = ensure_card_samples(run_dir)
+    if made is not None:
+        click.echo(
+            f"Sampled {len(made['samples'])} posts for the card into {run_dir / 'predictions.json'}", err=True
+        )
+
+
 @click.command("card")
 @RUN_DIR
 @TEMPLATE
@@ -50,6 +61,8 @@ def _card_repo_id(run_dir: Path, repo_id: str | None) -> str:
               "else huggingtweets/<handles>]; publish renders it again when it pushes elsewhere.")  # fmt: skip
 def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
     """Write the model card: DIR/model/README.md, huggingtweets.json, avatars/ and predictions.png.
+
+    Samples the card's posts first (as `generate --for-card`) when DIR/predictions.json is missing.
 
     \b
     huggingtweets card --run-dir runs/jack
@@ -59,6 +72,7 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
     from huggingtweets.stagerecords import run_lock
 
     with run_lock(run_dir, create=False):  # the lock every command that writes the folder takes
+        _card_samples(run_dir)
         path = write_card(run_dir, repo_id=_card_repo_id(run_dir, repo_id), template=template)
     click.echo(f"Wrote {path}")
 

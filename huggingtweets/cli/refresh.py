@@ -22,8 +22,8 @@ import click
 @click.option(
     "--base-model",
     metavar="NAME",
-    help="Re-train from this base instead of the recorded one "
-    "(needed when the bot was trained from a local folder).",
+    help="Re-train from this base instead of the recorded one (needed when the bot was trained from "
+    "a local folder: a bot's huggingtweets.json may name only a Hub id, gpt2 or tiny).",
 )
 @click.option(
     "--delete-opted-out",

@@ -95,18 +95,55 @@ def train(run_dir: Path, config_file: Path | None, resume: bool, child: bool, **
 @click.option(
     "--run-dir", required=True, type=RUN_DIR, help="Run folder with a trained model/ (or a model folder)."
 )
-@click.argument("prompt", default="My dream is")
-@click.option("-n", "n", type=int, default=5, show_default=True, help="Number of posts.")
-@click.option("--seed", type=int, help="Seed for reproducible samples.")
-def generate(run_dir: Path, prompt: str, n: int, seed: int | None) -> None:
+@click.argument("prompt", required=False)
+@click.option("-n", "n", type=int, help="Number of posts.  [default: 5, or 10 with --for-card]")
+@click.option("--seed", type=int, help="Seed for reproducible samples [default with --for-card: training's].")
+@click.option(
+    "--for-card",
+    is_flag=True,
+    help="Write the card's samples into DIR/predictions.json (five fixed prompts, each post checked "
+    "for copied training text), as `run` does before the card.",
+)
+def generate(run_dir: Path, prompt: str | None, n: int | None, seed: int | None, for_card: bool) -> None:
     """Print N posts that start with PROMPT, as `pipeline('text-generation', model=DIR)` makes them.
+
+    With --for-card, sample the model card's posts into DIR/predictions.json instead (the step
+    between `train` and `card` when the stages are run one by one).
 
     \b
     huggingtweets generate --run-dir runs/jack "My dream is" -n 5
+    huggingtweets generate --run-dir runs/jack --for-card
     """
+    if for_card:
+        from huggingtweets.errors import InputError
+        from huggingtweets.generate import CARD_SAMPLES, card_samples_seed, write_predictions
+        from huggingtweets.stagerecords import run_lock
+
+        if prompt is not None:
+            raise InputError(
+                f"PROMPT {prompt!r} given with --for-card: the card's samples use fixed prompts",
+                hint=f"huggingtweets generate --run-dir {run_dir} --for-card",
+            )
+        if n is not None and n < 1:
+            raise InputError(f"-n {n} is invalid: expected a number of samples >= 1")
+        with run_lock(run_dir, create=False):  # the lock every command that writes the folder takes
+            result = write_predictions(
+                run_dir,
+                n_samples=n or CARD_SAMPLES,
+                seed=card_samples_seed(run_dir) if seed is None else seed,
+            )
+        for sample in result["samples"]:
+            click.echo(" ".join(sample["text"].split()))
+        click.echo(
+            f"Wrote {run_dir / 'predictions.json'} ({len(result['samples'])} samples, "
+            f"{result['memorization_rate']:.0%} copy {result['memorization_threshold_words']}+ words "
+            "of a training post)",
+            err=True,
+        )
+        return
     from huggingtweets.generate import generate as sample
 
-    for text in sample(run_dir, prompt, n=n, seed=seed):
+    for text in sample(run_dir, prompt or "My dream is", n=5 if n is None else n, seed=seed):
         click.echo(" ".join(text.split()))  # one post per line, even if a post has line breaks
 
 
