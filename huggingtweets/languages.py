@@ -133,7 +133,8 @@ def _local_tokenizer(base: str) -> _Tokenizer | None:
     return _Tokenizer(
         base,
         "measured",
-        lambda text: len(tok(text, add_special_tokens=False)["input_ids"]),
+        # verbose=False: a post longer than the context is what the fit counts, not a warning to print
+        lambda text: len(tok(text, add_special_tokens=False, verbose=False)["input_ids"]),
         int(context or GPT2_CONTEXT),
     )
 
