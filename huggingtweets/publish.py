@@ -180,7 +180,7 @@ def card_staleness(
         return f"has a card rendered for {rendered_for}, not {repo_id}"
     if meta.get("hub_url") != hub_url:
         return f"has a card that links {meta.get('hub_url')}, not {hub_url}"
-    from huggingtweets.export.files import bot_gguf
+    from huggingtweets.runfolder import bot_gguf
 
     if meta.get("gguf") != bot_gguf(run_dir / "model"):
         return "has a card that lists other GGUF files than it holds"

@@ -83,7 +83,7 @@ def build_metadata(
 
     ``playground_url``: the web app the card links ("Try it", ``URL?bot=REPO_ID``); absent: no link.
     """
-    from huggingtweets.export.files import bot_gguf
+    from huggingtweets.runfolder import bot_gguf
 
     run_dir = Path(run_dir)
     users_raw = _read_stage(run_dir, "users")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingtweets.errors import HubError, InputError
-from huggingtweets.export.files import MODELFILE, bot_gguf
+from huggingtweets.runfolder import MODELFILE, bot_gguf
 
 # --type values: GGUF file types. q8_0 quantizes every matrix whose rows split into 32-value blocks.
 FILE_TYPES = ("f16", "q8_0")
