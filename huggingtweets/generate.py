@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingtweets.errors import InputError, StageError
-from huggingtweets.runfolder import atomic_write_json
+from huggingtweets.runfolder import RunFolder, atomic_write_json
 
 DEFAULT_PROMPTS = ("My dream is", "I think that", "Today I", "The best thing about", "Honestly,")
 CARD_SAMPLES = 10  # RunConfig.samples' default: what `run` writes for the card
@@ -155,7 +155,7 @@ def write_predictions(
         "redrawn": redrawn,  # draws made again because they copied a training post
         "withheld": withheld,  # samples still copying after MAX_REDRAWS, left out
     }
-    atomic_write_json(run_dir / "predictions.json", result)
+    atomic_write_json(RunFolder(run_dir).predictions, result)
     return result
 
 
@@ -163,7 +163,7 @@ def card_samples_seed(run_dir: Path | str) -> int:
     """The seed `run` samples the card's posts with: training's own, as training_summary.json records it."""
     from huggingtweets.runfolder import read_json
 
-    path = Path(run_dir) / "training_summary.json"
+    path = RunFolder(run_dir).training_summary
     try:
         seed = (read_json(path).get("hyperparameters") or {}).get("seed") if path.is_file() else None
     except (ValueError, AttributeError):
@@ -176,8 +176,8 @@ def ensure_card_samples(run_dir: Path | str, *, n_samples: int = CARD_SAMPLES) -
     generate stage of `run` would; None when there was nothing to do (or nothing to sample from, in
     which case the card names the stage that is missing)."""
     run_dir = Path(run_dir)
-    if (run_dir / "predictions.json").is_file():
+    if (RunFolder(run_dir).predictions).is_file():
         return None
-    if not (run_dir / "training_summary.json").is_file() or not (run_dir / "model" / "config.json").is_file():
+    if not (RunFolder(run_dir).training_summary).is_file() or not (RunFolder(run_dir).model_config).is_file():
         return None
     return write_predictions(run_dir, n_samples=n_samples, seed=card_samples_seed(run_dir))

@@ -16,7 +16,7 @@ from pathlib import Path
 from huggingtweets.clean import DROP_REASONS, MIN_WORDS, clean_posts, count_tokens
 from huggingtweets.errors import NotEnoughDataError, SourceError, StageError
 from huggingtweets.languages import base_tokenizer, fit_warning, language_report, tokenizer_fit
-from huggingtweets.runfolder import atomic_dir, atomic_write_json
+from huggingtweets.runfolder import RunFolder, atomic_dir, atomic_write_json
 from huggingtweets.scripts import CHARACTERS_PER_WORD
 
 MIN_CHARACTERS = 6_000  # below this a bot learns nothing useful: an error
@@ -183,7 +183,7 @@ def prepare(
         "warnings": warnings,
     }
     _save_dataset(run_dir / "dataset", train, validation)
-    atomic_write_json(run_dir / "data_report.json", report)
+    atomic_write_json(RunFolder(run_dir).data_report, report)
     return report
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from huggingtweets.errors import InputError
 from huggingtweets.redact import redact_values
-from huggingtweets.runfolder import atomic_write_json, read_json
+from huggingtweets.runfolder import RunFolder, atomic_write_json, read_json
 
 RECORDS = ".stages"
 SMALL_FILE = 4 << 20  # outputs up to this size are identified by content, larger ones by size and mtime
@@ -169,15 +169,13 @@ def changes(old: dict, new: dict) -> str:
 def build_summary(run_dir: Path, results: dict[str, dict], *, ran: list[str], skipped: list[str]) -> dict:
     """Counts kept per user, validation perplexity, memorization rate, repo URL, three sample posts."""
 
-    def load(rel: str) -> dict:
-        path = run_dir / rel
+    folder = RunFolder(run_dir)
+
+    def load(name: str) -> dict:
+        path = folder.path(name)
         return read_json(path) if path.is_file() else {}
 
-    report, training, predictions = (
-        load("data_report.json"),
-        load("training_summary.json"),
-        load("predictions.json"),
-    )
+    report, training, predictions = load("data_report"), load("training_summary"), load("predictions")
     publish = results.get("publish") or {}
     return {
         "users": {

@@ -87,9 +87,9 @@ def resolve_source(
 
 def _run_name(run_dir: Path) -> str:
     """The bot's name (its handles, as the default repo id has them), else the folder's name."""
-    from huggingtweets.runfolder import bot_name, read_json
+    from huggingtweets.runfolder import RunFolder, bot_name, read_json
 
-    users = run_dir / "users.json"
+    users = RunFolder(run_dir).users
     try:
         return bot_name(u["handle"] for u in read_json(users))
     except (OSError, ValueError, TypeError, KeyError):  # no or unreadable users.json: a bare run folder

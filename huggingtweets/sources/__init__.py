@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from huggingtweets.errors import InputError, SourceError
-from huggingtweets.runfolder import atomic_dir, atomic_write_json, default_run_dir
+from huggingtweets.runfolder import RunFolder, atomic_dir, atomic_write_json, default_run_dir
 from huggingtweets.sources import registry
 from huggingtweets.sources.handles import Handle, is_valid_key, parse_handle
 from huggingtweets.sources.record import Post, UserInfo
@@ -205,7 +205,7 @@ def fetch(
                 # what `refresh` counts new posts from: those written after the newest read now
                 entry["newest_post_at"] = max((p.created_at for p in posts if p.created_at), default=None)
             users.append(entry)
-    atomic_write_json(run_dir / "users.json", users)
+    atomic_write_json(RunFolder(run_dir).users, users)
     return users
 
 
@@ -214,7 +214,7 @@ def read_users(run_dir: Path | str) -> list[dict]:
     from huggingtweets.errors import StageError
     from huggingtweets.runfolder import read_json
 
-    path = Path(run_dir) / "users.json"
+    path = RunFolder(run_dir).users
     if not path.is_file():
         raise StageError(
             f"run folder {run_dir} has no users.json",

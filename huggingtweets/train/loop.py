@@ -16,7 +16,7 @@ from typing import Any
 
 from huggingtweets.errors import Cancelled, TrainingError
 from huggingtweets.events import CancelToken, EpochEnd, Events, TrainStep, ignore
-from huggingtweets.runfolder import atomic_dir, atomic_write_json
+from huggingtweets.runfolder import RunFolder, atomic_dir, atomic_write_json
 from huggingtweets.train.checkpoints import (
     checkpoint_folders,
     checkpoint_path,
@@ -425,7 +425,7 @@ def _train(
             "thread_probe": probe.record() if probe is not None else None,
             **environment_summary(accelerator),
         }
-        atomic_write_json(run_dir / "training_summary.json", summary)
+        atomic_write_json(RunFolder(run_dir).training_summary, summary)
         if not config.keep_final_checkpoints:
             # Written after the summary: a run that dies in between still resumes from them.
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
