@@ -49,6 +49,27 @@ class TrainConfig:
         "posts), a Hub id or a local folder.",
         metavar="gpt2|tiny|HUB_ID|PATH",
     )
+    # --- LoRA (huggingtweets/train/lora.py): train small low-rank adapters instead of every weight; they
+    # are merged into the weights at save time, so the bot loads with pipeline() and no peft.
+    lora_r: int = knob(
+        0,
+        "LoRA rank (0 = full fine-tune). Trains rank-r adapters on the family's projections (needs peft).",
+        min=0,
+        max=4096,
+    )
+    # None = 2 x rank, the ratio the LoRA paper's and peft's examples use.
+    lora_alpha: float | None = knob(None, "LoRA scaling alpha (empty = 2 x --lora-r).", above=0)
+    lora_dropout: float = knob(0.05, "Dropout on the LoRA adapters' input.", min=0, below=1)
+    # None = the base family's (basemodel.FAMILIES): GPT-2's c_attn,c_proj; Llama's attention and MLP.
+    lora_target_modules: str | None = knob(
+        None,
+        "Comma-separated module names LoRA adapts (empty = the base family's).",
+        metavar="NAME,NAME",
+    )
+    lora_4bit: bool = knob(
+        False,
+        "QLoRA: load the base in 4 bits (bitsandbytes, GPU only; needs --lora-r).",
+    )
     # --- schedule (defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, cosine, no warm-up)
     epochs: int = knob(4, "Passes over the training blocks.", min=1, max=MAX_EPOCHS)
     # None = the original's 1.372e-4 for a pretrained base, 1e-3 for `tiny` (trained from scratch:
