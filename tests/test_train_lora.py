@@ -226,3 +226,40 @@ def test_lora_on_cpu_with_4bit_fails_before_loading(tmp_path, tiny_base_dir):
     with pytest.raises(TrainingError, match="QLoRA\\) is not offered on a CPU"):
         train(tmp_path, _lora_config(tiny_base_dir, lora_4bit=True))
     assert not (tmp_path / "model").exists()
+
+
+def test_app_train_form_has_the_lora_rank():
+    from huggingtweets.app.handlers import _train_fields
+    from huggingtweets.errors import InputError
+
+    assert _train_fields("smollm2-135m", None, "", 16.0) == {"base_model": "smollm2-135m", "lora_r": 16}
+    with pytest.raises(InputError, match=r"`lora r: -2` in the Train form: expected a whole number >= 0"):
+        _train_fields("gpt2", None, "", -2)
+
+
+def test_publish_adapter_pushes_adapter_folder_and_a_plain_publish_removes_it(hub, card_run_dir):
+    from huggingface_hub import HfApi
+
+    from huggingtweets.card import write_card
+    from huggingtweets.errors import StageError
+    from huggingtweets.publish import publish
+
+    repo = "huggingtweets/ada_l-grace_h"
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    (card_run_dir / "model" / "model.safetensors").write_bytes(b"merged weights")
+    write_card(card_run_dir, repo_id=repo)
+    with pytest.raises(StageError, match=r"holds no LoRA adapter .*--lora-r") as err:
+        publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token, adapter=True)
+    assert "\n" not in str(err.value) and not api.repo_exists(repo)
+
+    adapter = card_run_dir / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"r": 8, "peft_type": "LORA"}')
+    (adapter / "adapter_model.safetensors").write_bytes(b"adapter weights")
+    publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token, adapter=True)
+    files = set(api.list_repo_files(repo))
+    assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors", "model.safetensors"} <= files
+    assert "adapter_config.json" not in files  # at the root, pipeline() would take the bot for an adapter
+
+    publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token)
+    assert not any(f.startswith("adapter/") for f in api.list_repo_files(repo))
