@@ -13,8 +13,9 @@ posts the bundled sample archive (or ``--archive`` for a real one). Ratios are a
 fine-tune measured in the same run. The load average before and after is printed: the figures are
 only comparable within one run when other work shares the cores.
 
-    python benchmarks/bench_lora.py                                  # sample archive, 3 epochs, ~10 min on 2 cores
-    python benchmarks/bench_lora.py --archive ../shared/data/archives/smithjd-2022 --epochs 2
+    python benchmarks/bench_lora.py          # 120 posts of the sample archive, 2 epochs: ~15 min on 2 loaded cores
+    python benchmarks/bench_lora.py --max-posts 0 --block-size 256 --epochs 3       # the whole archive
+    python benchmarks/bench_lora.py --archive ../shared/data/archives/smithjd-2022 --max-posts 0
 """
 
 from __future__ import annotations
@@ -108,9 +109,12 @@ def main() -> None:
     parser.add_argument("--base-model", default="smollm2-135m")
     parser.add_argument("--archive", type=Path, help="a real archive (default: the bundled sample)")
     parser.add_argument("--ranks", default="8,32", help="the two LoRA ranks, comma-separated")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--max-posts", type=int, default=120, help="posts used (0 = all); keeps the run short"
+    )
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--block-size", type=int, default=256)
+    parser.add_argument("--block-size", type=int, default=128)
     parser.add_argument("--precision", default="no", help="mixed_precision for every contender")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lora-lr", type=float, default=1e-3)
@@ -126,12 +130,14 @@ def main() -> None:
 
     print(cpu_line())
     posts = load_archive_posts(args.archive) if args.archive else load_posts()
+    if args.max_posts:
+        posts = posts[: args.max_posts]
     base = resolve_base(args.base_model)
     load_before = os.getloadavg()
     names = ["full"] + [f"lora-{int(r)}" for r in args.ranks.split(",")]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        run = make_run_dir(Path(tmp), posts, validation=max(20, len(posts) // 10))
+        run = make_run_dir(Path(tmp), posts, validation=max(20, len(posts) // 6))
         for name in names:
             results[name] = run_contender(name, args, run, base)
             print(f"{name}: {json.dumps(results[name])}", flush=True)

@@ -29,6 +29,9 @@ SAVE_DTYPES = ("float32", "bfloat16")
 COMPILE = ("auto", "yes", "no")
 ORIGINAL_LEARNING_RATE = 1.372e-4  # the original huggingtweets' fine-tuning rate for GPT-2
 TINY_LEARNING_RATE = 1e-3  # for the tiny base, trained from random weights
+# LoRA's adapters start at zero (B = 0) and move ~10x slower at a full fine-tune's rate; measured on
+# SmolLM2-135M in benchmarks/RESULTS.md ("LoRA vs full fine-tune").
+LORA_LEARNING_RATE = 1e-3
 # A pretrained base overfits a person's posts within a few epochs (SmolLM2-135M: best at epoch 2 of 4,
 # issue 19); a tiny base learning from scratch has noisier validation and keeps improving longer.
 PRETRAINED_PATIENCE = 1
@@ -77,7 +80,7 @@ class TrainConfig:
     learning_rate: float | None = knob(
         None,
         "Peak AdamW learning rate, reached after warm-up (cosine "
-        "schedule). Default: 1.372e-4, or 1e-3 for tiny.",
+        "schedule). Default: 1.372e-4, or 1e-3 for tiny and for LoRA (--lora-r).",
         above=0,
     )
     # Measured on SmolLM2-135M (issue 19): validation perplexity 69.8 -> 63.5 -> 66.2 -> 66.8 over 4
@@ -195,7 +198,9 @@ class TrainConfig:
     def peak_learning_rate(self, base_is_tiny: bool) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return TINY_LEARNING_RATE if base_is_tiny else ORIGINAL_LEARNING_RATE
+        if base_is_tiny:
+            return TINY_LEARNING_RATE
+        return LORA_LEARNING_RATE if self.lora_r else ORIGINAL_LEARNING_RATE
 
     @classmethod
     def field_names(cls) -> list[str]:
