@@ -263,3 +263,32 @@ def test_publish_adapter_pushes_adapter_folder_and_a_plain_publish_removes_it(hu
 
     publish(card_run_dir, org="huggingtweets", endpoint=hub.url, token=hub.token)
     assert not any(f.startswith("adapter/") for f in api.list_repo_files(repo))
+
+
+def test_merging_into_a_reloaded_base_equals_the_delta_merge(tiny_base_dir):
+    """QLoRA's save path (the base loaded again in full precision) gives the same weights, here on a
+    CPU with an unquantized base: the code that a 4-bit GPU run takes, checked where it can be."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from huggingtweets.train.lora import apply_lora, merged_state_dict
+
+    torch.manual_seed(0)
+    overrides = {"activation_function": "gelu_pytorch_tanh"}
+    model = apply_lora(
+        AutoModelForCausalLM.from_pretrained(tiny_base_dir, **overrides),
+        TrainConfig(lora_r=4),
+        _base("gpt2"),
+    )
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)  # as if trained: B starts at zero
+    beside = merged_state_dict(model)
+    reloaded = merged_state_dict(model, reload_from=tiny_base_dir, overrides=overrides)
+    assert beside.keys() == reloaded.keys()
+    assert max(float((beside[k] - reloaded[k]).abs().max()) for k in beside) < 1e-6
+    base = AutoModelForCausalLM.from_pretrained(tiny_base_dir).state_dict()
+    assert not torch.equal(
+        beside["transformer.h.1.mlp.c_proj.weight"], base["transformer.h.1.mlp.c_proj.weight"]
+    )

@@ -156,7 +156,7 @@ def _train(
             base_dir,
             dtype=torch.float32,
             **base.overrides(config.attention_dropout),
-            **lora.load_kwargs(config),
+            **lora.load_kwargs(config, accelerator.local_process_index),
         )
     except (OSError, ValueError) as err:
         raise TrainingError(
@@ -469,7 +469,11 @@ def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset,
         from huggingtweets.train import lora
 
         # The adapters merged into the weights: the bot loads with pipeline() and no peft.
-        state_dict = lora.merged_state_dict(unwrapped)
+        state_dict = lora.merged_state_dict(
+            unwrapped,
+            reload_from=base.folder if config.lora_4bit else None,
+            overrides=base.overrides(config.attention_dropout),
+        )
         if accelerator.is_main_process:
             with atomic_dir(out.parent / lora.ADAPTER_DIRNAME) as tmp:
                 lora.save_adapter(unwrapped, tmp, base)

@@ -73,8 +73,11 @@ def check_lora(config, device_type: str) -> None:
             )
 
 
-def load_kwargs(config) -> dict[str, Any]:
-    """Extra ``from_pretrained`` keywords: the 4-bit quantization of QLoRA, else none."""
+def load_kwargs(config, device_index: int = 0) -> dict[str, Any]:
+    """Extra ``from_pretrained`` keywords: the 4-bit quantization of QLoRA, else none.
+
+    A 4-bit model cannot be moved once loaded, so it is loaded onto this process's GPU directly.
+    """
     if not (config.lora_r and config.lora_4bit):
         return {}
     import torch
@@ -86,7 +89,8 @@ def load_kwargs(config) -> dict[str, Any]:
             bnb_4bit_quant_type="nf4",  # the QLoRA paper's data type
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
-        )
+        ),
+        "device_map": {"": device_index},
     }
 
 
@@ -123,15 +127,21 @@ def parameter_counts(model) -> dict[str, int]:
     return {"trainable_parameters": trainable, "total_parameters": total}
 
 
-def merged_state_dict(peft_model) -> dict:
+def merged_state_dict(peft_model, *, reload_from: Path | None = None, overrides: dict | None = None) -> dict:
     """The plain model's weights with every adapter's delta added, computed beside the weights.
 
     Nothing is merged in place (training goes on after a best epoch is saved, and merge + unmerge
     would drift the base by rounding). Keys are the base model class's own (no ``base_layer``,
     no ``lora_``), so ``save_pretrained`` writes a model that loads without peft.
+
+    ``reload_from`` (QLoRA, whose base is held in 4 bits): the adapters are merged into the base's
+    full-precision weights, loaded again from that folder on the CPU, instead of dequantized ones.
     """
     import torch
     from peft.tuners.lora import LoraLayer
+
+    if reload_from is not None:
+        return _merged_into_reloaded_base(peft_model, Path(reload_from), overrides or {})
 
     inner = peft_model.get_base_model()
     deltas: dict[str, torch.Tensor] = {}
@@ -150,6 +160,24 @@ def merged_state_dict(peft_model) -> dict:
                 key = f"{module_name}.{param}"
             out[key] = value
     return out
+
+
+def _merged_into_reloaded_base(peft_model, folder: Path, overrides: dict) -> dict:
+    import copy
+
+    import torch
+    from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(peft_model.peft_config[ADAPTER])
+    config.inference_mode = True
+    base = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **overrides)
+    fresh = get_peft_model(base, config)
+    adapter = {
+        k: v.detach().to("cpu", torch.float32) for k, v in get_peft_model_state_dict(peft_model).items()
+    }
+    set_peft_model_state_dict(fresh, adapter)
+    return fresh.merge_and_unload().state_dict()
 
 
 def save_adapter(peft_model, out: Path, base) -> Path:
