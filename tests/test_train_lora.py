@@ -169,6 +169,11 @@ def test_lora_settings_are_flags_and_yaml_keys(tmp_path):
     assert (config.lora_r, config.lora_alpha, config.lora_dropout) == (8, 4.0, 0.1)
     assert config.lora_target_modules == "q_proj,v_proj"
     assert config.weight_settings()["lora_r"] == 8  # a different rank re-trains
+    assert config.weight_settings()["lora_dropout"] == 0.1
+    # A full fine-tune: its fingerprint is the one from before LoRA existed, whatever the LoRA details say.
+    full = TrainConfig(lora_dropout=0.3).weight_settings()
+    assert not any(k.startswith("lora_") for k in full) and full == TrainConfig().weight_settings()
+    assert [k for k in TrainConfig().hyperparameters() if k.startswith("lora_")] == ["lora_r"]
     with pytest.raises(Exception, match="lora-r"):
         TrainConfig.load(lora_r="-1")
 

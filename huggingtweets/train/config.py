@@ -225,14 +225,29 @@ class TrainConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         """What describes the training, for the summary, trackers and the card (no session control)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if FIELDS[k].metadata["recorded"]}
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if FIELDS[k].metadata["recorded"] and k not in self._unused_lora_knobs()
+        }
 
     def weight_settings(self) -> dict[str, Any]:
         """The knobs the trained weights depend on: the train stage's fingerprint."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if FIELDS[k].metadata["affects_weights"]}
+        # A full fine-tune's fingerprint leaves LoRA out: folders trained before it existed stay current.
+        unused = {*self._unused_lora_knobs(), *(("lora_r",) if not self.lora_r else ())}
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if FIELDS[k].metadata["affects_weights"] and k not in unused
+        }
+
+    def _unused_lora_knobs(self) -> tuple[str, ...]:
+        """The adapter's knobs when no adapter is trained (--lora-r 0): they change nothing."""
+        return () if self.lora_r else LORA_DETAILS
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+LORA_DETAILS = ("lora_alpha", "lora_dropout", "lora_target_modules", "lora_4bit")
 
 
 def flag_name(name: str) -> str:
