@@ -21,7 +21,9 @@ from huggingtweets.runfolder import LAYOUT, RunFolder, atomic_write_json
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # Files in the repo that publish manages: an avatar no longer in the run is deleted in the same commit.
-MANAGED_PREFIXES = ("avatars/",)
+# `publish --publish-adapter` pushes DIR/adapter as adapter/: a publish without it removes it again.
+MANAGED_PREFIXES = ("avatars/", "adapter/")
+ADAPTER_PREFIX = "adapter/"
 # `publish --gguf` puts the bot's GGUF in DIR/model/: retraining drops it, and so does the next publish.
 MANAGED_SUFFIXES = (".gguf",)
 MANAGED_NAMES = ("Modelfile",)
@@ -240,7 +242,20 @@ def _check_model_dir(run_dir: Path) -> Path:
     return model_dir
 
 
-def _operations(model_dir: Path, remote_files: list[str]) -> list:
+def check_adapter_dir(run_dir: Path) -> Path:
+    from huggingtweets.train.lora import ADAPTER_DIRNAME
+
+    adapter = run_dir / ADAPTER_DIRNAME
+    if not (adapter / "adapter_config.json").is_file():
+        raise StageError(
+            f"--publish-adapter: {adapter} holds no LoRA adapter (adapter_config.json missing): "
+            "expected a bot trained with --lora-r",
+            hint=f"run: huggingtweets train --run-dir {run_dir} --lora-r 16, or publish without --publish-adapter",
+        )
+    return adapter
+
+
+def _operations(model_dir: Path, remote_files: list[str], adapter_dir: Path | None = None) -> list:
     from huggingtweets.hubclient import commit_add, commit_delete
 
     local = {}
@@ -248,6 +263,11 @@ def _operations(model_dir: Path, remote_files: list[str]) -> list:
         rel = path.relative_to(model_dir).as_posix()
         if path.is_file() and not any(part.startswith(".") for part in rel.split("/")):
             local[rel] = path
+    if adapter_dir is not None:
+        # Under adapter/, not beside config.json: pipeline() would take the repo for an adapter.
+        for path in sorted(adapter_dir.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                local[ADAPTER_PREFIX + path.name] = path
     ops = [commit_add(rel, str(path)) for rel, path in local.items()]
     managed = [
         f
@@ -265,11 +285,13 @@ def publish_run(
     template: str | Path | None = None,
     events: Events = ignore,
     rendered: Any = None,
+    adapter: bool = False,
 ) -> PublishResult:
     """The one publish flow (``run``, ``huggingtweets publish``, the app): render the card again when
     it is missing or stale for this target, then push the model folder in one commit.
 
-    ``rendered(reason)`` is told when the card was rendered again. The caller holds the run lock.
+    ``rendered(reason)`` is told when the card was rendered again. ``adapter`` also pushes the LoRA
+    adapter (DIR/adapter) as adapter/. The caller holds the run lock.
     """
     from huggingtweets.card import write_card
 
@@ -288,7 +310,7 @@ def publish_run(
         write_card(run_dir, repo_id=target.repo_id, template=template, hub_url=target.hub_url)
         if rendered is not None:
             rendered(stale)
-    return publish(run_dir, target, events=events)
+    return publish(run_dir, target, events=events, adapter=adapter)
 
 
 def publish(
@@ -302,6 +324,7 @@ def publish(
     token: str | None = None,
     client=None,
     events: Events = ignore,
+    adapter: bool = False,
 ) -> PublishResult:
     """Publish DIR/model/ to ``target`` (or one resolved from the keywords), as its card was rendered.
 
@@ -321,6 +344,7 @@ def publish(
         client = client or HubClient(endpoint=endpoint, token=token)
         target = resolve_target(run_dir, client=client, repo_id=repo_id, namespace=org, private=private)
     model_dir = _check_model_dir(run_dir)
+    adapter_dir = check_adapter_dir(run_dir) if adapter else None
     client, repo_id, private = target.client, target.repo_id, target.private
 
     # The card stage's output must be for this repo and this Hub; validated (locally, then by the
@@ -364,7 +388,7 @@ def publish(
     try:
         commit = client.create_commit(
             repo_id,
-            _operations(model_dir, remote),
+            _operations(model_dir, remote, adapter_dir),
             message=summary,
             description=description,
             parent_commit=parent,

@@ -60,10 +60,10 @@ def _take_upload(item: Any, session: Session, max_upload_mb: int = DEFAULT_MAX_U
     return str(dest)
 
 
-def _train_fields(base_model: str, epochs: Any, learning_rate: Any) -> dict[str, Any]:
+def _train_fields(base_model: str, epochs: Any, learning_rate: Any, lora_r: Any = None) -> dict[str, Any]:
     """The Train form's fields, typed and checked by the same coercer as flags and config files."""
     train: dict[str, Any] = {"base_model": (base_model or "gpt2").strip()}
-    for name, value in (("epochs", epochs), ("learning_rate", learning_rate)):
+    for name, value in (("epochs", epochs), ("learning_rate", learning_rate), ("lora_r", lora_r)):
         if value is None or not str(value).strip():
             continue  # blank: the trainer's default
         train[name] = coerce_key(TRAIN_FIELDS[name], name.replace("_", " "), value, where="the Train form")
@@ -160,7 +160,14 @@ class Handlers:
 
     # ------------------------------------------------------------------ training
 
-    def train(self, base_model: str, epochs: float | None, learning_rate: str | None, request: gr.Request):
+    def train(
+        self,
+        base_model: str,
+        epochs: float | None,
+        learning_rate: str | None,
+        lora_r: float | None,
+        request: gr.Request,
+    ):
         """Run the pipeline (no publish) and stream its progress; finish with the results."""
         session = self.session(request)
         progress = Progress()
@@ -171,7 +178,7 @@ class Handlers:
             yield self._progress(progress, "a training is already running") + (gr.skip(),) * 6
             return
         try:
-            train = _train_fields(base_model, epochs, learning_rate)
+            train = _train_fields(base_model, epochs, learning_rate, lora_r)
             config = RunConfig(
                 **session.sources,
                 train=train,

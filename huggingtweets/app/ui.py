@@ -97,6 +97,16 @@ def build(
                     elem_id="ht-learning-rate",
                     placeholder=f"blank: the default ({ORIGINAL_LEARNING_RATE:g} for GPT-2, {TINY_LEARNING_RATE:g} for tiny)",
                 )
+                lora_r = gr.Number(
+                    DEFAULTS.lora_r,
+                    precision=0,
+                    minimum=TRAIN_FIELDS["lora_r"].metadata["min"],
+                    maximum=TRAIN_FIELDS["lora_r"].metadata["max"],
+                    label="LoRA rank",
+                    info=TRAIN_FIELDS["lora_r"].metadata["help"],
+                    min_width=120,
+                    elem_id="ht-lora-r",
+                )
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary", interactive=False, elem_id="ht-train")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ht-cancel")
@@ -168,7 +178,7 @@ def build(
         )
         train_btn.click(
             handlers.train,
-            [base_model, epochs, learning_rate],
+            [base_model, epochs, learning_rate, lora_r],
             [
                 status,
                 loss_plot,

@@ -85,7 +85,10 @@ def card(run_dir: Path, template: Path | None, repo_id: str | None) -> None:
 @click.option("--gguf", type=click.Choice(GGUF_TYPES), is_flag=False, flag_value="f16", default=None,
               help="Also push the bot as GGUF (default f16) and an Ollama Modelfile, in the same commit; "
               "the card gets a 'Run it locally' section.")  # fmt: skip
-def publish(run_dir: Path, endpoint, template, gguf, **params) -> None:
+@click.option("--publish-adapter", is_flag=True, default=False,
+              help="Also push the LoRA adapter (DIR/adapter, from --lora-r) as adapter/; the bot itself "
+              "is merged and loads without peft.")  # fmt: skip
+def publish(run_dir: Path, endpoint, template, gguf, publish_adapter, **params) -> None:
     """Push DIR/model/ (weights, tokenizer, card, avatars, preview) to the Hub in one commit.
 
     The token comes from HF_TOKEN or `hf auth login`; it is never printed. The card stage runs
@@ -96,6 +99,7 @@ def publish(run_dir: Path, endpoint, template, gguf, **params) -> None:
     huggingtweets publish --run-dir runs/jack
     huggingtweets publish --run-dir runs/jack --org my-bots --public
     huggingtweets publish --run-dir runs/jack --gguf q8_0
+    huggingtweets publish --run-dir runs/jack --publish-adapter
     """
     from huggingtweets.cli.progress import renderer
     from huggingtweets.hubclient import HubClient
@@ -108,6 +112,10 @@ def publish(run_dir: Path, endpoint, template, gguf, **params) -> None:
 
     if repo_id is not None:
         check_repo_id(repo_id)  # before the card is touched
+    if publish_adapter:
+        from huggingtweets.publish import check_adapter_dir
+
+        check_adapter_dir(run_dir)  # before any request
     target = resolve_target(
         run_dir, client=HubClient(endpoint=endpoint), repo_id=repo_id, namespace=org, private=private
     )
@@ -127,6 +135,7 @@ def publish(run_dir: Path, endpoint, template, gguf, **params) -> None:
                     target,
                     template=template,
                     events=display,
+                    adapter=publish_adapter,
                     rendered=lambda stale: click.echo(
                         f"Rendered the card for {target.repo_id}: the model folder {stale}.", err=True
                     ),

@@ -27,6 +27,11 @@ class Family:
     attention_dropout_field: str | None = None
     # Config fields the card's hyperparameter table shows as the base applied them.
     shown_fields: tuple[str, ...] = ()
+    # Modules LoRA adapts by default (``--lora-target-modules`` overrides), as peft's
+    # utils/constants.py lists them per model type; () = none known, the user must name them.
+    lora_target_modules: tuple[str, ...] = ()
+    # True where those modules store weights as (in, out), GPT-2's Conv1D: peft must transpose its delta.
+    lora_fan_in_fan_out: bool = False
 
     def overrides(self, attention_dropout: float | None) -> dict[str, Any]:
         """The config fields training sets on this family's base (``from_pretrained`` keywords)."""
@@ -44,6 +49,9 @@ FAMILIES: dict[str, Family] = {
         fixed_overrides={"activation_function": "gelu_pytorch_tanh"},
         attention_dropout_field="attn_pdrop",
         shown_fields=("attn_pdrop", "resid_pdrop", "embd_pdrop", "activation_function", "n_layer", "n_embd"),
+        # Attention's fused QKV and both output projections (c_proj is in attention and MLP).
+        lora_target_modules=("c_attn", "c_proj"),
+        lora_fan_in_fan_out=True,
     ),
     "llama": Family(
         name="Llama",
@@ -56,6 +64,7 @@ FAMILIES: dict[str, Family] = {
             "hidden_size",
             "tie_word_embeddings",
         ),
+        lora_target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
     ),
 }
 # "a pre-trained {name} model" on the card

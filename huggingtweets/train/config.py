@@ -29,6 +29,9 @@ SAVE_DTYPES = ("float32", "bfloat16")
 COMPILE = ("auto", "yes", "no")
 ORIGINAL_LEARNING_RATE = 1.372e-4  # the original huggingtweets' fine-tuning rate for GPT-2
 TINY_LEARNING_RATE = 1e-3  # for the tiny base, trained from random weights
+# LoRA's adapters start at zero (B = 0) and move ~10x slower at a full fine-tune's rate; measured on
+# SmolLM2-135M in benchmarks/RESULTS.md ("LoRA vs full fine-tune").
+LORA_LEARNING_RATE = 1e-3
 # A pretrained base overfits a person's posts within a few epochs (SmolLM2-135M: best at epoch 2 of 4,
 # issue 19); a tiny base learning from scratch has noisier validation and keeps improving longer.
 PRETRAINED_PATIENCE = 1
@@ -49,6 +52,27 @@ class TrainConfig:
         "posts), a Hub id or a local folder.",
         metavar="gpt2|tiny|HUB_ID|PATH",
     )
+    # --- LoRA (huggingtweets/train/lora.py): train small low-rank adapters instead of every weight; they
+    # are merged into the weights at save time, so the bot loads with pipeline() and no peft.
+    lora_r: int = knob(
+        0,
+        "LoRA rank (0 = full fine-tune). Trains rank-r adapters on the family's projections (needs peft).",
+        min=0,
+        max=4096,
+    )
+    # None = 2 x rank, the ratio the LoRA paper's and peft's examples use.
+    lora_alpha: float | None = knob(None, "LoRA scaling alpha (empty = 2 x --lora-r).", above=0)
+    lora_dropout: float = knob(0.05, "Dropout on the LoRA adapters' input.", min=0, below=1)
+    # None = the base family's (basemodel.FAMILIES): GPT-2's c_attn,c_proj; Llama's attention and MLP.
+    lora_target_modules: str | None = knob(
+        None,
+        "Comma-separated module names LoRA adapts (empty = the base family's).",
+        metavar="NAME,NAME",
+    )
+    lora_4bit: bool = knob(
+        False,
+        "QLoRA: load the base in 4 bits (bitsandbytes, GPU only; needs --lora-r).",
+    )
     # --- schedule (defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, cosine, no warm-up)
     epochs: int = knob(4, "Passes over the training blocks.", min=1, max=MAX_EPOCHS)
     # None = the original's 1.372e-4 for a pretrained base, 1e-3 for `tiny` (trained from scratch:
@@ -56,7 +80,7 @@ class TrainConfig:
     learning_rate: float | None = knob(
         None,
         "Peak AdamW learning rate, reached after warm-up (cosine "
-        "schedule). Default: 1.372e-4, or 1e-3 for tiny.",
+        "schedule). Default: 1.372e-4, or 1e-3 for tiny and for LoRA (--lora-r).",
         above=0,
     )
     # Measured on SmolLM2-135M (issue 19): validation perplexity 69.8 -> 63.5 -> 66.2 -> 66.8 over 4
@@ -174,7 +198,9 @@ class TrainConfig:
     def peak_learning_rate(self, base_is_tiny: bool) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return TINY_LEARNING_RATE if base_is_tiny else ORIGINAL_LEARNING_RATE
+        if base_is_tiny:
+            return TINY_LEARNING_RATE
+        return LORA_LEARNING_RATE if self.lora_r else ORIGINAL_LEARNING_RATE
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -199,14 +225,29 @@ class TrainConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         """What describes the training, for the summary, trackers and the card (no session control)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if FIELDS[k].metadata["recorded"]}
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if FIELDS[k].metadata["recorded"] and k not in self._unused_lora_knobs()
+        }
 
     def weight_settings(self) -> dict[str, Any]:
         """The knobs the trained weights depend on: the train stage's fingerprint."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if FIELDS[k].metadata["affects_weights"]}
+        # A full fine-tune's fingerprint leaves LoRA out: folders trained before it existed stay current.
+        unused = {*self._unused_lora_knobs(), *(("lora_r",) if not self.lora_r else ())}
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if FIELDS[k].metadata["affects_weights"] and k not in unused
+        }
+
+    def _unused_lora_knobs(self) -> tuple[str, ...]:
+        """The adapter's knobs when no adapter is trained (--lora-r 0): they change nothing."""
+        return () if self.lora_r else LORA_DETAILS
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+LORA_DETAILS = ("lora_alpha", "lora_dropout", "lora_target_modules", "lora_4bit")
 
 
 def flag_name(name: str) -> str:

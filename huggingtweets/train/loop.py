@@ -85,6 +85,7 @@ def _train(
     from torch.utils.data import DataLoader
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
+    from huggingtweets.train import lora
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
     from huggingtweets.train.speed import Phases, ThreadProbe, auto_cpu_threads, cpu_cores, should_compile
@@ -120,6 +121,7 @@ def _train(
     if not is_main:
         events = ignore  # one report per step, from the main process
     set_seed(config.seed)
+    lora.check_lora(config, accelerator.device.type)  # peft missing, QLoRA on a CPU: before any loading
 
     # --- data and base model -------------------------------------------------------------------
     dataset = load_run_dataset(run_dir)  # the posts; no `datasets` import (see data.py)
@@ -128,6 +130,7 @@ def _train(
         if is_main and not resume:
             # A fresh run starts over: old checkpoints (and a tiny base built from older posts) go.
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(run_dir / lora.ADAPTER_DIRNAME, ignore_errors=True)  # a LoRA run's, if any
             if config.base_model == "tiny":
                 shutil.rmtree(tiny_dir, ignore_errors=True)
         if is_main and resume:
@@ -150,7 +153,10 @@ def _train(
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            base_dir, dtype=torch.float32, **base.overrides(config.attention_dropout)
+            base_dir,
+            dtype=torch.float32,
+            **base.overrides(config.attention_dropout),
+            **lora.load_kwargs(config, accelerator.local_process_index),
         )
     except (OSError, ValueError) as err:
         raise TrainingError(
@@ -159,6 +165,17 @@ def _train(
         ) from err
     if getattr(model, "loss_type", None) is None:
         model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
+    lora_record: dict[str, Any] | None = None
+    if config.lora_r:
+        model = lora.apply_lora(model, config, base)  # base frozen; only the adapters train
+        lora_record = {
+            "r": config.lora_r,
+            "alpha": lora.lora_alpha(config),
+            "dropout": config.lora_dropout,
+            "target_modules": lora.target_modules(config, base),
+            "4bit": config.lora_4bit,
+            **lora.parameter_counts(model),
+        }
     context = getattr(model.config, "n_positions", None) or getattr(
         model.config, "max_position_embeddings", 1024
     )
@@ -239,6 +256,14 @@ def _train(
         "base_model": base_name,
         "block_size": block_size,
         "learning_rate": learning_rate,
+        **(
+            {
+                "lora_alpha": lora_record["alpha"],
+                "lora_target_modules": ",".join(lora_record["target_modules"]),
+            }
+            if lora_record
+            else {}
+        ),
         "total_steps": total_steps,
         "num_processes": accelerator.num_processes,
         "effective_batch_size": config.batch_size
@@ -417,6 +442,7 @@ def _train(
                 "last": _ppl(state.last_validation_loss),
             },
             "history": state.history,
+            "lora": lora_record,
             "tokens_per_second": round(session_tokens / max(train_seconds, 1e-9), 1),
             "wall_time_s": round(time.perf_counter() - started, 2),
             "phases_s": phases.split(),
@@ -439,9 +465,23 @@ def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset,
 
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
-    # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
-    # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
-    state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
+    if config.lora_r:
+        from huggingtweets.train import lora
+
+        # The adapters merged into the weights: the bot loads with pipeline() and no peft.
+        state_dict = lora.merged_state_dict(
+            unwrapped,
+            reload_from=base.folder if config.lora_4bit else None,
+            overrides=base.overrides(config.attention_dropout),
+        )
+        if accelerator.is_main_process:
+            with atomic_dir(out.parent / lora.ADAPTER_DIRNAME) as tmp:
+                lora.save_adapter(unwrapped, tmp, base)
+        unwrapped = unwrapped.get_base_model()
+    else:
+        # get_state_dict gathers sharded (FSDP/DeepSpeed) weights on every process; torch.compile's
+        # wrapper prefixes every key with "_orig_mod.", which the saved model must not carry.
+        state_dict = {k.removeprefix("_orig_mod."): v for k, v in accelerator.get_state_dict(model).items()}
     if accelerator.is_main_process:
         with atomic_dir(out) as tmp:
             save_model(
