@@ -126,6 +126,7 @@ class Handlers:
             keep_newlines=defaults.keep_newlines,
             keep_replies=defaults.keep_replies,
             detect_languages=defaults.detect_languages,
+            validation=defaults.validation,
         )
         return report, notes
 
