@@ -23,6 +23,7 @@ from typing import Any
 
 from huggingtweets import settings
 from huggingtweets.errors import InputError
+from huggingtweets.prepare import VALIDATION_SPLITS
 from huggingtweets.redact import redact
 from huggingtweets.settings import BadValue, knob, shown
 from huggingtweets.sources import registry as _sources  # the help of the source options
@@ -115,6 +116,13 @@ class RunConfig:
     keep_newlines: bool = knob(False, "Keep line breaks inside posts.")
     keep_replies: bool = knob(
         True, "Keep replies (their leading @mentions are stripped).", off_flag="--drop-replies"
+    )
+    # A bot is asked to write the person's next posts: "newest" measures that, "random" measures style.
+    validation: str = knob(
+        "random",
+        "Which posts of each person are held out for validation: random (a seeded 10%) or newest "
+        "(the latest 10% by date; posts without a date count as oldest).",
+        choices=VALIDATION_SPLITS,
     )
     detect_languages: bool = knob(
         True,

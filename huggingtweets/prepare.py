@@ -2,8 +2,9 @@
 
 Reads ``raw/<handle>.jsonl`` and ``users.json`` (written by fetch); writes ``dataset/`` (a
 ``datasets.DatasetDict`` with ``train`` and ``validation``, columns ``text`` and ``handle``) and
-``data_report.json``. Each user is split ~90/10 on its own, with a seed, so every user is in the
-validation set; then the smaller users' training posts are oversampled up to the largest user's
+``data_report.json``. Each user is split ~90/10 on its own, so every user is in the validation set:
+a seeded random 10%, or with ``validation="newest"`` the latest 10% by date (a bot is asked to write
+the person's next posts, and a random split flatters it with posts from the same weeks as its training); then the smaller users' training posts are oversampled up to the largest user's
 count, so each epoch sees every user about equally (as the original huggingtweets did).
 """
 
@@ -14,7 +15,7 @@ import random
 from pathlib import Path
 
 from huggingtweets.clean import DROP_REASONS, MIN_WORDS, clean_posts, count_tokens
-from huggingtweets.errors import NotEnoughDataError, SourceError, StageError
+from huggingtweets.errors import InputError, NotEnoughDataError, SourceError, StageError
 from huggingtweets.languages import base_tokenizer, fit_warning, language_report, tokenizer_fit
 from huggingtweets.runfolder import RunFolder, atomic_dir, atomic_write_json
 from huggingtweets.scripts import CHARACTERS_PER_WORD
@@ -22,6 +23,7 @@ from huggingtweets.scripts import CHARACTERS_PER_WORD
 MIN_CHARACTERS = 6_000  # below this a bot learns nothing useful: an error
 WARN_CHARACTERS = 40_000  # below this it will mostly parrot: a warning in the report
 VALIDATION_SHARE = 0.1
+VALIDATION_SPLITS = ("random", "newest")  # which posts are held out: see _split
 
 
 def _read_raw(run_dir: Path, handle: str) -> list[dict]:
@@ -87,9 +89,14 @@ def length_rule() -> dict:
     }
 
 
-def _split(texts: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
-    texts = list(texts)
-    rng.shuffle(texts)
+def _split(posts: list[dict], rng: random.Random, validation: str) -> tuple[list[str], list[str]]:
+    """(train, validation) texts: a shuffled 10% held out, or the newest 10% (undated posts count
+    as oldest; the sort is stable, so equal dates keep the archive's order)."""
+    if validation == "newest":
+        texts = [p["text"] for p in sorted(posts, key=lambda p: p.get("created_at") or "", reverse=True)]
+    else:
+        texts = [p["text"] for p in posts]
+        rng.shuffle(texts)
     n_val = max(1, round(len(texts) * VALIDATION_SHARE)) if len(texts) >= 2 else 0
     return texts[n_val:], texts[:n_val]
 
@@ -108,6 +115,7 @@ def prepare(
     keep_replies: bool = True,
     detect_languages: bool = True,
     base_model: str | None = "gpt2",
+    validation: str = "random",
 ) -> dict:
     """Clean, report, split and balance; returns the report written to ``data_report.json``.
 
@@ -115,11 +123,16 @@ def prepare(
     """
     from huggingtweets.sources import read_users
 
+    if validation not in VALIDATION_SPLITS:
+        raise InputError(
+            f"validation split {validation!r} is unknown: expected one of {', '.join(VALIDATION_SPLITS)}",
+            hint="use --validation random or --validation newest",
+        )
     run_dir = Path(run_dir)
     users = read_users(run_dir)
     tokenizer = base_tokenizer(base_model)
     reports: dict[str, dict] = {}
-    kept: dict[str, list[str]] = {}
+    kept: dict[str, list[dict]] = {}
     for user in users:
         handle = user["handle"]
         cleaned = clean_posts(
@@ -131,7 +144,7 @@ def prepare(
             ),
             **_network_fields(user, cleaned),
         }
-        kept[handle] = [p["text"] for p in cleaned.kept]
+        kept[handle] = cleaned.kept
         assert reports[handle]["downloaded"] == sum(reports[handle][k] for k in (*DROP_REASONS, "kept"))
 
     shown = {u["handle"]: (u.get("display") or "@" + u["handle"]) for u in users}
@@ -153,13 +166,13 @@ def prepare(
             warnings.append(fit_warning(shown[handle], rep["tokenizer_fit"]))
 
     train: list[tuple[str, str]] = []
-    validation: list[tuple[str, str]] = []
+    held_out: list[tuple[str, str]] = []
     splits: dict[str, list[str]] = {}
-    for handle, texts in kept.items():
+    for handle, posts in kept.items():
         # A string seed is hashed with SHA-512 by random, so this is stable across processes.
-        tr, va = _split(texts, random.Random(f"{seed}:split:{handle.lower()}"))
+        tr, va = _split(posts, random.Random(f"{seed}:split:{handle.lower()}"), validation)
         splits[handle] = tr
-        validation.extend((t, handle) for t in va)
+        held_out.extend((t, handle) for t in va)
     target = max((len(t) for t in splits.values()), default=0)
     oversampled = {}
     for handle, tr in splits.items():
@@ -171,18 +184,19 @@ def prepare(
 
     report = {
         "users": reports,
-        "split": {"train": len(train), "validation": len(validation), "seed": seed},
+        "split": {"train": len(train), "validation": len(held_out), "seed": seed},
         "oversampled": oversampled,
         "settings": {
             "keep_newlines": keep_newlines,
             "keep_replies": keep_replies,
             "detect_languages": detect_languages,
             "base_model": base_model,
+            "validation": validation,
         },
         "length_rule": length_rule(),
         "warnings": warnings,
     }
-    _save_dataset(run_dir / "dataset", train, validation)
+    _save_dataset(run_dir / "dataset", train, held_out)
     atomic_write_json(RunFolder(run_dir).data_report, report)
     return report
 

@@ -81,6 +81,8 @@ def fingerprint_of(settings: Any) -> dict[str, Any]:
         value = getattr(settings, f.name)
         if how is None or (value is None and f.metadata.get("omit_none")):
             continue
+        if "omit_if" in f.metadata and value == f.metadata["omit_if"]:
+            continue  # a setting added later, at the value older run folders were made with
         out[f.name] = how(value) if callable(how) else value
     return out
 
@@ -107,6 +109,7 @@ class PrepareSettings:
     keep_replies: bool
     detect_languages: bool
     base_model: str  # only whose tokenizer's fit the report measures
+    validation: str = field(default="random", metadata={"omit_if": "random"})
 
     @classmethod
     def of(cls, ctx: StageContext) -> PrepareSettings:
@@ -117,6 +120,7 @@ class PrepareSettings:
             keep_replies=c.keep_replies,
             detect_languages=c.detect_languages,
             base_model=c.train.base_model,
+            validation=c.validation,
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from huggingtweets.errors import NotEnoughDataError, StageError
+from huggingtweets.errors import InputError, NotEnoughDataError, StageError
 from huggingtweets.prepare import prepare
 from huggingtweets.sources import fetch
 
@@ -46,6 +46,7 @@ def test_sample_report_reconciles(sample_run):
     assert list(rep["languages"]) == ["en"] and rep["source"] == "archive"
     assert report["settings"] == {
         "keep_newlines": False, "keep_replies": True, "detect_languages": True, "base_model": "gpt2",
+        "validation": "random",
     }  # fmt: skip
     assert report["length_rule"]["min_word_equivalents"] == 3
     assert rep["languages_from"] == {"records": 379, "script": 0, "unknown": 0}
@@ -85,6 +86,28 @@ def test_split_is_deterministic(sample_run, tmp_path):
     assert sorted(other["train"]["text"] + other["validation"]["text"]) == sorted(
         first["train"]["text"] + first["validation"]["text"]
     )
+
+
+def test_newest_validation_holds_each_persons_latest_posts(sample_run):
+    from huggingtweets.clean import clean_posts
+
+    (raw_file,) = (sample_run / "raw").glob("*.jsonl")
+    raw = [json.loads(line) for line in raw_file.open()]
+    dated = {p["text"]: p["created_at"] for p in clean_posts(raw).kept}
+    report = prepare(sample_run, validation="newest")
+    ds = load(sample_run)
+    val, train = ds["validation"]["text"], ds["train"]["text"]
+    assert len(val) == round(379 * 0.1) and len(val) + len(train) == 379
+    # Every held-out post is at least as new as every training post: the bot is judged on what came next.
+    assert min(dated[t] for t in val) >= max(dated[t] for t in train)
+    assert report["settings"]["validation"] == "newest"
+    prepare(sample_run)  # the default stays a random split: old posts are held out too
+    assert min(dated[t] for t in load(sample_run)["validation"]["text"]) < min(dated[t] for t in val)
+
+
+def test_unknown_validation_split_is_an_input_error(sample_run):
+    with pytest.raises(InputError, match="'latest'.*random, newest"):
+        prepare(sample_run, validation="latest")
 
 
 def test_multi_user_balancing(sample_run, tmp_path):
@@ -144,6 +167,7 @@ def test_drop_replies_and_keep_newlines_settings(tmp_path):
     assert report["users"]["g"]["replies"] == 1
     assert report["settings"] == {
         "keep_newlines": True, "keep_replies": False, "detect_languages": False, "base_model": "gpt2",
+        "validation": "random",
     }  # fmt: skip
     # A posts file carries no language, and detection is off: none reported, none guessed.
     rep = report["users"]["g"]

@@ -72,9 +72,19 @@ def test_settings_are_frozen_and_every_field_but_a_price_is_fingerprinted(tmp_pa
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.x = 1  # type: ignore[attr-defined]
     left_out = {f.name for f in dataclasses.fields(kind)} - set(fingerprint_of(settings))
-    # What cannot change the output (a price, a guard's limit) and an unset playground link are left out.
-    expected = {FetchSettings: {"price_per_read", "max_archive_mb"}, CardSettings: {"playground_url"}}
+    # What cannot change the output (a price, a guard's limit), an unset playground link and a random
+    # validation split (the value every run folder made before the setting existed) are left out.
+    expected = {
+        FetchSettings: {"price_per_read", "max_archive_mb"},
+        CardSettings: {"playground_url"},
+        PrepareSettings: {"validation"},
+    }
     assert left_out == expected.get(kind, set())
+
+
+def test_a_newest_validation_split_is_fingerprinted(tmp_path):
+    ctx = _ctx(tmp_path, handles=("alice",), validation="newest")
+    assert fingerprint_of(PrepareSettings.of(ctx))["validation"] == "newest"
 
 
 def test_a_playground_link_is_fingerprinted_once_set(tmp_path):

@@ -253,3 +253,34 @@ def test_compile_yes_trains_the_same_and_saves_clean_weight_names(tmp_path, tiny
     base = _tensors(tiny_base_dir / "model.safetensors")
     moved = {name: max(float((t[k] - base[k]).abs().max()) for k in base) for name, t in (("e", a), ("c", b))}
     assert 0.3 < moved["c"] / moved["e"] < 3, moved
+
+
+def test_gradient_checkpointing_yes_trains_the_same_as_keeping_activations(tmp_path, tiny_base_dir):
+    """`--gradient-checkpointing yes` recomputes activations in backward: the same steps, the same losses;
+    auto leaves a small base (the test tiny one) alone."""
+    from huggingtweets.train import train
+
+    kept_dir, recomputed_dir = tmp_path / "kept", tmp_path / "recomputed"
+    build_fixture_dataset(kept_dir)
+    shutil.copytree(kept_dir / "dataset", recomputed_dir / "dataset")
+    knobs = dict(epochs=1, max_steps=3, save_dtype="float32")
+    kept = train(kept_dir, fixture_train_config(tiny_base_dir, **knobs))
+    recomputed = train(
+        recomputed_dir, fixture_train_config(tiny_base_dir, **knobs, gradient_checkpointing="yes")
+    )
+    assert kept["gradient_checkpointing"] is False and recomputed["gradient_checkpointing"] is True
+    assert recomputed["steps"] == kept["steps"] == 3
+    assert recomputed["train_loss"] == pytest.approx(kept["train_loss"], abs=1e-4)
+    assert recomputed["validation_loss"]["last"] == pytest.approx(kept["validation_loss"]["last"], abs=1e-4)
+    assert recomputed["validation_loss"]["last"] < recomputed["validation_loss"]["initial"] - 0.2
+
+
+def test_gradient_checkpointing_auto_is_for_large_bases():
+    from huggingtweets.train.config import CHECKPOINTING_MIN_PARAMETERS, TrainConfig
+
+    auto = TrainConfig()
+    assert auto.checkpointing_for(134_515_008) and not auto.checkpointing_for(
+        CHECKPOINTING_MIN_PARAMETERS - 1
+    )
+    assert TrainConfig(gradient_checkpointing="no").checkpointing_for(134_515_008) is False
+    assert TrainConfig(gradient_checkpointing="yes").checkpointing_for(1_000) is True

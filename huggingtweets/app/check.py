@@ -45,6 +45,7 @@ def fetch_and_prepare(run_dir: str, sources: dict) -> tuple[dict, list[str]]:
         keep_newlines=defaults.keep_newlines,
         keep_replies=defaults.keep_replies,
         detect_languages=defaults.detect_languages,
+        validation=defaults.validation,
     )
     return report, notes
 

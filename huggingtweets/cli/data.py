@@ -125,6 +125,7 @@ def fetch(ctx: click.Context, handles: tuple[str, ...], given_handles: tuple[str
     "keep_newlines",
     "keep_replies",
     "detect_languages",
+    "validation",
     "base_model",
     required=("run_dir",),
 )
@@ -145,6 +146,7 @@ def prepare(**params: object):
             keep_replies=flags.get("keep_replies", defaults.keep_replies),
             detect_languages=flags.get("detect_languages", defaults.detect_languages),
             base_model=flags.get("base_model", defaults.train.base_model),
+            validation=flags.get("validation", defaults.validation),
         )
     for handle, rep in report["users"].items():
         dropped = ", ".join(

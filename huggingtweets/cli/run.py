@@ -33,6 +33,7 @@ class _RunCommand(click.Command):
     "keep_newlines",
     "keep_replies",
     "detect_languages",
+    "validation",
     "samples",
     "template",
     "repo_id",

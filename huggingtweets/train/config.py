@@ -38,6 +38,8 @@ PRETRAINED_PATIENCE = 1
 TINY_PATIENCE = 2
 # Caps that keep a typo (`--epochs 1e20`) from planning a run that never ends: a person's posts
 # are learnt in a few epochs; the demo uses 10.
+# From this many parameters the activations of a batch 8 x 256 step are GBs: recompute them (auto).
+CHECKPOINTING_MIN_PARAMETERS = 50_000_000
 MAX_EPOCHS = 1000
 MAX_STEPS = 10_000_000  # optimizer steps in total, for max_steps and for the planned schedule
 MAX_SEED = 2**32 - 1  # NumPy's seed range; torch and Python take it too
@@ -114,6 +116,17 @@ class TrainConfig:
         choices=COMPILE,
         # How the same training runs, not what it learns: switching it neither re-trains nor blocks a
         # resume (compiled dropout draws other masks, as another thread count sums in another order).
+        affects_weights=False,
+    )
+    # Measured (benchmarks/bench_memory.py, SmolLM2-135M, batch 8 x 256, fp32): the activations kept
+    # for backward are ~2.9 GB of a 6.7 GB peak after two steps; recomputing them cut it to 4.3 GB at
+    # the same tokens/s under load. Small bases keep them (a few MB, and recompute would cost time).
+    gradient_checkpointing: str = knob(
+        "auto",
+        "Recompute each layer's activations during backward instead of keeping them (less memory, more "
+        f"compute). auto = for bases of {CHECKPOINTING_MIN_PARAMETERS // 1_000_000}M+ parameters.",
+        choices=COMPILE,
+        # Non-reentrant checkpointing replays each layer with its saved RNG state: the same gradients.
         affects_weights=False,
     )
     cpu_threads: int = knob(
@@ -194,6 +207,12 @@ class TrainConfig:
         if self.patience is not None:
             return self.patience
         return TINY_PATIENCE if base_is_tiny else PRETRAINED_PATIENCE
+
+    def checkpointing_for(self, parameters: int) -> bool:
+        """Whether a base of ``parameters`` parameters recomputes its activations in backward."""
+        if self.gradient_checkpointing == "auto":
+            return parameters >= CHECKPOINTING_MIN_PARAMETERS
+        return self.gradient_checkpointing == "yes"
 
     def peak_learning_rate(self, base_is_tiny: bool) -> float:
         if self.learning_rate is not None:

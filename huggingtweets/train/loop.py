@@ -165,6 +165,10 @@ def _train(
         ) from err
     if getattr(model, "loss_type", None) is None:
         model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
+    checkpointing = config.checkpointing_for(sum(p.numel() for p in model.parameters()))
+    if checkpointing:
+        # Non-reentrant: works with frozen inputs (LoRA) and keeps each layer's RNG state for the replay.
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     lora_record: dict[str, Any] | None = None
     if config.lora_r:
         model = lora.apply_lora(model, config, base)  # base frozen; only the adapters train
@@ -448,6 +452,7 @@ def _train(
             "phases_s": phases.split(),
             "resumed": bool(resume),
             "compiled": compiled,
+            "gradient_checkpointing": checkpointing,
             "thread_probe": probe.record() if probe is not None else None,
             **environment_summary(accelerator),
         }
