@@ -14,11 +14,10 @@ domains no ``_``, Mastodon keys hold ``_at_``), and every key is a valid Hub rep
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+from huggingtweets.runfolder import hub_safe, repo_name  # noqa: F401 (repo_name: re-exported)
 from huggingtweets.sources.networks import bad_handle, split_handle
 from huggingtweets.sources.networks import network as network_entry
 
@@ -37,7 +36,7 @@ class Handle:
     @property
     def key(self) -> str:
         """File-safe, Hub-safe, lower-case except for X names (which keep the source's spelling)."""
-        return _hub_safe(network_entry(self.network).key(self.identifier, self.instance))
+        return hub_safe(network_entry(self.network).key(self.identifier, self.instance))
 
     @property
     def display(self) -> str:
@@ -51,15 +50,6 @@ class Handle:
 
     def __str__(self) -> str:
         return self.display
-
-
-def _hub_safe(raw: str) -> str:
-    """``raw`` as a repo-name part: runs of '-'/'.' made single (the Hub refuses '--' and '..'), and a
-    short digest added when that changed it, so two accounts never share a key."""
-    safe = re.sub(r"[-.]{2,}", lambda m: m.group(0)[0], raw).strip("-.")
-    if safe != raw:
-        safe = f"{safe}_{hashlib.sha256(raw.encode()).hexdigest()[:6]}"
-    return safe
 
 
 def parse_handle(text: object) -> Handle:
@@ -81,19 +71,3 @@ def is_valid_key(key: object) -> bool:
         and "--" not in key
         and ".." not in key
     )
-
-
-def repo_name(keys: Iterable[str]) -> str:
-    """The bot's repo name: the keys sorted, lower-cased, joined by '-', always a valid Hub name.
-
-    Too long a name keeps a readable start and ends with a digest of the whole, so two bots of
-    different accounts never share one.
-    """
-    parts = sorted({str(k).lower() for k in keys if k})
-    if not parts:
-        raise ValueError("repo_name needs at least one handle")
-    name = _hub_safe("-".join(parts))
-    if len(name) > MAX_REPO_NAME:
-        digest = hashlib.sha256("-".join(parts).encode()).hexdigest()[:10]
-        name = name[: MAX_REPO_NAME - len(digest) - 1].rstrip("-._") + "_" + digest
-    return name
