@@ -94,7 +94,7 @@ def child(args) -> None:
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     vocab = model.config.vocab_size
     generator = torch.Generator().manual_seed(0)
-    keep = keep_freed_memory() if not args.no_keep else _nothing()
+    keep = _allocator(args.allocator, keep_freed_memory)
     started = time.perf_counter()
     with keep:
         for step in range(1, args.steps + 1):
@@ -110,6 +110,8 @@ def child(args) -> None:
             mark(f"step {step}: backward")
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            if args.allocator == "trim":
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
             mark(f"step {step}: optimizer step")
     seconds = time.perf_counter() - started
     tokens = args.steps * args.batch_size * args.block_size
@@ -124,6 +126,18 @@ class _nothing:
         return False
 
 
+def _allocator(name: str, keep_freed_memory):
+    """keep: the trainer's keep_freed_memory; default: glibc's own; trim: glibc's, malloc_trim(0)
+    after each step; return: the trainer's return_freed_memory (big blocks mmapped, returned on free)."""
+    if name == "keep":
+        return keep_freed_memory()
+    if name == "return":
+        from huggingtweets.train.speed import return_freed_memory
+
+        return return_freed_memory()
+    return _nothing()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="smollm2-135m")
@@ -132,7 +146,13 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-keep", action="store_true", help="glibc's defaults: freed memory returned")
+    parser.add_argument(
+        "--allocator",
+        choices=["keep", "default", "trim", "return"],
+        default="keep",
+        help="keep: mmap off, no trim (the trainer's choice for small bases); default: glibc's; trim: "
+        "glibc's plus malloc_trim after each step; return: big blocks mmapped and returned on free",
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", default="/tmp/bench-memory-tiny", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -144,7 +164,7 @@ def main() -> None:
     for variant in args.variants.split(","):
         cmd = [sys.executable, __file__, "--variant", variant, "--base", args.base]
         cmd += ["--batch-size", str(args.batch_size), "--block-size", str(args.block_size)]
-        cmd += ["--steps", str(args.steps), "--threads", str(args.threads)] + (["--no-keep"] * args.no_keep)
+        cmd += ["--steps", str(args.steps), "--threads", str(args.threads)] + ["--allocator", args.allocator]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
             print(f"{variant}: failed\n{done.stderr[-2000:]}")
@@ -152,7 +172,7 @@ def main() -> None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         print(
             f"\n== {variant}, batch {args.batch_size} x block {args.block_size}, {result['precision']}, "
-            f"keep freed memory: {not args.no_keep}: {result['tokens_per_second']:.0f} tokens/s"
+            f"allocator: {args.allocator}: {result['tokens_per_second']:.0f} tokens/s"
         )
         print(f"{'phase':28} {'RSS GB':>7} {'peak GB':>8} {'heap in use':>12} {'heap kept free':>15}")
         for row in result["rows"]:

@@ -90,7 +90,7 @@ def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
         ({"epochs": "many"}, "`epochs: ***` in config: expected a whole number >= 1 and <= 1000"),
         (
             {"train": {"batch_size": 0}},
-            "`train.batch_size: 0` in config: expected a whole number >= 1 and <= 65536",
+            "`train.batch_size: 0` in config: expected a whole number >= 1 and <= 65536 (or empty)",
         ),
         ({"keep_newlines": "maybe"}, "`keep_newlines: ***` in config: expected yes or no"),
         ({"samples": 0}, "`samples: 0` in config: expected a whole number >= 1"),
@@ -277,7 +277,7 @@ def test_a_bad_train_key_in_the_file_names_the_key_and_the_file(tmp_path):
     result = CliRunner().invoke(main, ["run", "--config", str(cfg), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: `train.batch_size: 0` in bot.yaml: expected a whole number >= 1 and <= 65536"
+        "Error: `train.batch_size: 0` in bot.yaml: expected a whole number >= 1 and <= 65536 (or empty)"
     ]
     flag = CliRunner().invoke(main, ["run", "--archive", "a.zip", "--batch-size", "0"])
     assert flag.exit_code == 1 and "--batch-size 0 is invalid" in flag.output

@@ -269,6 +269,8 @@ def test_gradient_checkpointing_yes_trains_the_same_as_keeping_activations(tmp_p
         recomputed_dir, fixture_train_config(tiny_base_dir, **knobs, gradient_checkpointing="yes")
     )
     assert kept["gradient_checkpointing"] is False and recomputed["gradient_checkpointing"] is True
+    # A small base keeps freed memory for the next step (large ones return it: test_train_speed).
+    assert kept["allocator"] == recomputed["allocator"] == "keep"
     assert recomputed["steps"] == kept["steps"] == 3
     assert recomputed["train_loss"] == pytest.approx(kept["train_loss"], abs=1e-4)
     assert recomputed["validation_loss"]["last"] == pytest.approx(kept["validation_loss"]["last"], abs=1e-4)
@@ -284,3 +286,16 @@ def test_gradient_checkpointing_auto_is_for_large_bases():
     )
     assert TrainConfig(gradient_checkpointing="no").checkpointing_for(134_515_008) is False
     assert TrainConfig(gradient_checkpointing="yes").checkpointing_for(1_000) is True
+
+
+def test_a_large_base_on_a_cpu_takes_its_eight_blocks_as_two_micro_steps_of_four():
+    from huggingtweets.train.config import LARGE_BASE_PARAMETERS, TrainConfig
+
+    auto = TrainConfig()
+    assert auto.micro_batching(134_515_008, "cpu") == (4, 2)
+    assert auto.micro_batching(LARGE_BASE_PARAMETERS - 1, "cpu") == (8, 1)
+    assert auto.micro_batching(134_515_008, "cuda") == (8, 1)  # a GPU's memory is not the limit here
+    # A setting given is kept as given: either one turns the automatic split off.
+    assert TrainConfig(batch_size=8).micro_batching(134_515_008, "cpu") == (8, 1)
+    assert TrainConfig(gradient_accumulation_steps=4).micro_batching(134_515_008, "cpu") == (8, 4)
+    assert TrainConfig(batch_size=2, gradient_accumulation_steps=3).micro_batching(10, "cpu") == (2, 3)

@@ -94,6 +94,54 @@ def test_training_keeps_big_tensors_on_the_heap_and_gives_the_memory_back_after(
     assert seen["restored_mapped"] == base + 1  # glibc's defaults again
 
 
+RETURN_PROBE = (
+    ALLOCATOR_PROBE.split("big = ")[0]
+    + """
+import contextlib, sys
+from huggingtweets.train.speed import return_freed_memory
+x = torch.ones(16 * 2**20 // 4); del x  # glibc slides its mmap threshold up to this size (max 32 MiB)
+mid = 4 * 2**20 // 4  # 4 MiB of float32: an activation of a 135M model's step
+seen = {"before": libc.mallinfo2().hblks}
+with return_freed_memory() if sys.argv[1] == "return" else contextlib.nullcontext():
+    v = torch.ones(mid); seen["mapped"] = libc.mallinfo2().hblks
+    held = rss(); del v
+    seen["rss_drop"] = held - rss()
+print(json.dumps(seen))
+"""
+)
+
+
+def test_a_large_base_gives_each_freed_activation_back_to_the_system():
+    import json
+    import platform
+    import subprocess
+    import sys
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the allocator setting is glibc's; elsewhere return_freed_memory does nothing")
+    seen = {}
+    for mode in ("glibc", "return"):
+        done = subprocess.run(
+            [sys.executable, "-c", RETURN_PROBE, mode], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        seen[mode] = json.loads(done.stdout)
+    # glibc's own rule: the block lands in the heap and stays resident once freed.
+    assert seen["glibc"]["mapped"] == seen["glibc"]["before"]
+    assert seen["glibc"]["rss_drop"] < 2**20
+    # Returned: its own mapping, unmapped when torch frees it; the resident size falls by its size.
+    assert seen["return"]["mapped"] == seen["return"]["before"] + 1
+    assert seen["return"]["rss_drop"] >= 3 * 2**20
+
+
+def test_a_large_base_returns_freed_memory_and_a_small_one_keeps_it():
+    from huggingtweets.train.config import LARGE_BASE_PARAMETERS
+    from huggingtweets.train.speed import allocator_for
+
+    assert allocator_for(134_515_008).name == "return"
+    assert allocator_for(LARGE_BASE_PARAMETERS - 1).name == "keep"
+
+
 def test_phases_add_up_and_print_in_running_order():
     phases = Phases()
     phases.add("save", 0.5)

@@ -7,6 +7,7 @@ GPU, or under ``accelerate launch --num_processes N`` (DDP, or FSDP through acce
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -65,10 +66,9 @@ def train(
     ``huggingtweets.train.child.train_in_child`` instead, which runs this in a child process.
     """
     from huggingtweets.librarybars import quiet_library_bars
-    from huggingtweets.train.speed import keep_freed_memory
 
-    with quiet_library_bars(), keep_freed_memory():
-        return _train(Path(run_dir), config, resume, events, cancel, endpoint)
+    with quiet_library_bars(), contextlib.ExitStack() as allocator:
+        return _train(Path(run_dir), config, resume, events, cancel, endpoint, allocator)
 
 
 def _train(
@@ -78,6 +78,7 @@ def _train(
     events: Events,
     cancel: CancelToken | None,
     endpoint: str | None,
+    allocator: contextlib.ExitStack,
 ) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
@@ -88,7 +89,14 @@ def _train(
     from huggingtweets.train import lora
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
-    from huggingtweets.train.speed import Phases, ThreadProbe, auto_cpu_threads, cpu_cores, should_compile
+    from huggingtweets.train.speed import (
+        Phases,
+        ThreadProbe,
+        allocator_for,
+        auto_cpu_threads,
+        cpu_cores,
+        should_compile,
+    )
 
     started, phases = time.perf_counter(), Phases()
 
@@ -96,7 +104,8 @@ def _train(
     accelerator = Accelerator(
         cpu=distributed_on_cpu(),
         mixed_precision=resolve_mixed_precision(config.mixed_precision),
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        # Set again below once the base's size is known (config.micro_batching).
+        gradient_accumulation_steps=config.gradient_accumulation_steps or 1,
         log_with=tracker_for(config.report_to),
         project_config=ProjectConfiguration(
             project_dir=str(run_dir),
@@ -165,7 +174,13 @@ def _train(
         ) from err
     if getattr(model, "loss_type", None) is None:
         model.loss_type = "ForCausalLM"  # what transformers falls back to anyway, minus its warning
-    checkpointing = config.checkpointing_for(sum(p.numel() for p in model.parameters()))
+    parameters = sum(p.numel() for p in model.parameters())
+    checkpointing = config.checkpointing_for(parameters)
+    batch_size, accumulation = config.micro_batching(parameters, accelerator.device.type)
+    accelerator.gradient_accumulation_steps = accumulation
+    # Keep freed memory for the next step (small bases: faster) or give it back (large ones: smaller).
+    allocator_policy = allocator_for(parameters)
+    allocator.enter_context(allocator_policy.context())
     if checkpointing:
         # Non-reentrant: works with frozen inputs (LoRA) and keeps each layer's RNG state for the replay.
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -201,10 +216,8 @@ def _train(
     # Loaders get their own generator: each new iterator draws a seed from it, and drawing from the
     # global RNG instead would shift the dropout masks of a resumed run against an uninterrupted one.
     loader_rng = torch.Generator().manual_seed(config.seed)
-    train_loader = DataLoader(
-        packed["train"], batch_size=config.batch_size, shuffle=True, generator=loader_rng
-    )
-    eval_loader = DataLoader(packed["validation"], batch_size=config.batch_size, generator=loader_rng)
+    train_loader = DataLoader(packed["train"], batch_size=batch_size, shuffle=True, generator=loader_rng)
+    eval_loader = DataLoader(packed["validation"], batch_size=batch_size, generator=loader_rng)
 
     # --- optimizer and schedule -------------------------------------------------------------
     learning_rate = config.peak_learning_rate(base_is_tiny=base.is_tiny)
@@ -212,7 +225,7 @@ def _train(
     model, optimizer, train_loader, eval_loader = accelerator.prepare(
         model, optimizer, train_loader, eval_loader
     )
-    steps_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)  # optimizer steps
+    steps_per_epoch = math.ceil(len(train_loader) / accumulation)  # optimizer steps
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
@@ -270,9 +283,9 @@ def _train(
         ),
         "total_steps": total_steps,
         "num_processes": accelerator.num_processes,
-        "effective_batch_size": config.batch_size
-        * config.gradient_accumulation_steps
-        * accelerator.num_processes,
+        "batch_size": batch_size,
+        "gradient_accumulation_steps": accumulation,
+        "effective_batch_size": batch_size * accumulation * accelerator.num_processes,
     }
     accelerator.init_trackers(
         "huggingtweets", config={k: ("none" if v is None else v) for k, v in hyperparameters.items()}
@@ -453,6 +466,7 @@ def _train(
             "resumed": bool(resume),
             "compiled": compiled,
             "gradient_checkpointing": checkpointing,
+            "allocator": allocator_policy.name,
             "thread_probe": probe.record() if probe is not None else None,
             **environment_summary(accelerator),
         }

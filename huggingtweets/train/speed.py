@@ -137,8 +137,34 @@ class ThreadProbe:
 
 
 # glibc mallopt() parameters (malloc.h) and the defaults restored after training.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
+_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 128 * 1024, 65536
+RETURN_THRESHOLD = 1024 * 1024  # return_freed_memory: blocks from this size are mmapped and unmapped on free
+
+
+@contextlib.contextmanager
+def return_freed_memory():
+    """Serve every block of 1 MiB+ with mmap() and give it back to the system when torch frees it.
+
+    glibc's own rule raises its mmap threshold to the size of each big block freed (up to 32 MiB),
+    so a 135M model's activations (5-13 MiB each at batch 8 x 256) land in the heap, fragment it,
+    and the heap's free part grows step after step (SmolLM2-135M: 1.3 GB kept free after 3 steps
+    with glibc's defaults, 2.7 GB with ``keep_freed_memory``). A fixed threshold stops that: what a
+    step frees goes back, the resident size follows what torch holds. The price is page faults on
+    every step's big blocks, small next to a 100M+ model's step (benchmarks/bench_memory.py).
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, RETURN_THRESHOLD)  # a fixed threshold: glibc stops sliding it up
+    libc.mallopt(_M_TRIM_THRESHOLD, RETURN_THRESHOLD)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        libc.malloc_trim(0)
 
 
 @contextlib.contextmanager
@@ -166,6 +192,26 @@ def keep_freed_memory():
         libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
         libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
         libc.malloc_trim(0)
+
+
+class AllocatorPolicy:
+    """What happens to memory a training step frees: ``keep`` (for the next step) or ``return`` it."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def context(self):
+        return keep_freed_memory() if self.name == "keep" else return_freed_memory()
+
+
+def allocator_for(parameters: int) -> AllocatorPolicy:
+    """Keep freed memory for a small base (1.37-1.38x tokens/s, measured on the tiny and GPT-2 shapes);
+    return it for a large one, where the kept part grows to 2-5 GB of a 135M model's peak for a
+    smaller gain (SmolLM2-135M, gradient checkpointing, batch 8, fp32: a 4.48 GB peak at 99
+    tokens/s kept, 3.21 GB at 88 tokens/s returned; benchmarks/bench_memory.py, RESULTS.md)."""
+    from huggingtweets.train.config import LARGE_BASE_PARAMETERS
+
+    return AllocatorPolicy("return" if parameters >= LARGE_BASE_PARAMETERS else "keep")
 
 
 def _glibc():
