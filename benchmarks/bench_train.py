@@ -19,6 +19,14 @@ a CPU without native bf16. The last line is ``speedup vs original: X.XXx, vs tun
     python benchmarks/bench_train.py                      # small (tiny default) config, < 6 min on 2 cores
     python benchmarks/bench_train.py --cpu-kind avx2      # as on an AVX2-only CPU
     python benchmarks/bench_train.py --gpt2-124m          # the GPT-2 124M shape instead (slow on 2 cores)
+    python benchmarks/bench_train.py --pretrained smollm2-135m --threads 2 --rounds 1   # a real base
+
+With ``--pretrained NAME`` (a ``--base-model`` value: the offline ``smollm2-135m``, a folder, a .gguf
+file) every contender fine-tunes that real pretrained base, on a real person's posts (the X
+archive in ../shared/data/archives/smithjd-2022 where it is, else the sample archive); the
+original's block is the model's context capped at GPT-2's 1024, as the original used; ours runs
+with the trainer's defaults for that base, and ``ours-8x1`` beside it with one micro-step of 8 and
+no gradient checkpointing (the faster, memory-hungrier set-up).
 """
 
 from __future__ import annotations
@@ -46,15 +54,19 @@ GPT2_124M = dict(vocab_size=50257, n_layer=12, n_embd=768, n_head=12, n_position
 
 
 # --- shared set-up (also used by bench_generate.py) -----------------------------------------
-def load_posts() -> list[str]:
-    """Posts of the bundled sample archive through the real fetch/prepare code; else the fixture corpus."""
+REAL_ARCHIVE = REPO.parent / "shared" / "data" / "archives" / "smithjd-2022"
+
+
+def load_posts(archive: Path | None = None) -> list[str]:
+    """Posts of ``archive`` (default: the bundled sample archive) through the real fetch/prepare code;
+    else the fixture corpus."""
     try:
         from huggingtweets.paths import sample_archive
         from huggingtweets.prepare import prepare
         from huggingtweets.sources import fetch
 
         with tempfile.TemporaryDirectory() as tmp:
-            fetch(tmp, archives=[(sample_archive(), None)], echo=lambda *_: None)
+            fetch(tmp, archives=[(archive or sample_archive(), None)], echo=lambda *_: None)
             prepare(tmp, seed=0)
             from datasets import load_from_disk
 
@@ -113,25 +125,33 @@ def make_base(root: Path, posts: list[str], *, gpt2_124m: bool) -> Path:
 def run_ours(run: Path, base: Path, args) -> dict:
     from huggingtweets.train import TrainConfig, train
 
+    fast = args.worker == "ours-8x1"
+    batch = 8 if fast else (args.batch_size or None)  # None: the trainer's default for this base
     config = TrainConfig(
         base_model=str(base),
         epochs=100 if args.token_budget else args.epochs,  # the budget's max_steps ends it
-        batch_size=args.batch_size,
+        batch_size=batch,
+        gradient_accumulation_steps=1 if fast else None,
+        gradient_checkpointing="no" if fast else "auto",
         block_size=args.block_size,
         mixed_precision=args.precision,
         cpu_threads=args.threads,
-        max_steps=max(1, round(args.token_budget / (args.batch_size * args.block_size)))
+        max_steps=max(1, round(args.token_budget / ((args.batch_size or 8) * args.block_size)))
         if args.token_budget
         else 0,
         checkpoint_every=0,
         seed=0,
     )
     summary = train(run, config)
+    hp = summary["hyperparameters"]
     return {
         "tokens_per_second": summary["tokens_per_second"],
         "tokens": summary["tokens_seen"],
         "mixed_precision": summary["mixed_precision"],
         "final_loss": summary["train_loss"],
+        "setup": f"{hp['batch_size']}x{hp['gradient_accumulation_steps']}"
+        + (", ckpt" if summary["gradient_checkpointing"] else "")
+        + f", {summary.get('allocator', 'keep')}",
     }
 
 
@@ -158,7 +178,7 @@ def run_trainer(run: Path, base: Path, args, *, tuned: bool, block: int) -> dict
     if tuned:
         from datasets import Dataset
 
-        block = model.config.n_positions
+        block = _context(model.config)
         dataset = Dataset.from_dict({"input_ids": [(x + [tokenizer.eos_token_id])[:block] for x in ids]})
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
         real_tokens = sum(len(x) for x in dataset["input_ids"])
@@ -214,6 +234,10 @@ def run_trainer(run: Path, base: Path, args, *, tuned: bool, block: int) -> dict
     }
 
 
+def _context(config) -> int:
+    return getattr(config, "n_positions", None) or config.max_position_embeddings
+
+
 def peak_rss_mib() -> float:
     """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the
     parent that forked us, which would report the benchmark driver's memory instead."""
@@ -232,14 +256,14 @@ def worker(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     run, base = Path(args.run_dir), Path(args.base)
-    if args.worker == "ours":
+    if args.worker in ("ours", "ours-8x1"):
         result = run_ours(run, base, args)
     elif args.worker == "tuned":
         result = run_trainer(run, base, args, tuned=True, block=0)
     else:
         from transformers import AutoConfig
 
-        context = AutoConfig.from_pretrained(base).n_positions
+        context = min(_context(AutoConfig.from_pretrained(base)), 1024)  # the original's GPT-2 block
         block = 128 if args.worker == "original-128" else context
         result = run_trainer(run, base, args, tuned=False, block=block)
     result["peak_rss_mib"] = peak_rss_mib()
@@ -287,15 +311,21 @@ def measure(name: str, run: Path, base: Path, args) -> dict:
     return result
 
 
-CONTENDERS = ("original", "original-128", "tuned", "ours")
+CONTENDERS = ("original", "original-128", "tuned", "ours", "ours-8x1")
 
 
 def compare(label: str, root: Path, posts: list[str], args) -> dict[str, float]:
-    base = make_base(root, posts, gpt2_124m=args.gpt2_124m)
+    if args.pretrained:
+        from huggingtweets.train.base import resolve_base_model
+
+        base = resolve_base_model(args.pretrained, tiny_dir=root / "unused", tiny_texts=list).folder
+    else:
+        base = make_base(root, posts, gpt2_124m=args.gpt2_124m)
     run = make_run_dir(root / label, posts)
-    runs: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
+    contenders = CONTENDERS if args.pretrained else CONTENDERS[:-1]
+    runs: dict[str, list[dict]] = {name: [] for name in contenders}
     for _ in range(args.rounds):  # turns, so a change in the machine's load hits every contender
-        for name in CONTENDERS:
+        for name in contenders:
             runs[name].append(measure(name, run, base, args))
     results = {}
     for name, rows in runs.items():
@@ -309,21 +339,23 @@ def compare(label: str, root: Path, posts: list[str], args) -> dict[str, float]:
     )
     print(
         f"{'contender':<13} {'tokens/s':>9} {'vs original':>11} {'tokens':>7} {'peak RSS MiB':>12} "
-        f"{'precision':>9} {'process s':>9} {'load avg':>8}"
+        f"{'precision':>9} {'process s':>9} {'load avg':>8} ours' set-up"
     )
     reference = results["original"]["tokens_per_second"]
     for name, r in results.items():
         print(
             f"{name:<13} {r['tokens_per_second']:>9,.0f} {r['tokens_per_second'] / reference:>10.2f}x "
             f"{r['tokens']:>7,} {r['peak_rss_mib']:>12,.0f} {r['mixed_precision']:>9} {r['process_s']:>9} "
-            f"{r['load']:>8}"
+            f"{r['load']:>8} {r.get('setup', '')}"
         )
     return {name: r["tokens_per_second"] for name, r in results.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch-size", type=int, default=8, help="our trainer's batch size")
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="our trainer's batch size (0 = its default for the base)"
+    )
     parser.add_argument("--block-size", type=int, default=256, help="our trainer's block size")
     parser.add_argument("--tokens", type=int, default=0, help="real tokens per contender (0 = 24k, 124M: 2k)")
     parser.add_argument("--rounds", type=int, default=2, help="turns each contender takes (median)")
@@ -337,6 +369,7 @@ def main() -> None:
     parser.add_argument(
         "--gpt2-124m", action="store_true", help="the GPT-2 124M shape instead of the tiny one"
     )
+    parser.add_argument("--pretrained", help="a real pretrained base (e.g. smollm2-135m) instead of a shape")
     parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--token-budget", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="no", help=argparse.SUPPRESS)
@@ -353,20 +386,24 @@ def main() -> None:
     started = time.perf_counter()
     args.threads = args.threads or auto_cpu_threads()
     args.precision = "no" if args.cpu_kind == "avx2" else resolve_mixed_precision("auto")
-    args.token_budget = args.tokens or (2048 if args.gpt2_124m else 24576)
+    args.token_budget = args.tokens or (6144 if args.pretrained else 2048 if args.gpt2_124m else 24576)
     if args.cpu_kind == "avx2":
         os.environ.update(AVX2_ENV)  # for the CPU line below
     print(cpu_line())
-    posts = load_posts()
+    posts = load_posts(REAL_ARCHIVE if args.pretrained and REAL_ARCHIVE.is_dir() else None)
     print(f"{len(posts)} posts; torch threads {args.threads} for every contender")
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        label = "gpt2-124m" if args.gpt2_124m else "small"
+        label = args.pretrained or ("gpt2-124m" if args.gpt2_124m else "small")
         tps = compare(label, Path(tmp), posts, args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     print(
         f"{label}: ours vs original-128: {tps['ours'] / tps['original-128']:.2f}x; "
         f"tuned vs original: {tps['tuned'] / tps['original']:.2f}x"
     )
+    if "ours-8x1" in tps:
+        print(
+            f"ours-8x1 (no checkpointing, one micro-step of 8) vs original: {tps['ours-8x1'] / tps['original']:.2f}x"
+        )
     print(
         f"speedup vs original: {tps['ours'] / tps['original']:.2f}x, "
         f"vs tuned Trainer: {tps['ours'] / tps['tuned']:.2f}x"

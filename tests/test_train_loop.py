@@ -271,6 +271,8 @@ def test_gradient_checkpointing_yes_trains_the_same_as_keeping_activations(tmp_p
     assert kept["gradient_checkpointing"] is False and recomputed["gradient_checkpointing"] is True
     # A small base keeps freed memory for the next step (large ones return it: test_train_speed).
     assert kept["allocator"] == recomputed["allocator"] == "keep"
+    # This process's peak resident memory, in MB: at least torch and the model loaded.
+    assert 100 < kept["peak_memory_mb"] < 64_000
     assert recomputed["steps"] == kept["steps"] == 3
     assert recomputed["train_loss"] == pytest.approx(kept["train_loss"], abs=1e-4)
     assert recomputed["validation_loss"]["last"] == pytest.approx(kept["validation_loss"]["last"], abs=1e-4)

@@ -95,6 +95,7 @@ def _train(
         allocator_for,
         auto_cpu_threads,
         cpu_cores,
+        peak_resident_mb,
         should_compile,
     )
 
@@ -467,6 +468,7 @@ def _train(
             "compiled": compiled,
             "gradient_checkpointing": checkpointing,
             "allocator": allocator_policy.name,
+            "peak_memory_mb": peak_resident_mb(),  # this process's: the training child's under `run`
             "thread_probe": probe.record() if probe is not None else None,
             **environment_summary(accelerator),
         }

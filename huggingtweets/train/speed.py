@@ -194,6 +194,29 @@ def keep_freed_memory():
         libc.malloc_trim(0)
 
 
+def peak_resident_mb() -> float | None:
+    """This process's peak resident memory in MB (Linux VmHWM; ru_maxrss elsewhere), for the summary.
+
+    VmHWM, not ru_maxrss, on Linux: a process started by fork + exec inherits its parent's ru_maxrss,
+    so a training child would report the parent's peak when that was higher.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return round(peak / (1024**2 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
+
+
 class AllocatorPolicy:
     """What happens to memory a training step frees: ``keep`` (for the next step) or ``return`` it."""
 
