@@ -87,7 +87,7 @@ def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"epochs": "many"}, "`epochs: ***` in config: expected a whole number >= 1 and <= 1000"),
+        ({"epochs": "many"}, "`epochs: ***` in config: expected a whole number >= 1 and <= 1000 (or empty)"),
         (
             {"train": {"batch_size": 0}},
             "`train.batch_size: 0` in config: expected a whole number >= 1 and <= 65536 (or empty)",
@@ -97,7 +97,7 @@ def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path):
         ({"seed": 1.5}, "`seed: 1.5` in config: expected a whole number >= 0 and <= 4294967295"),
         (
             {"epochs": "hf_secret0123456789abcdefghij"},
-            "`epochs: ***` in config: expected a whole number >= 1 and <= 1000",
+            "`epochs: ***` in config: expected a whole number >= 1 and <= 1000 (or empty)",
         ),
         (
             {"train": {"token": "hf_secret0123456789abcdefghij"}},
@@ -312,7 +312,7 @@ def test_the_apps_train_form_is_typed_by_the_same_coercer():
     )
     with pytest.raises(InputError) as err:
         _train_fields("gpt2", 0, "")
-    assert str(err.value) == "`epochs: 0` in the Train form: expected a whole number >= 1 and <= 1000"
+    assert str(err.value) == "`epochs: 0` in the Train form: expected a whole number >= 1 and <= 1000 (or empty)"
 
 
 @pytest.mark.parametrize(

@@ -45,12 +45,17 @@ def test_config_unknown_keys_and_bad_values_fail(tmp_path):
     path.write_text("- a list\n")
     with pytest.raises(InputError, match="expected a mapping"):
         TrainConfig.load(path)
-    # Defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, no warm-up (cosine in the loop).
+    # Defaults per base kind, chosen by bench_sweep.py: a pretrained base 2 epochs at twice the original
+    # huggingtweets' 1.372e-4; tiny (from scratch) 1e-3; LoRA the original's 4 epochs at 1e-3.
     default = TrainConfig()
-    assert (default.epochs, default.warmup_ratio, default.base_model) == (4, 0.0, "gpt2")
-    assert default.peak_learning_rate(base_is_tiny=False) == 1.372e-4
+    assert (default.epochs, default.warmup_ratio, default.base_model) == (None, 0.0, "gpt2")
+    assert default.epochs_for(base_is_tiny=False) == 2
+    assert default.peak_learning_rate(base_is_tiny=False) == 2.744e-4
     assert default.peak_learning_rate(base_is_tiny=True) == 1e-3  # measured for the from-scratch tiny model
+    assert TrainConfig(lora_r=8).epochs_for(base_is_tiny=False) == 4
+    assert TrainConfig(lora_r=8).peak_learning_rate(base_is_tiny=False) == 1e-3
     assert TrainConfig(learning_rate=2e-5).peak_learning_rate(base_is_tiny=True) == 2e-5
+    assert TrainConfig(epochs=7).epochs_for(base_is_tiny=True) == 7
 
 
 def test_config_file_yaml_values_take_each_settings_type(tmp_path):
@@ -71,7 +76,7 @@ def test_config_file_yaml_values_take_each_settings_type(tmp_path):
     [
         ("max_grad_norm:\n", "`max_grad_norm:` in train.yaml: expected a number"),
         ("learning_rate: fast\n", "`learning_rate: ***` in train.yaml: expected a number"),
-        ("epochs: 2.5\n", "`epochs: 2.5` in train.yaml: expected a whole number >= 1 and <= 1000"),
+        ("epochs: 2.5\n", "`epochs: 2.5` in train.yaml: expected a whole number >= 1 and <= 1000 (or empty)"),
         ("epochs: true\n", "`epochs: true` in train.yaml: expected a whole number"),
         ("mixed_precision: yes\n", "`mixed_precision: true` in train.yaml: expected one of auto | no"),
         ("save_dtype: fp8\n", "`save_dtype: ***` in train.yaml: expected one of float32 | bfloat16"),
@@ -98,7 +103,7 @@ def test_config_file_bad_value_is_one_cli_line(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--epochs", "-1"], "--epochs -1 is invalid: expected a whole number >= 1 and <= 1000"),
+        (["--epochs", "-1"], "--epochs -1 is invalid: expected a whole number >= 1 and <= 1000 (or empty)"),
         (["--base-model", "not a model!"], "is not a known base model"),
         (["--base-model", "gpt2"], "cannot be reached"),
     ],
@@ -115,7 +120,7 @@ def test_bad_flags_give_one_line_errors(tmp_path, args, expected):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--epochs", "1e20"], "--epochs 1e20 is invalid: expected a whole number >= 1 and <= 1000"),
+        (["--epochs", "1e20"], "--epochs 1e20 is invalid: expected a whole number >= 1 and <= 1000 (or empty)"),
         (["--seed", "-1"], "--seed -1 is invalid: expected a whole number >= 0 and <= 4294967295"),
         (["--seed", "1e23"], "--seed 1e23 is invalid: expected a whole number >= 0 and <= 4294967295"),
         (["--batch-size", "many"], "--batch-size *** is invalid: expected a whole number >= 1"),

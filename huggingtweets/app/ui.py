@@ -16,7 +16,7 @@ from huggingtweets.app import views
 from huggingtweets.app.check import MAX_CHECKS
 from huggingtweets.app.handlers import SAMPLE_HEADERS, Handlers
 from huggingtweets.train.config import FIELDS as TRAIN_FIELDS
-from huggingtweets.train.config import ORIGINAL_LEARNING_RATE, TINY_LEARNING_RATE, TrainConfig
+from huggingtweets.train.config import PRETRAINED_LEARNING_RATE, TINY_LEARNING_RATE, TrainConfig
 
 DEFAULTS = TrainConfig()  # the CLI's defaults
 
@@ -73,10 +73,10 @@ def build(
             gr.Markdown("## 2. Training")
             with gr.Row():
                 base_model = gr.Dropdown(
-                    ["gpt2", "tiny"],
+                    ["gpt2", "smollm2-135m", "tiny"],
                     value="gpt2",
                     allow_custom_value=True,
-                    label="Base model (gpt2, tiny, or a Hub id)",
+                    label="Base model (gpt2, smollm2-135m offline, tiny, or a Hub id)",
                     min_width=200,
                     elem_id="ht-base-model",
                 )
@@ -95,7 +95,7 @@ def build(
                     info=TRAIN_FIELDS["learning_rate"].metadata["help"],
                     min_width=200,
                     elem_id="ht-learning-rate",
-                    placeholder=f"blank: the default ({ORIGINAL_LEARNING_RATE:g} for GPT-2, {TINY_LEARNING_RATE:g} for tiny)",
+                    placeholder=f"blank: the default ({PRETRAINED_LEARNING_RATE:g} for a pretrained base, {TINY_LEARNING_RATE:g} for tiny)",
                 )
                 lora_r = gr.Number(
                     DEFAULTS.lora_r,

@@ -28,7 +28,15 @@ TRACKERS = ("none", "trackio", "wandb", "tensorboard")
 SAVE_DTYPES = ("float32", "bfloat16")
 COMPILE = ("auto", "yes", "no")
 ORIGINAL_LEARNING_RATE = 1.372e-4  # the original huggingtweets' fine-tuning rate for GPT-2
+ORIGINAL_EPOCHS = 4  # the original's epochs
+# Chosen by benchmarks/bench_sweep.py (RESULTS.md, "Defaults by measurement"): on SmolLM2-135M and
+# two real people, 2x the original rate beat 1x and 4x at every epoch; epoch 3 of a 3-epoch run
+# gained 0.3-1.3% perplexity over epoch 2, and 2 epochs at 2x matched 4 at 1x on a whole archive
+# (issue 19: 63.3 against 63.5) in 43% of the time.
+PRETRAINED_LEARNING_RATE = 2 * ORIGINAL_LEARNING_RATE
+PRETRAINED_EPOCHS = 2
 TINY_LEARNING_RATE = 1e-3  # for the tiny base, trained from random weights
+TINY_EPOCHS = 4
 # LoRA's adapters start at zero (B = 0) and move ~10x slower at a full fine-tune's rate; measured on
 # SmolLM2-135M in benchmarks/RESULTS.md ("LoRA vs full fine-tune").
 LORA_LEARNING_RATE = 1e-3
@@ -81,14 +89,21 @@ class TrainConfig:
         False,
         "QLoRA: load the base in 4 bits (bitsandbytes, GPU only; needs --lora-r).",
     )
-    # --- schedule (defaults are the original huggingtweets': 4 epochs, lr 1.372e-4, cosine, no warm-up)
-    epochs: int = knob(4, "Passes over the training blocks.", min=1, max=MAX_EPOCHS)
-    # None = the original's 1.372e-4 for a pretrained base, 1e-3 for `tiny` (trained from scratch:
-    # measured best of 1.4e-4..6e-3 on a real archive).
+    # --- schedule (cosine, no warm-up; epochs and rate per base kind, chosen by measurement above)
+    epochs: int | None = knob(
+        None,
+        f"Passes over the training blocks. Default: {PRETRAINED_EPOCHS} for a pretrained base, "
+        f"{TINY_EPOCHS} for tiny, {ORIGINAL_EPOCHS} with LoRA (--lora-r).",
+        min=1,
+        max=MAX_EPOCHS,
+    )
+    # None = 2x the original's 1.372e-4 for a pretrained base, 1e-3 for `tiny` (trained from scratch:
+    # measured best of 1.4e-4..6e-3 on a real archive) and for LoRA.
     learning_rate: float | None = knob(
         None,
-        "Peak AdamW learning rate, reached after warm-up (cosine "
-        "schedule). Default: 1.372e-4, or 1e-3 for tiny and for LoRA (--lora-r).",
+        "Peak AdamW learning rate, reached after warm-up (cosine schedule). Default: "
+        f"{PRETRAINED_LEARNING_RATE:g} for a pretrained base, {TINY_LEARNING_RATE:g} for tiny and for "
+        "LoRA (--lora-r).",
         above=0,
     )
     # Measured on SmolLM2-135M (issue 19): validation perplexity 69.8 -> 63.5 -> 66.2 -> 66.8 over 4
@@ -244,12 +259,20 @@ class TrainConfig:
                 return LARGE_BASE_MICRO_BATCH, BATCH_SIZE // LARGE_BASE_MICRO_BATCH
         return self.batch_size or BATCH_SIZE, self.gradient_accumulation_steps or 1
 
+    def epochs_for(self, base_is_tiny: bool) -> int:
+        if self.epochs is not None:
+            return self.epochs
+        if base_is_tiny:
+            return TINY_EPOCHS
+        # LoRA's adapters start at zero and need more steps; they were not part of the sweep.
+        return ORIGINAL_EPOCHS if self.lora_r else PRETRAINED_EPOCHS
+
     def peak_learning_rate(self, base_is_tiny: bool) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
         if base_is_tiny:
             return TINY_LEARNING_RATE
-        return LORA_LEARNING_RATE if self.lora_r else ORIGINAL_LEARNING_RATE
+        return LORA_LEARNING_RATE if self.lora_r else PRETRAINED_LEARNING_RATE
 
     @classmethod
     def field_names(cls) -> list[str]:

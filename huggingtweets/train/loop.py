@@ -227,12 +227,13 @@ def _train(
         model, optimizer, train_loader, eval_loader
     )
     steps_per_epoch = math.ceil(len(train_loader) / accumulation)  # optimizer steps
-    total_steps = steps_per_epoch * config.epochs
+    epochs = config.epochs_for(base_is_tiny=base.is_tiny)
+    total_steps = steps_per_epoch * epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     if total_steps > MAX_STEPS:
         raise TrainingError(
-            f"--epochs {config.epochs} plans {total_steps:,} optimizer steps ({steps_per_epoch:,} per epoch): "
+            f"--epochs {epochs} plans {total_steps:,} optimizer steps ({steps_per_epoch:,} per epoch): "
             f"expected at most {MAX_STEPS:,}",
             hint="lower --epochs, or cap the run with --max-steps",
         )
@@ -273,6 +274,7 @@ def _train(
         **config.hyperparameters(),
         "base_model": base_name,
         "block_size": block_size,
+        "epochs": epochs,
         "learning_rate": learning_rate,
         **(
             {
@@ -362,8 +364,8 @@ def _train(
                 TrainStep(
                     step=state.global_step,
                     total_steps=total_steps,
-                    epoch=min(state.epoch + 1, config.epochs),
-                    epochs=config.epochs,
+                    epoch=min(state.epoch + 1, epochs),
+                    epochs=epochs,
                     loss=loss_value,
                     learning_rate=scheduler.get_last_lr()[0],
                     tokens_per_second=round(tokens_per_second, 1),
@@ -404,7 +406,7 @@ def _train(
                 finish_epoch()
                 with phases("checkpoint"):
                     save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
-            _log_epoch(accelerator, state, events, config.epochs)
+            _log_epoch(accelerator, state, events, epochs)
             if state.stopped_early:
                 break
             continue
@@ -415,7 +417,7 @@ def _train(
             with phases("checkpoint"):
                 save_checkpoint(accelerator, run_dir, keep=config.keep_checkpoints)
         if state.global_step >= total_steps:
-            _log_epoch(accelerator, state, events, config.epochs)
+            _log_epoch(accelerator, state, events, epochs)
         break
     train_seconds = clock.training_seconds()
     phases.add("train", train_seconds)
