@@ -312,7 +312,9 @@ def test_the_apps_train_form_is_typed_by_the_same_coercer():
     )
     with pytest.raises(InputError) as err:
         _train_fields("gpt2", 0, "")
-    assert str(err.value) == "`epochs: 0` in the Train form: expected a whole number >= 1 and <= 1000 (or empty)"
+    assert (
+        str(err.value) == "`epochs: 0` in the Train form: expected a whole number >= 1 and <= 1000 (or empty)"
+    )
 
 
 @pytest.mark.parametrize(

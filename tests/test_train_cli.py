@@ -55,6 +55,7 @@ def test_config_unknown_keys_and_bad_values_fail(tmp_path):
     assert TrainConfig(lora_r=8).epochs_for(base_is_tiny=False) == 4
     assert TrainConfig(lora_r=8).peak_learning_rate(base_is_tiny=False) == 1e-3
     assert TrainConfig(learning_rate=2e-5).peak_learning_rate(base_is_tiny=True) == 2e-5
+    assert default.epochs_for(base_is_tiny=True) == 8
     assert TrainConfig(epochs=7).epochs_for(base_is_tiny=True) == 7
 
 
@@ -120,7 +121,10 @@ def test_bad_flags_give_one_line_errors(tmp_path, args, expected):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--epochs", "1e20"], "--epochs 1e20 is invalid: expected a whole number >= 1 and <= 1000 (or empty)"),
+        (
+            ["--epochs", "1e20"],
+            "--epochs 1e20 is invalid: expected a whole number >= 1 and <= 1000 (or empty)",
+        ),
         (["--seed", "-1"], "--seed -1 is invalid: expected a whole number >= 0 and <= 4294967295"),
         (["--seed", "1e23"], "--seed 1e23 is invalid: expected a whole number >= 0 and <= 4294967295"),
         (["--batch-size", "many"], "--batch-size *** is invalid: expected a whole number >= 1"),

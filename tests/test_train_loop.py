@@ -103,13 +103,37 @@ def test_max_new_tokens_is_sized_from_the_posts(trained_run_dir):
     model_dir = trained_run_dir / "model"
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     texts = load_from_disk(str(trained_run_dir / "dataset"))["train"]["text"]
-    longest = max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts) + 1  # + EOS
-    cap = read_json(model_dir / "generation_config.json")["max_new_tokens"]
+    lengths = sorted(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)  # + EOS
+    long_post = lengths[math.ceil(0.95 * len(lengths)) - 1]
+    gen = read_json(model_dir / "generation_config.json")
+    cap = gen["max_new_tokens"]
     context = read_json(model_dir / "config.json")["n_positions"]
-    # Room for the longest post with its EOS and half again, rounded up to 8: not a fixed 100, and
-    # never so much that prompt + sample outgrow the model's context.
-    assert cap == min(math.ceil(longest * 1.5 / 8) * 8, context * 3 // 4)
+    # Room for a long post (95th percentile) with its EOS and half again, rounded up to 8: not a fixed
+    # 100, and never so much that prompt + sample outgrow the model's context.
+    assert cap == min(math.ceil(long_post * 1.5 / 8) * 8, context * 3 // 4)
     assert cap != 100
+    # The posts are one line each: the tokens that write a line break are kept out of every sample.
+    assert not any("\n" in t for t in texts)
+    suppressed = gen["suppress_tokens"]
+    assert tokenizer.convert_tokens_to_ids("\u010a") in suppressed  # byte-level BPE's "\n"
+    assert all("\n" in tokenizer.decode([i]) or "\r" in tokenizer.decode([i]) for i in suppressed)
+
+
+def test_the_token_cap_follows_most_posts_not_one_outlier_and_line_breaks_follow_the_person(
+    trained_run_dir,
+):
+    from transformers import AutoTokenizer
+
+    from huggingtweets.train.saving import post_max_new_tokens, post_suppressed_tokens
+
+    tokenizer = AutoTokenizer.from_pretrained(trained_run_dir / "model")
+    short = ["the gulls are loud today"] * 99
+    outlier = " ".join(["a long thread pasted into one post"] * 60)
+    assert post_max_new_tokens(tokenizer, short + [outlier]) == post_max_new_tokens(tokenizer, short) < 40
+    assert post_max_new_tokens(tokenizer, short + [outlier] * 10) > 200  # a person who writes long posts
+    # A person whose posts keep their line breaks (keep_newlines) keeps them in the bot's samples too.
+    assert post_suppressed_tokens(tokenizer, short + ["first line\nsecond line"]) is None
+    assert post_suppressed_tokens(tokenizer, short)
 
 
 def test_summary_splits_the_wall_time_into_phases(trained_run_dir):

@@ -24,7 +24,7 @@ from huggingtweets.train.checkpoints import (
     remove_broken_checkpoints,
     save_checkpoint,
 )
-from huggingtweets.train.config import MAX_STEPS, TrainConfig
+from huggingtweets.train.config import LARGE_BASE_PARAMETERS, MAX_STEPS, TrainConfig
 from huggingtweets.train.runtime import (
     TrainClock,
     TrainState,
@@ -182,6 +182,9 @@ def _train(
     # Keep freed memory for the next step (small bases: faster) or give it back (large ones: smaller).
     allocator_policy = allocator_for(parameters)
     allocator.enter_context(allocator_policy.context())
+    if probe is not None and parameters >= LARGE_BASE_PARAMETERS:
+        # A large base's step takes seconds and a one-thread step about twice that: one round each.
+        probe = ThreadProbe(probe.candidates, rounds=1)
     if checkpointing:
         # Non-reentrant: works with frozen inputs (LoRA) and keeps each layer's RNG state for the replay.
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -484,7 +487,7 @@ def _train(
 
 def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset, context: int) -> None:
     """The model as it is now to ``out`` (atomically): every process syncs, only the main one writes."""
-    from huggingtweets.train.saving import post_max_new_tokens, save_model
+    from huggingtweets.train.saving import post_max_new_tokens, post_suppressed_tokens, save_model
 
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
@@ -515,6 +518,7 @@ def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset,
                 dtype=config.save_dtype,
                 max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
                 prefix=base.prefix,
+                suppress_tokens=post_suppressed_tokens(tokenizer, dataset.texts["train"]),
             )
     accelerator.wait_for_everyone()
 

@@ -25,25 +25,50 @@ EOS_TOKEN = "<|endoftext|>"  # GPT-2's: BOS, EOS and pad at once; the tiny base 
 # When the posts are unknown: long enough for a long post in GPT-2 tokens (280 characters is ~70-100
 # tokens, more with emoji), short enough that a runaway sample ends quickly on a CPU.
 POST_MAX_NEW_TOKENS = 100
-# A sample may run this much longer than the longest training post before it is cut.
+# A sample may run this much longer than a long training post (POST_LENGTH_QUANTILE) before it is cut.
 POST_LENGTH_MARGIN = 1.5
+# The post length the cap is sized from: the 95th percentile, not the longest, since one outlier
+# post (a thread pasted into one) would set what every runaway sample costs. On a CPU a decode step
+# of a 135M base costs ~0.1 s whatever the batch (memory-bound; benchmarks/RESULTS.md): the sample
+# archive's cap fell from 184 to 88 new tokens.
+POST_LENGTH_QUANTILE = 0.95
 
 
 def post_max_new_tokens(tokenizer, texts, *, context: int = 1024) -> int:
-    """The cap on new tokens per sample: the longest post in tokens (plus its EOS), with margin.
+    """The cap on new tokens per sample: a long post in tokens (plus its EOS), with margin.
 
     Sampling stops each sequence at EOS, and a call of n sequences runs until all n stopped or
     this cap is reached, so the cap is what a runaway sample costs. Sized from the person's own
-    posts (short-post accounts get a short cap, long-post ones are not cut), rounded up to 8.
+    posts (short-post accounts get a short cap, long-post ones a long one): the 95th percentile of
+    their lengths times 1.5, rounded up to 8.
     """
     texts = [t for t in texts if t]
     if not texts:
         return POST_MAX_NEW_TOKENS
     # verbose=False: a post longer than the model's context is fine here (it is only measured).
     ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-    longest = max(len(x) for x in ids) + 1
-    cap = -(-math.ceil(longest * POST_LENGTH_MARGIN) // 8) * 8
+    lengths = sorted(len(x) + 1 for x in ids)
+    long_post = lengths[max(0, math.ceil(POST_LENGTH_QUANTILE * len(lengths)) - 1)]
+    cap = -(-math.ceil(long_post * POST_LENGTH_MARGIN) // 8) * 8
     return max(16, min(cap, context * 3 // 4))  # the prompt needs the rest of the context
+
+
+def post_suppressed_tokens(tokenizer, texts) -> list[int] | None:
+    """Ids of the tokens that write a line break, when none of the person's posts has one; else None.
+
+    Cleaning joins each post's lines (unless ``keep_newlines``), so a bot that sounds like the
+    person writes one-line posts; a pretrained base still knows line breaks, and a sample that
+    starts a new line tends to run on into lists and headings until the token cap (seen in the
+    demo with SmolLM2). generation_config.json's ``suppress_tokens`` keeps them out of every
+    ``generate()`` and ``pipeline()`` call with no argument from the user.
+    """
+    if not texts or any("\n" in t or "\r" in t for t in texts):
+        return None
+    special = set(tokenizer.all_special_ids)
+    pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    return [
+        i for i, piece in enumerate(pieces) if i not in special and ("\n" in piece or "\r" in piece)
+    ] or None
 
 
 def post_generation_config(
@@ -52,6 +77,7 @@ def post_generation_config(
     *,
     max_new_tokens: int | None = None,
     bos_token_id: int | None = None,
+    suppress_tokens: list[int] | None = None,
 ):
     """Generation settings for posts, read by ``generate()`` and ``pipeline()`` from generation_config.json.
 
@@ -69,6 +95,7 @@ def post_generation_config(
         eos_token_id=eos_token_id,  # <|endoftext|> ends a post
         pad_token_id=pad_token_id,  # set, so generate() prints no "Setting pad_token_id" warning
         bos_token_id=eos_token_id if bos_token_id is None else bos_token_id,  # as config.json says
+        suppress_tokens=suppress_tokens,  # line breaks, for a person whose posts have none
     )
 
 
@@ -81,11 +108,13 @@ def save_model(
     dtype: str = "float32",
     max_new_tokens: int | None = None,
     prefix: str | None = None,
+    suppress_tokens: list[int] | None = None,
 ) -> Path:
     """``save_pretrained`` (safetensors) + tokenizer + generation_config.json tuned for posts.
 
     ``dtype`` is the files' dtype only; config.json always says float32 (see the module's note).
     ``max_new_tokens`` caps a sample's length (see ``post_max_new_tokens``); None keeps the default.
+    ``suppress_tokens``: token ids no sample may write (see ``post_suppressed_tokens``).
     ``prefix`` is the token posts started with in training (``BaseModel.prefix``; by default the
     tokenizer's own BOS, else its EOS). config.json and generation_config.json say the same BOS/EOS/pad.
     """
@@ -108,7 +137,7 @@ def save_model(
     prefix_ids = tokenizer(config.prefix, add_special_tokens=False)["input_ids"]
     config.pad_token_id = None if prefix_ids[:1] == [pad_id] else pad_id
     model.generation_config = post_generation_config(
-        eos_id, pad_id, max_new_tokens=max_new_tokens, bos_token_id=bos_id
+        eos_id, pad_id, max_new_tokens=max_new_tokens, bos_token_id=bos_id, suppress_tokens=suppress_tokens
     )
     model.to(torch.float32)  # save_pretrained writes the model's dtype into config.json
     if dtype == "bfloat16":
