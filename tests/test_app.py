@@ -197,7 +197,7 @@ def test_app_command_serves_the_page_and_cleans_up_on_sigterm(tmp_path):
             except OSError:
                 return None
 
-        served = wait_until(config, 120, "the app to serve its page", every=0.5)
+        served = wait_until(config, 120, "the app to serve its page", every=0.1)
         assert served["title"] == "huggingtweets"
         assert {"check", "train", "cancel", "try_it", "publish", "download"} <= {
             d.get("api_name") for d in served["dependencies"]

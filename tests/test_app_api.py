@@ -47,6 +47,15 @@ def _check(client):
     return client.predict("", [handle_file(str(SAMPLE_ARCHIVE))], None, "", api_name="/check")
 
 
+def _check_both(a, b) -> None:
+    """Both sessions' data checks at once (checks of different sessions run side by side)."""
+    from gradio_client import handle_file
+
+    jobs = [c.submit("", [handle_file(str(SAMPLE_ARCHIVE))], None, "", api_name="/check") for c in (a, b)]
+    for job in jobs:
+        assert "Data report" in job.result(timeout=300)
+
+
 def _session(served, before: set):
     """The one session the last client created (sessions are keyed by Gradio's session hash)."""
     new = [sid for sid in list(served.store._sessions) if sid not in before]
@@ -187,8 +196,7 @@ def test_cancel_keeps_the_checkpoint_the_next_train_resumes_and_a_second_session
     from gradio_client.utils import Status
 
     a, b = _client(served), _client(served)
-    _check(a)
-    _check(b)
+    _check_both(a, b)
     epochs = 200  # far more than the test lets run: it is cancelled after a few steps
 
     def step(job) -> int:
@@ -224,8 +232,7 @@ def test_two_sessions_train_at_once_when_the_setting_allows_two(tmp_path):
     """Each training is a process of its own: with max_trainings=2 neither waits for the other."""
     with served_app(tmp_path, max_trainings=2) as served:
         a, b = _client(served), _client(served)
-        _check(a)
-        _check(b)
+        _check_both(a, b)
 
         def step(job) -> int:
             found = [progress_of(o[0]) for o in job.outputs()]

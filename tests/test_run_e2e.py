@@ -104,16 +104,51 @@ def load_in_a_fresh_process(hub, repo_id: str, tmp_path: Path) -> list[str]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def assert_log_is_one_event_per_line(text: str) -> None:
+    """What `huggingtweets run ... > log 2>&1` leaves: plain lines, each stage started and done in order."""
+    import re
+
+    assert "\r" not in text
+    lines = text.splitlines()
+    names = list(STAGES)
+    stage_lines = [m.groups() for m in map(re.compile(r"\[(\d)/6\] (\w+): (.*)").fullmatch, lines) if m]
+    assert [name for _, name, text in stage_lines if not text.startswith("done in ")] == names
+    assert [name for _, name, text in stage_lines if text.startswith("done in ")] == names
+    assert not any("Token indices sequence length" in ln for ln in lines)
+    steps = [ln for ln in lines if ln.startswith("train: step ")]
+    assert steps and steps[-1].startswith(f"train: step {FAST_TRAIN['max_steps']}/{FAST_TRAIN['max_steps']},")
+    assert len(steps) <= FAST_TRAIN["max_steps"]
+    # The publish stage's upload: plain lines from 0 bytes to the total.
+    uploads = [
+        [int(n.replace(",", "")) for n in ln.split()[1:4:2]] for ln in lines if ln.startswith("upload: ")
+    ]
+    assert uploads[0][0] == 0 and uploads[-1][0] == uploads[-1][1] > 0
+    # The libraries' own bars are silenced: their texts never reach the log.
+    for bar_text in ("Loading weights", "Tokenizing", "Writing model shards", "it/s]"):
+        assert bar_text not in text
+
+
 def test_run_cli_publishes_a_bot_that_pipeline_loads(tmp_path, hub, tiny_base_dir):
-    run_dir = tmp_path / "run"
+    """The first run's output goes to one file, as `huggingtweets run ... > log 2>&1` leaves it."""
+    run_dir, log = tmp_path / "run", tmp_path / "log"
     config = tmp_path / "bot.yaml"
     config.write_text(
         yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 3, "train": SUBPROCESS_TRAIN})
     )
     args = run_argv(tiny_base_dir, config, run_dir, "--org", "huggingtweets", "--endpoint", hub.url)
-    proc = run_cli(*args, env=sub_env(hub, hub.token), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert hub.token not in proc.stdout + proc.stderr
+    with open(log, "wb") as out:
+        proc = subprocess.run(
+            [sys.executable, "-m", "huggingtweets", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=sub_env(hub, hub.token),
+            cwd=tmp_path,
+            timeout=600,
+        )
+    text = log.read_bytes().decode("utf-8")
+    assert proc.returncode == 0, text[-3000:]
+    assert hub.token not in text
+    assert_log_is_one_event_per_line(text)
 
     handle = sample_handle()
     repo_id = f"huggingtweets/{handle}"
@@ -127,8 +162,8 @@ def test_run_cli_publishes_a_bot_that_pipeline_loads(tmp_path, hub, tiny_base_di
     assert 0 <= summary["memorization_rate"] <= 1
     assert len(summary["samples"]) == 3 and all(isinstance(s, str) for s in summary["samples"])
     # The printed summary says the same.
-    assert f"@{handle}: kept {summary['users'][handle]['kept']} of" in proc.stdout
-    assert f"published: {hub.url}/{repo_id} (private)" in proc.stdout
+    assert f"@{handle}: kept {summary['users'][handle]['kept']} of" in text
+    assert f"published: {hub.url}/{repo_id} (private)" in text
     assert commits(hub, repo_id) and len(commits(hub, repo_id)) == 1
     from huggingface_hub import HfApi
 
@@ -331,41 +366,6 @@ def test_cancelled_run_resumes_with_the_same_settings_and_reports_every_stage(tm
     steps = [e.step for e in seen if isinstance(e, TrainStep)]
     assert steps == list(range(5, FAST_TRAIN["max_steps"] + 1))
     assert result.ran == ["train", "generate", "card"] and result.resumed
-
-
-def test_run_log_holds_one_event_per_line_and_no_carriage_return(tmp_path, tiny_base_dir, hub):
-    config = tmp_path / "bot.yaml"
-    config.write_text(
-        yaml.safe_dump({"epochs": 1, "learning_rate": 3e-3, "samples": 2, "train": SUBPROCESS_TRAIN})
-    )
-    run_dir, log = tmp_path / "run", tmp_path / "log"
-    cmd = [sys.executable, "-m", "huggingtweets", *run_argv(tiny_base_dir, config, run_dir)]
-    with open(log, "wb") as out:  # `huggingtweets run ... > log 2>&1`, publishing to the local Hub
-        proc = subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=sub_env(hub, hub.token), cwd=tmp_path, timeout=300
-        )
-    text = log.read_bytes().decode("utf-8")
-    assert proc.returncode == 0, text[-3000:]
-    assert "\r" not in text
-    lines = text.splitlines()
-    names = list(STAGES)
-    import re
-
-    stage_lines = [m.groups() for m in map(re.compile(r"\[(\d)/6\] (\w+): (.*)").fullmatch, lines) if m]
-    assert [name for _, name, text in stage_lines if not text.startswith("done in ")] == names
-    assert [name for _, name, text in stage_lines if text.startswith("done in ")] == names
-    assert not any("Token indices sequence length" in ln for ln in lines)
-    steps = [ln for ln in lines if ln.startswith("train: step ")]
-    assert steps and steps[-1].startswith(f"train: step {FAST_TRAIN['max_steps']}/{FAST_TRAIN['max_steps']},")
-    assert len(steps) <= FAST_TRAIN["max_steps"]
-    # The publish stage's upload: plain lines from 0 bytes to the total.
-    uploads = [
-        [int(n.replace(",", "")) for n in ln.split()[1:4:2]] for ln in lines if ln.startswith("upload: ")
-    ]
-    assert uploads[0][0] == 0 and uploads[-1][0] == uploads[-1][1] > 0
-    # The libraries' own bars are silenced: their texts never reach the log.
-    for bar_text in ("Loading weights", "Tokenizing", "Writing model shards", "it/s]"):
-        assert bar_text not in text
 
 
 def test_run_endpoint_is_where_a_hub_base_model_comes_from(tmp_path, hub, tiny_base_dir):
