@@ -57,7 +57,7 @@ GPT2_124M = dict(vocab_size=50257, n_layer=12, n_embd=768, n_head=12, n_position
 REAL_ARCHIVE = REPO.parent / "shared" / "data" / "archives" / "smithjd-2022"
 
 
-def load_posts(archive: Path | None = None) -> list[str]:
+def load_posts(archive: Path | None = None, handle: str | None = None) -> list[str]:
     """Posts of ``archive`` (default: the bundled sample archive) through the real fetch/prepare code;
     else the fixture corpus."""
     try:
@@ -66,7 +66,7 @@ def load_posts(archive: Path | None = None) -> list[str]:
         from huggingtweets.sources import fetch
 
         with tempfile.TemporaryDirectory() as tmp:
-            fetch(tmp, archives=[(archive or sample_archive(), None)], echo=lambda *_: None)
+            fetch(tmp, archives=[(archive or sample_archive(), handle)], echo=lambda *_: None)
             prepare(tmp, seed=0)
             from datasets import load_from_disk
 
@@ -390,7 +390,8 @@ def main() -> None:
     if args.cpu_kind == "avx2":
         os.environ.update(AVX2_ENV)  # for the CPU line below
     print(cpu_line())
-    posts = load_posts(REAL_ARCHIVE if args.pretrained and REAL_ARCHIVE.is_dir() else None)
+    real = bool(args.pretrained and REAL_ARCHIVE.is_dir())
+    posts = load_posts(REAL_ARCHIVE if real else None, "smithjd" if real else None)
     print(f"{len(posts)} posts; torch threads {args.threads} for every contender")
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         label = args.pretrained or ("gpt2-124m" if args.gpt2_124m else "small")

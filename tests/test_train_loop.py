@@ -314,11 +314,11 @@ def test_gradient_checkpointing_auto_is_for_large_bases():
     assert TrainConfig(gradient_checkpointing="yes").checkpointing_for(1_000) is True
 
 
-def test_a_large_base_on_a_cpu_takes_its_eight_blocks_as_two_micro_steps_of_four():
+def test_a_large_base_on_a_cpu_takes_its_eight_blocks_as_four_micro_steps_of_two():
     from huggingtweets.train.config import LARGE_BASE_PARAMETERS, TrainConfig
 
     auto = TrainConfig()
-    assert auto.micro_batching(134_515_008, "cpu") == (4, 2)
+    assert auto.micro_batching(134_515_008, "cpu") == (2, 4)
     assert auto.micro_batching(LARGE_BASE_PARAMETERS - 1, "cpu") == (8, 1)
     assert auto.micro_batching(134_515_008, "cuda") == (8, 1)  # a GPU's memory is not the limit here
     # A setting given is kept as given: either one turns the automatic split off.

@@ -50,13 +50,13 @@ TINY_PATIENCE = 2
 # Caps that keep a typo (`--epochs 1e20`) from planning a run that never ends: a person's posts
 # are learnt in a few epochs; the demo uses 10.
 # From this many parameters a base is "large": the activations of a batch 8 x 256 step are GBs.
-# On a CPU its step then recomputes activations (gradient_checkpointing auto), runs as 2 micro-steps
-# of 4 blocks (batch_size / gradient_accumulation_steps unset) and returns freed memory
-# (train/speed.py): SmolLM2-135M peaks at 2.7 GB instead of 4.5 (benchmarks/RESULTS.md).
+# On a CPU its step then recomputes activations (gradient_checkpointing auto), runs as 4 micro-steps
+# of 2 blocks (batch_size / gradient_accumulation_steps unset) and returns freed memory
+# (train/speed.py): a SmolLM2-135M training peaks at 2.86 GB instead of 4.5-8 (benchmarks/RESULTS.md).
 LARGE_BASE_PARAMETERS = 50_000_000
 CHECKPOINTING_MIN_PARAMETERS = LARGE_BASE_PARAMETERS
 BATCH_SIZE = 8  # blocks per optimizer step, when neither batch setting is given
-LARGE_BASE_MICRO_BATCH = 4  # blocks per micro-step of a large base on a CPU (2 micro-steps of 4 = 8)
+LARGE_BASE_MICRO_BATCH = 2  # blocks per micro-step of a large base on a CPU (4 micro-steps of 2 = 8)
 MAX_EPOCHS = 1000
 MAX_STEPS = 10_000_000  # optimizer steps in total, for max_steps and for the planned schedule
 MAX_SEED = 2**32 - 1  # NumPy's seed range; torch and Python take it too
@@ -122,11 +122,11 @@ class TrainConfig:
     weight_decay: float = knob(0.0, "AdamW decoupled weight decay.", min=0)
     max_grad_norm: float = knob(1.0, "Clip gradients to this global L2 norm (0 = no clipping).", min=0)
     # --- batches
-    # None: 8 blocks per optimizer step; on a CPU a large base (50M+ parameters) takes them as 2
-    # micro-steps of 4 (the same update, half the activations and logits alive at once).
+    # None: 8 blocks per optimizer step; on a CPU a large base (50M+ parameters) takes them as 4
+    # micro-steps of 2 (the same update, a quarter of the activations and logits alive at once).
     batch_size: int | None = knob(
         None,
-        "Blocks per process per micro-step (above 16 gained nothing on CPU). Default: 8, or 4 with 2 "
+        "Blocks per process per micro-step (above 16 gained nothing on CPU). Default: 8, or 2 with 4 "
         f"accumulation steps for bases of {LARGE_BASE_PARAMETERS // 1_000_000}M+ parameters on a CPU "
         "(same update, less memory).",
         min=1,
@@ -137,7 +137,7 @@ class TrainConfig:
     )
     gradient_accumulation_steps: int | None = knob(
         None,
-        "Micro-steps per optimizer step. Default: 1, or 2 where --batch-size defaults to 4.",
+        "Micro-steps per optimizer step. Default: 1, or 4 where --batch-size defaults to 2.",
         min=1,
         max=65536,
     )
@@ -254,8 +254,11 @@ class TrainConfig:
         """(blocks per micro-step, micro-steps per optimizer step) for this base on this device.
 
         A setting given is kept as given; with neither given, a large base on a CPU trains 8 blocks
-        per optimizer step as 2 micro-steps of 4 (measured: peak 2.65 GB against 3.21 GB in one
-        micro-step of 8, at 0.92x the tokens/s; benchmarks/bench_memory.py).
+        per optimizer step as 4 micro-steps of 2. Measured on SmolLM2-135M (whole training process,
+        VmHWM; benchmarks/RESULTS.md): 2.86 GB at 86 tokens/s, against 3.20 GB at 96 tokens/s in
+        micro-steps of 4 and 5.8 GB at 116 tokens/s in one micro-step of 8 without checkpointing.
+        What stays is ~2.6 GB (process, weights, gradients, AdamW); the rest is the micro-step's
+        fp32 logits over a 49k vocabulary and their gradient.
         """
         if self.batch_size is None and self.gradient_accumulation_steps is None:
             if device_type == "cpu" and parameters >= LARGE_BASE_PARAMETERS:
