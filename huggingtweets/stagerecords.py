@@ -163,7 +163,11 @@ def unwritable(run_dir: Path | str, err: OSError) -> InputError:
 def changes(old: dict, new: dict) -> str:
     """The first few settings that differ, for the message that says why a stage re-runs."""
     changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:3])
+
+    def shown(value) -> str:  # an unset setting is the trainer's default for the base (epochs, rate)
+        return "default" if value is None else repr(value)
+
+    return ", ".join(f"{k} {shown(old.get(k))} -> {shown(new.get(k))}" for k in changed[:3])
 
 
 def build_summary(run_dir: Path, results: dict[str, dict], *, ran: list[str], skipped: list[str]) -> dict:

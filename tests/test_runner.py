@@ -251,7 +251,7 @@ def test_messages_say_why_a_stage_runs(base, fake):
     )
     reasons = {e.stage: e.reason for e in seen if isinstance(e, StageStarted)}
     assert reasons["fetch"] == "already done, skipped"
-    assert reasons["train"].startswith("settings changed (epochs 4 -> 3)")
+    assert reasons["train"].startswith("settings changed (epochs default -> 3)")
     assert reasons["generate"] == "an earlier stage re-ran, running again"
 
 
