@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -239,15 +238,10 @@ def _context(config) -> int:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the
-    parent that forked us, which would report the benchmark driver's memory instead."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's peak RSS (VmHWM: the trainer's own figure, ``peak_memory_mb`` in its summary)."""
+    from huggingtweets.train.speed import peak_resident_mb
+
+    return peak_resident_mb() or 0.0
 
 
 def worker(args) -> None:

@@ -89,6 +89,7 @@ def _train(
     from huggingtweets.train import lora
     from huggingtweets.train.base import resolve_base_model
     from huggingtweets.train.data import load_run_dataset, tokenize_and_pack
+    from huggingtweets.train.saving import post_max_new_tokens, post_suppressed_tokens
     from huggingtweets.train.speed import (
         Phases,
         ThreadProbe,
@@ -122,12 +123,11 @@ def _train(
     # the shared tensor once, which is exactly right.
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     share_cpu_threads(accelerator)
-    probe = None
+    probe_candidates: tuple[int, ...] = ()
     if accelerator.device.type == "cpu" and (config.cpu_threads or accelerator.num_processes == 1):
         torch.set_num_threads(config.cpu_threads or auto_cpu_threads())
         if not config.cpu_threads and cpu_cores() > 1:
-            # Automatic: the first steps measure one thread against every core (see ThreadProbe).
-            probe = ThreadProbe((1, cpu_cores()))
+            probe_candidates = (1, cpu_cores())  # measured by the first steps (ThreadProbe, below)
     if not is_main:
         events = ignore  # one report per step, from the main process
     set_seed(config.seed)
@@ -182,9 +182,10 @@ def _train(
     # Keep freed memory for the next step (small bases: faster) or give it back (large ones: smaller).
     allocator_policy = allocator_for(parameters)
     allocator.enter_context(allocator_policy.context())
-    if probe is not None and parameters >= LARGE_BASE_PARAMETERS:
-        # A large base's step takes seconds and a one-thread step about twice that: one round each.
-        probe = ThreadProbe(probe.candidates, rounds=1)
+    # Automatic threads: the first steps measure one thread against every core. A large base's step
+    # takes seconds and a one-thread step about twice that: one round each.
+    rounds = 1 if parameters >= LARGE_BASE_PARAMETERS else 2
+    probe = ThreadProbe(probe_candidates, rounds=rounds) if probe_candidates else None
     if checkpointing:
         # Non-reentrant: works with frozen inputs (LoRA) and keeps each layer's RNG state for the replay.
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -212,6 +213,11 @@ def _train(
         accelerator=accelerator,
         prefix=base.prefix,
     )
+    # The saved generation settings depend only on the posts: measured once, used by every save.
+    sampling = {
+        "max_new_tokens": post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
+        "suppress_tokens": post_suppressed_tokens(tokenizer, dataset.texts["train"]),
+    }
     if len(packed["train"]) == 0:
         raise TrainingError(
             "The training split has no tokens: expected posts with text",
@@ -261,7 +267,7 @@ def _train(
             improved = state.finish_epoch(evaluate(model, eval_loader, accelerator))
         if improved:
             with phases("save"):
-                _save_model(accelerator, model, tokenizer, run_dir / "model", config, base, dataset, context)
+                _save_model(accelerator, model, tokenizer, run_dir / "model", config, base, sampling)
         elif patience and state.epochs_without_improvement >= patience:
             state.stopped_early = True
 
@@ -485,9 +491,12 @@ def _train(
     return summary
 
 
-def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset, context: int) -> None:
-    """The model as it is now to ``out`` (atomically): every process syncs, only the main one writes."""
-    from huggingtweets.train.saving import post_max_new_tokens, post_suppressed_tokens, save_model
+def _save_model(accelerator, model, tokenizer, out: Path, config, base, sampling: dict) -> None:
+    """The model as it is now to ``out`` (atomically): every process syncs, only the main one writes.
+
+    ``sampling``: the generation settings measured from the posts (``max_new_tokens``, ``suppress_tokens``).
+    """
+    from huggingtweets.train.saving import save_model
 
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
@@ -516,9 +525,8 @@ def _save_model(accelerator, model, tokenizer, out: Path, config, base, dataset,
                 tmp,
                 state_dict=state_dict,
                 dtype=config.save_dtype,
-                max_new_tokens=post_max_new_tokens(tokenizer, dataset.texts["train"], context=context),
                 prefix=base.prefix,
-                suppress_tokens=post_suppressed_tokens(tokenizer, dataset.texts["train"]),
+                **sampling,
             )
     accelerator.wait_for_everyone()
 

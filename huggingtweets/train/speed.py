@@ -138,7 +138,7 @@ class ThreadProbe:
 
 # glibc mallopt() parameters (malloc.h) and the defaults restored after training.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 128 * 1024, 65536
+_MALLOPT_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024, _M_MMAP_MAX: 65536}
 RETURN_THRESHOLD = 1024 * 1024  # return_freed_memory: blocks from this size are mmapped and unmapped on free
 
 
@@ -153,18 +153,9 @@ def return_freed_memory():
     step frees goes back, the resident size follows what torch holds. The price is page faults on
     every step's big blocks, small next to a 100M+ model's step (benchmarks/bench_memory.py).
     """
-    libc = _glibc()
-    if libc is None:
+    # A fixed threshold: glibc stops sliding it up.
+    with _mallopt({_M_MMAP_THRESHOLD: RETURN_THRESHOLD, _M_TRIM_THRESHOLD: RETURN_THRESHOLD}):
         yield
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, RETURN_THRESHOLD)  # a fixed threshold: glibc stops sliding it up
-    libc.mallopt(_M_TRIM_THRESHOLD, RETURN_THRESHOLD)
-    try:
-        yield
-    finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
 
 
 @contextlib.contextmanager
@@ -180,17 +171,25 @@ def keep_freed_memory():
     GB). Afterwards glibc's defaults come back and the kept memory is returned to the system.
     Elsewhere than glibc (macOS, musl) this does nothing.
     """
+    with _mallopt({_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: -1}):  # int -1 -> SIZE_MAX in glibc: never trim
+        yield
+
+
+@contextlib.contextmanager
+def _mallopt(settings: dict[int, int]):
+    """glibc's mallopt() ``settings`` while inside; then its defaults for them, and what the heap
+    holds free is returned to the system. Elsewhere than glibc (macOS, musl) this does nothing."""
     libc = _glibc()
     if libc is None:
         yield
         return
-    libc.mallopt(_M_MMAP_MAX, 0)
-    libc.mallopt(_M_TRIM_THRESHOLD, -1)  # int -1 -> SIZE_MAX in glibc: never trim
+    for param, value in settings.items():
+        libc.mallopt(param, value)
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        for param in settings:
+            libc.mallopt(param, _MALLOPT_DEFAULTS[param])
         libc.malloc_trim(0)
 
 
